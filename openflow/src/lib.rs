@@ -1,0 +1,50 @@
+//! OpenFlow 1.3 (wire version 0x04) without I/O.
+//!
+//! - [`Message::decode`] turns one complete message into typed values and
+//!   [`Message::encode`] does the reverse; [`Framer`] cuts a TCP byte stream
+//!   into messages. Nothing here opens a socket or spawns a task, so the
+//!   switch, the controller, the command-line tools and the tests share it.
+//! - Decoding never panics and never trusts a length it has not checked:
+//!   every read goes through the bounds-checked [`wire::Reader`]. A bad
+//!   message yields a [`DecodeError`] whose [`OfError`] is the OFPT_ERROR
+//!   type and code a switch answers with (spec 7.4.4).
+//! - Unknown or experimenter parts (OXM classes, actions, instructions,
+//!   table-feature properties, hello elements) are kept as raw bytes, so a
+//!   message that carries them round-trips unchanged.
+//! - [`ofctl`] holds the `ovs-ofctl` text syntax: parsing `add-flow` strings
+//!   and printing `dump-flows` lines exactly as ovs-ofctl does.
+//!
+//! Module map: [`message`] (header, [`Message`], [`Body`]), [`messages`]
+//! (bodies of the simple messages), [`multipart`], [`table_features`],
+//! [`oxm`] (match fields), [`action`], [`instruction`], [`group`], [`meter`],
+//! [`port`], [`error`], [`types`].
+
+pub mod action;
+pub mod error;
+pub mod framer;
+pub mod group;
+pub mod instruction;
+pub mod message;
+pub mod messages;
+pub mod meter;
+pub mod multipart;
+pub mod oxm;
+pub mod port;
+pub mod table_features;
+pub mod types;
+pub mod wire;
+
+pub use action::Action;
+pub use error::{DecodeError, OfError};
+pub use framer::{FrameError, Framer};
+pub use group::{Bucket, GroupMod};
+pub use instruction::Instruction;
+pub use message::{Body, Header, Message};
+pub use messages::*;
+pub use meter::{MeterBand, MeterMod};
+pub use multipart::{MultipartReply, MultipartReplyBody, MultipartRequest, MultipartRequestBody};
+pub use oxm::{Match, Oxm, OxmField};
+pub use port::{Port, PortMod, PortStatus};
+pub use table_features::{TableFeatureProp, TableFeatures};
+pub use types::MacAddr;
+pub mod ofctl;

@@ -1,0 +1,2 @@
+//! The `ovs-ofctl` flow text syntax: parsing `add-flow` strings and printing
+//! `dump-flows` lines exactly as `ovs-ofctl -O OpenFlow13` does.
