@@ -48,3 +48,4 @@ pub use port::{Port, PortMod, PortStatus};
 pub use table_features::{TableFeatureProp, TableFeatures};
 pub use types::MacAddr;
 pub mod ofctl;
+pub mod samples;

@@ -1,0 +1,1 @@
+//! Packet parsing and rewriting.
