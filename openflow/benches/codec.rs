@@ -18,10 +18,16 @@ use std::net::Ipv4Addr;
 fn typical_flow_mod(i: u32) -> Message {
     let m = Match::new()
         .with(Oxm::InPort(1 + i % 48))
-        .with(Oxm::EthDst(openflow::MacAddr([0, 0, 0, 0, (i >> 8) as u8, i as u8]), None))
+        .with(Oxm::EthDst(
+            openflow::MacAddr([0, 0, 0, 0, (i >> 8) as u8, i as u8]),
+            None,
+        ))
         .with(Oxm::EthType(0x0800))
         .with(Oxm::IpProto(6))
-        .with(Oxm::Ipv4Dst(Ipv4Addr::from(0x0a00_0000 | i), Some(Ipv4Addr::new(255, 255, 255, 0))))
+        .with(Oxm::Ipv4Dst(
+            Ipv4Addr::from(0x0a00_0000 | i),
+            Some(Ipv4Addr::new(255, 255, 255, 0)),
+        ))
         .with(Oxm::TcpDst(80, None));
     Message::new(
         i,
@@ -115,7 +121,9 @@ fn bench(c: &mut Criterion) {
     let fm_bytes = fm.to_bytes();
     let mut g = c.benchmark_group("flow_mod");
     g.throughput(Throughput::Bytes(fm_bytes.len() as u64));
-    g.bench_function("decode", |b| b.iter(|| Message::decode(black_box(&fm_bytes))));
+    g.bench_function("decode", |b| {
+        b.iter(|| Message::decode(black_box(&fm_bytes)))
+    });
     let mut buf = BytesMut::with_capacity(4096);
     g.bench_function("encode", |b| {
         b.iter(|| {
@@ -129,7 +137,9 @@ fn bench(c: &mut Criterion) {
     let pi_bytes = pi.to_bytes();
     let mut g = c.benchmark_group("packet_in_128B");
     g.throughput(Throughput::Bytes(pi_bytes.len() as u64));
-    g.bench_function("decode", |b| b.iter(|| Message::decode(black_box(&pi_bytes))));
+    g.bench_function("decode", |b| {
+        b.iter(|| Message::decode(black_box(&pi_bytes)))
+    });
     g.bench_function("encode", |b| {
         b.iter(|| {
             buf.clear();
@@ -140,7 +150,10 @@ fn bench(c: &mut Criterion) {
 
     let stream = flow_stats_reply(10_000);
     let parts = split(&stream);
-    let decoded: Vec<Message> = parts.iter().filter_map(|p| Message::decode(p).ok()).collect();
+    let decoded: Vec<Message> = parts
+        .iter()
+        .filter_map(|p| Message::decode(p).ok())
+        .collect();
     assert_eq!(decoded.len(), parts.len());
     let mut g = c.benchmark_group("flow_stats_reply_10000");
     g.sample_size(20);

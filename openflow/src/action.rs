@@ -55,7 +55,10 @@ pub mod action_type {
 pub enum Action {
     /// Output to a port; `max_len` bytes go to the controller for
     /// `port == CONTROLLER` (0xffff: the whole packet, unbuffered).
-    Output { port: u32, max_len: u16 },
+    Output {
+        port: u32,
+        max_len: u16,
+    },
     CopyTtlOut,
     CopyTtlIn,
     SetMplsTtl(u8),
@@ -78,7 +81,10 @@ pub enum Action {
     PopPbb,
     /// An experimenter action: the id and everything after it, verbatim
     /// (including any padding the experimenter's format has).
-    Experimenter { experimenter: u32, data: Vec<u8> },
+    Experimenter {
+        experimenter: u32,
+        data: Vec<u8>,
+    },
 }
 
 impl Action {
@@ -170,7 +176,10 @@ impl Action {
         let typ = h.u16("action type")?;
         let len = usize::from(h.u16("action length")?);
         if len < 8 || len % 8 != 0 {
-            return bad(OfError::BAC_BAD_LEN, "action length not a positive multiple of 8");
+            return bad(
+                OfError::BAC_BAD_LEN,
+                "action length not a positive multiple of 8",
+            );
         }
         let mut b = r.sub_with(len, OfError::BAC_BAD_LEN, "action")?;
         b.skip(4, "action header")?;
@@ -328,17 +337,28 @@ mod tests {
             [0, 25, 0, 16, 0x80, 0, 0x0c, 2, 0x10, 0x64, 0, 0, 0, 0, 0, 0]
         );
         assert_eq!(
-            rt(Action::SetField(Oxm::Ipv4Dst(Ipv4Addr::new(10, 0, 0, 9), None))).len(),
+            rt(Action::SetField(Oxm::Ipv4Dst(
+                Ipv4Addr::new(10, 0, 0, 9),
+                None
+            )))
+            .len(),
             16
         );
     }
 
     #[test]
     fn bad_actions() {
-        let e = |b: &[u8]| Action::decode(&mut Reader::new(b, OfError::BAC_BAD_LEN)).unwrap_err().error;
+        let e = |b: &[u8]| {
+            Action::decode(&mut Reader::new(b, OfError::BAC_BAD_LEN))
+                .unwrap_err()
+                .error
+        };
         assert_eq!(e(&[0, 99, 0, 8, 0, 0, 0, 0]), OfError::BAC_BAD_TYPE);
         assert_eq!(e(&[0, 0, 0, 8, 0, 0, 0, 0]), OfError::BAC_BAD_LEN);
-        assert_eq!(e(&[0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0]), OfError::BAC_BAD_LEN);
+        assert_eq!(
+            e(&[0, 0, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0]),
+            OfError::BAC_BAD_LEN
+        );
         assert_eq!(e(&[0, 0, 0, 16, 0, 0, 0, 0]), OfError::BAC_BAD_LEN);
         assert_eq!(e(&[0, 0, 0, 0]), OfError::BAC_BAD_LEN);
         // set_field with a masked OXM

@@ -198,7 +198,10 @@ impl OfError {
 
     /// The spec's name of the error type, e.g. `OFPET_BAD_REQUEST`.
     pub fn type_name(&self) -> Option<&'static str> {
-        TYPE_NAMES.iter().find(|(t, _)| *t == self.typ).map(|(_, n)| *n)
+        TYPE_NAMES
+            .iter()
+            .find(|(t, _)| *t == self.typ)
+            .map(|(_, n)| *n)
     }
 
     /// The spec's name of the code, e.g. `OFPBRC_BAD_TYPE`.
@@ -211,7 +214,9 @@ impl OfError {
 
     /// Every error code this crate names, for tests and tools.
     pub fn all() -> impl Iterator<Item = OfError> {
-        CODE_NAMES.iter().map(|&(typ, code, _)| OfError { typ, code })
+        CODE_NAMES
+            .iter()
+            .map(|&(typ, code, _)| OfError { typ, code })
     }
 }
 
@@ -258,6 +263,9 @@ mod tests {
             "OFPET_BAD_MATCH/OFPBMC_BAD_PREREQ"
         );
         assert_eq!(OfError::new(99, 1).to_string(), "type 99/code 1");
-        assert_eq!(OfError::all().count(), 2 + 14 + 16 + 9 + 12 + 8 + 15 + 5 + 3 + 3 + 3 + 3 + 12 + 6);
+        assert_eq!(
+            OfError::all().count(),
+            2 + 14 + 16 + 9 + 12 + 8 + 15 + 5 + 3 + 3 + 3 + 3 + 12 + 6
+        );
     }
 }

@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(f.next_message(), Err(FrameError::TooShort(7)));
         let mut f = Framer::with_limit(100);
         f.push(&[4, 0, 0, 200, 0, 0, 0, 0]);
-        assert!(matches!(f.next_message(), Err(FrameError::TooLong { len: 200, .. })));
+        assert!(matches!(
+            f.next_message(),
+            Err(FrameError::TooLong { len: 200, .. })
+        ));
         // 65535 is allowed by default
         let mut f = Framer::new();
         f.push(&[4, 0, 0xff, 0xff, 0, 0, 0, 0]);

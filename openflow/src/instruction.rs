@@ -29,13 +29,19 @@ pub mod instruction_type {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Instruction {
     GotoTable(u8),
-    WriteMetadata { metadata: u64, mask: u64 },
+    WriteMetadata {
+        metadata: u64,
+        mask: u64,
+    },
     WriteActions(Vec<Action>),
     ApplyActions(Vec<Action>),
     ClearActions,
     Meter(u32),
     /// An experimenter instruction: id and payload verbatim.
-    Experimenter { experimenter: u32, data: Vec<u8> },
+    Experimenter {
+        experimenter: u32,
+        data: Vec<u8>,
+    },
 }
 
 impl Instruction {
@@ -56,9 +62,7 @@ impl Instruction {
         match self {
             Instruction::GotoTable(_) | Instruction::ClearActions | Instruction::Meter(_) => 8,
             Instruction::WriteMetadata { .. } => 24,
-            Instruction::WriteActions(a) | Instruction::ApplyActions(a) => {
-                8 + Action::list_len(a)
-            }
+            Instruction::WriteActions(a) | Instruction::ApplyActions(a) => 8 + Action::list_len(a),
             Instruction::Experimenter { data, .. } => {
                 let n = 8 + data.len();
                 n + pad8(n)
@@ -99,13 +103,19 @@ impl Instruction {
         let typ = h.u16("instruction type")?;
         let len = usize::from(h.u16("instruction length")?);
         if len < 8 || len % 8 != 0 {
-            return bad(OfError::BIC_BAD_LEN, "instruction length not a positive multiple of 8");
+            return bad(
+                OfError::BIC_BAD_LEN,
+                "instruction length not a positive multiple of 8",
+            );
         }
         let mut b = r.sub_with(len, OfError::BIC_BAD_LEN, "instruction")?;
         b.skip(4, "instruction header")?;
         let fixed = |want: usize| -> Result<(), DecodeError> {
             if len != want {
-                return bad(OfError::BIC_BAD_LEN, "instruction length wrong for its type");
+                return bad(
+                    OfError::BIC_BAD_LEN,
+                    "instruction length wrong for its type",
+                );
             }
             Ok(())
         };
@@ -203,7 +213,11 @@ mod tests {
 
     #[test]
     fn bad_instructions() {
-        let e = |b: &[u8]| Instruction::decode(&mut Reader::new(b, OfError::BIC_BAD_LEN)).unwrap_err().error;
+        let e = |b: &[u8]| {
+            Instruction::decode(&mut Reader::new(b, OfError::BIC_BAD_LEN))
+                .unwrap_err()
+                .error
+        };
         assert_eq!(e(&[0, 9, 0, 8, 0, 0, 0, 0]), OfError::BIC_UNKNOWN_INST);
         assert_eq!(e(&[0, 1, 0, 16, 0, 0, 0, 0]), OfError::BIC_BAD_LEN);
         assert_eq!(e(&[0, 2, 0, 8, 0, 0, 0, 0]), OfError::BIC_BAD_LEN);

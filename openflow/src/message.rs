@@ -309,10 +309,16 @@ impl Message {
             return bad(OfError::BRC_BAD_LEN, "message shorter than its header");
         };
         if usize::from(h.length) != buf.len() || buf.len() < HEADER_LEN {
-            return bad(OfError::BRC_BAD_LEN, "header length differs from message length");
+            return bad(
+                OfError::BRC_BAD_LEN,
+                "header length differs from message length",
+            );
         }
         if h.version != OFP_VERSION && h.msg_type != msg_type::HELLO {
-            return bad(OfError::BRC_BAD_VERSION, "message version is not OpenFlow 1.3");
+            return bad(
+                OfError::BRC_BAD_VERSION,
+                "message version is not OpenFlow 1.3",
+            );
         }
         let mut r = Reader::new(&buf[HEADER_LEN..], OfError::BRC_BAD_LEN);
         let body = Body::decode(h.msg_type, &mut r)?;
@@ -336,31 +342,39 @@ mod tests {
         // What Open vSwitch sends: HELLO with a bitmap offering only 1.3.
         let m = Message::new(1, Body::Hello(Hello::with_versions(&[4])));
         let b = m.to_bytes();
-        assert_eq!(
-            b,
-            [4, 0, 0, 16, 0, 0, 0, 1, 0, 1, 0, 8, 0, 0, 0, 0x10]
-        );
+        assert_eq!(b, [4, 0, 0, 16, 0, 0, 0, 1, 0, 1, 0, 8, 0, 0, 0, 0x10]);
         assert_eq!(Message::decode(&b).unwrap(), m);
     }
 
     #[test]
     fn header_errors() {
-        assert_eq!(Message::decode(&[4, 0, 0]).unwrap_err().error, OfError::BRC_BAD_LEN);
         assert_eq!(
-            Message::decode(&[4, 5, 0, 9, 0, 0, 0, 0]).unwrap_err().error,
+            Message::decode(&[4, 0, 0]).unwrap_err().error,
             OfError::BRC_BAD_LEN
         );
         assert_eq!(
-            Message::decode(&[1, 5, 0, 8, 0, 0, 0, 0]).unwrap_err().error,
+            Message::decode(&[4, 5, 0, 9, 0, 0, 0, 0])
+                .unwrap_err()
+                .error,
+            OfError::BRC_BAD_LEN
+        );
+        assert_eq!(
+            Message::decode(&[1, 5, 0, 8, 0, 0, 0, 0])
+                .unwrap_err()
+                .error,
             OfError::BRC_BAD_VERSION
         );
         assert_eq!(
-            Message::decode(&[4, 99, 0, 8, 0, 0, 0, 0]).unwrap_err().error,
+            Message::decode(&[4, 99, 0, 8, 0, 0, 0, 0])
+                .unwrap_err()
+                .error,
             OfError::BRC_BAD_TYPE
         );
         // a barrier request with a trailing byte
         assert_eq!(
-            Message::decode(&[4, 20, 0, 9, 0, 0, 0, 0, 0]).unwrap_err().error,
+            Message::decode(&[4, 20, 0, 9, 0, 0, 0, 0, 0])
+                .unwrap_err()
+                .error,
             OfError::BRC_BAD_LEN
         );
         // HELLO from an OpenFlow 1.0 peer still decodes

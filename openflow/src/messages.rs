@@ -28,7 +28,11 @@ pub const OFPHET_VERSIONBITMAP: u16 = 1;
 impl Hello {
     /// A HELLO offering exactly the versions in `versions`.
     pub fn with_versions(versions: &[u8]) -> Hello {
-        let words = versions.iter().map(|v| usize::from(*v) / 32 + 1).max().unwrap_or(1);
+        let words = versions
+            .iter()
+            .map(|v| usize::from(*v) / 32 + 1)
+            .max()
+            .unwrap_or(1);
         let mut bm = vec![0u32; words];
         for &v in versions {
             bm[usize::from(v) / 32] |= 1 << (v % 32);
@@ -630,7 +634,11 @@ impl Default for AsyncConfig {
 
 impl AsyncConfig {
     pub fn encode(&self, out: &mut impl BufMut) {
-        for m in [self.packet_in_mask, self.port_status_mask, self.flow_removed_mask] {
+        for m in [
+            self.packet_in_mask,
+            self.port_status_mask,
+            self.flow_removed_mask,
+        ] {
             out.put_u32(m[0]);
             out.put_u32(m[1]);
         }
@@ -663,7 +671,10 @@ pub enum QueueProperty {
     /// In 1/10 of a percent; > 1000 means disabled.
     MinRate(u16),
     MaxRate(u16),
-    Experimenter { experimenter: u32, data: Vec<u8> },
+    Experimenter {
+        experimenter: u32,
+        data: Vec<u8>,
+    },
 }
 
 impl QueueProperty {
@@ -731,7 +742,11 @@ pub struct PacketQueue {
 
 impl PacketQueue {
     fn wire_len(&self) -> usize {
-        16 + self.properties.iter().map(QueueProperty::wire_len).sum::<usize>()
+        16 + self
+            .properties
+            .iter()
+            .map(QueueProperty::wire_len)
+            .sum::<usize>()
     }
 }
 

@@ -29,10 +29,22 @@ pub mod band_type {
 /// A meter band.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MeterBand {
-    Drop { rate: u32, burst_size: u32 },
-    DscpRemark { rate: u32, burst_size: u32, prec_level: u8 },
+    Drop {
+        rate: u32,
+        burst_size: u32,
+    },
+    DscpRemark {
+        rate: u32,
+        burst_size: u32,
+        prec_level: u8,
+    },
     /// Experimenter band: id and any bytes after it.
-    Experimenter { rate: u32, burst_size: u32, experimenter: u32, data: Vec<u8> },
+    Experimenter {
+        rate: u32,
+        burst_size: u32,
+        experimenter: u32,
+        data: Vec<u8>,
+    },
 }
 
 impl MeterBand {

@@ -99,13 +99,24 @@ pub enum MultipartRequestBody {
     Flow(FlowStatsRequest),
     Aggregate(FlowStatsRequest),
     Table,
-    PortStats { port_no: u32 },
-    Queue { port_no: u32, queue_id: u32 },
-    Group { group_id: u32 },
+    PortStats {
+        port_no: u32,
+    },
+    Queue {
+        port_no: u32,
+        queue_id: u32,
+    },
+    Group {
+        group_id: u32,
+    },
     GroupDesc,
     GroupFeatures,
-    Meter { meter_id: u32 },
-    MeterConfig { meter_id: u32 },
+    Meter {
+        meter_id: u32,
+    },
+    MeterConfig {
+        meter_id: u32,
+    },
     MeterFeatures,
     /// Empty to ask; non-empty to set the tables' features.
     TableFeatures(Vec<TableFeatures>),
@@ -152,7 +163,12 @@ impl MultipartRequest {
         out.put_u16(self.flags);
         put_zeros(out, 4);
         match &self.body {
-            B::Desc | B::Table | B::GroupDesc | B::GroupFeatures | B::MeterFeatures | B::PortDesc => {}
+            B::Desc
+            | B::Table
+            | B::GroupDesc
+            | B::GroupFeatures
+            | B::MeterFeatures
+            | B::PortDesc => {}
             B::Flow(f) | B::Aggregate(f) => f.encode(out),
             B::PortStats { port_no } => {
                 out.put_u32(*port_no);
@@ -162,7 +178,9 @@ impl MultipartRequest {
                 out.put_u32(*port_no);
                 out.put_u32(*queue_id);
             }
-            B::Group { group_id: id } | B::Meter { meter_id: id } | B::MeterConfig { meter_id: id } => {
+            B::Group { group_id: id }
+            | B::Meter { meter_id: id }
+            | B::MeterConfig { meter_id: id } => {
                 out.put_u32(*id);
                 put_zeros(out, 4);
             }
@@ -217,7 +235,10 @@ impl MultipartRequest {
             _ => return bad(OfError::BRC_BAD_MULTIPART, "unknown multipart type"),
         };
         if !r.is_empty() && !matches!(typ, mp_type::EXPERIMENTER | mp_type::TABLE_FEATURES) {
-            return bad(OfError::BRC_BAD_LEN, "trailing bytes after multipart request body");
+            return bad(
+                OfError::BRC_BAD_LEN,
+                "trailing bytes after multipart request body",
+            );
         }
         Ok(MultipartRequest { flags, body })
     }
@@ -484,7 +505,11 @@ fn list<T>(
 }
 
 /// Reads a sub-structure whose first u16 is its own length, at least `min`.
-fn sized<'a>(r: &mut Reader<'a>, min: usize, what: &'static str) -> Result<Reader<'a>, DecodeError> {
+fn sized<'a>(
+    r: &mut Reader<'a>,
+    min: usize,
+    what: &'static str,
+) -> Result<Reader<'a>, DecodeError> {
     let mut h = Reader::new(r.rest(), OfError::BRC_BAD_LEN);
     let len = usize::from(h.u16(what)?);
     if len < min {
@@ -834,7 +859,10 @@ impl MultipartReply {
             _ => return bad(OfError::BRC_BAD_MULTIPART, "unknown multipart type"),
         };
         if !r.is_empty() && typ != mp_type::EXPERIMENTER {
-            return bad(OfError::BRC_BAD_LEN, "trailing bytes after multipart reply body");
+            return bad(
+                OfError::BRC_BAD_LEN,
+                "trailing bytes after multipart reply body",
+            );
         }
         Ok(MultipartReply { flags, body })
     }

@@ -505,12 +505,20 @@ impl Oxm {
             VlanPcp(v) | IpDscp(v) | IpEcn(v) | IpProto(v) | Icmpv4Type(v) | Icmpv4Code(v)
             | Icmpv6Type(v) | Icmpv6Code(v) | MplsTc(v) | MplsBos(v) => (u64::from(*v), None, 1),
             Metadata(v, m) | TunnelId(v, m) => (*v, *m, 8),
-            EthDst(v, m) | EthSrc(v, m) | ArpSha(v, m) | ArpTha(v, m) | Ipv6NdSll(v, m)
+            EthDst(v, m)
+            | EthSrc(v, m)
+            | ArpSha(v, m)
+            | ArpTha(v, m)
+            | Ipv6NdSll(v, m)
             | Ipv6NdTll(v, m) => (v.to_u64(), m.map(|m| m.to_u64()), 6),
-            VlanVid(v, m) | TcpSrc(v, m) | TcpDst(v, m) | UdpSrc(v, m) | UdpDst(v, m)
-            | SctpSrc(v, m) | SctpDst(v, m) | Ipv6Exthdr(v, m) => {
-                (u64::from(*v), m.map(u64::from), 2)
-            }
+            VlanVid(v, m)
+            | TcpSrc(v, m)
+            | TcpDst(v, m)
+            | UdpSrc(v, m)
+            | UdpDst(v, m)
+            | SctpSrc(v, m)
+            | SctpDst(v, m)
+            | Ipv6Exthdr(v, m) => (u64::from(*v), m.map(u64::from), 2),
             Ipv4Src(v, m) | Ipv4Dst(v, m) | ArpSpa(v, m) | ArpTpa(v, m) => (
                 u64::from(u32::from(*v)),
                 m.map(|m| u64::from(u32::from(m))),
@@ -737,9 +745,13 @@ mod tests {
             .with(Oxm::IpProto(6))
             .with(Oxm::TcpDst(80, None));
         assert_eq!(tcp.validate(), Ok(()));
-        let no_proto = Match::new().with(Oxm::EthType(0x0800)).with(Oxm::TcpDst(80, None));
+        let no_proto = Match::new()
+            .with(Oxm::EthType(0x0800))
+            .with(Oxm::TcpDst(80, None));
         assert_eq!(no_proto.validate(), Err(OfError::BMC_BAD_PREREQ));
-        let no_eth = Match::new().with(Oxm::IpProto(6)).with(Oxm::TcpDst(80, None));
+        let no_eth = Match::new()
+            .with(Oxm::IpProto(6))
+            .with(Oxm::TcpDst(80, None));
         assert_eq!(no_eth.validate(), Err(OfError::BMC_BAD_PREREQ));
         let pcp = Match::new().with(Oxm::VlanPcp(3));
         assert_eq!(pcp.validate(), Err(OfError::BMC_BAD_PREREQ));

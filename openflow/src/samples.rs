@@ -34,7 +34,10 @@ pub fn matches() -> Vec<Match> {
             .with(Oxm::InPhyPort(1))
             .with(Oxm::Metadata(0x1, Some(0xff)))
             .with(Oxm::EthDst(MAC1, None))
-            .with(Oxm::EthSrc(MAC2, Some(MacAddr([0xff, 0xff, 0xff, 0, 0, 0]))))
+            .with(Oxm::EthSrc(
+                MAC2,
+                Some(MacAddr([0xff, 0xff, 0xff, 0, 0, 0])),
+            ))
             .with(Oxm::EthType(0x0800))
             .with(Oxm::VlanVid(0x1000 | 10, None))
             .with(Oxm::VlanPcp(3))
@@ -42,7 +45,10 @@ pub fn matches() -> Vec<Match> {
             .with(Oxm::IpEcn(1))
             .with(Oxm::IpProto(6))
             .with(Oxm::Ipv4Src(Ipv4Addr::new(10, 0, 0, 1), None))
-            .with(Oxm::Ipv4Dst(Ipv4Addr::new(10, 0, 0, 0), Some(Ipv4Addr::new(255, 255, 255, 0))))
+            .with(Oxm::Ipv4Dst(
+                Ipv4Addr::new(10, 0, 0, 0),
+                Some(Ipv4Addr::new(255, 255, 255, 0)),
+            ))
             .with(Oxm::TcpSrc(12345, None))
             .with(Oxm::TcpDst(80, None))
             .with(Oxm::TunnelId(5, Some(0xff))),
@@ -70,7 +76,10 @@ pub fn matches() -> Vec<Match> {
             .with(Oxm::ArpTha(MacAddr::ZERO, None)),
         Match::new()
             .with(Oxm::EthType(0x86dd))
-            .with(Oxm::Ipv6Src(v6("fe80::1"), Some(v6("ffff:ffff:ffff:ffff::"))))
+            .with(Oxm::Ipv6Src(
+                v6("fe80::1"),
+                Some(v6("ffff:ffff:ffff:ffff::")),
+            ))
             .with(Oxm::Ipv6Dst(v6("2001:db8::2"), None))
             .with(Oxm::Ipv6Flabel(0x12345, None))
             .with(Oxm::Ipv6Exthdr(0x1, Some(0x1)))
@@ -181,7 +190,10 @@ fn table_features() -> TableFeatures {
                 miss: false,
                 ids: ins.clone(),
             },
-            TableFeatureProp::Instructions { miss: true, ids: ins },
+            TableFeatureProp::Instructions {
+                miss: true,
+                ids: ins,
+            },
             TableFeatureProp::NextTables {
                 miss: false,
                 tables: (1..=3).collect(),
@@ -202,7 +214,10 @@ fn table_features() -> TableFeatures {
                 miss: false,
                 ids: acts.clone(),
             },
-            TableFeatureProp::ApplyActions { miss: true, ids: acts },
+            TableFeatureProp::ApplyActions {
+                miss: true,
+                ids: acts,
+            },
             TableFeatureProp::Match(oxms.clone()),
             TableFeatureProp::Wildcards(oxms.clone()),
             TableFeatureProp::WriteSetfield {
@@ -217,7 +232,10 @@ fn table_features() -> TableFeatures {
                 miss: false,
                 ids: oxms.clone(),
             },
-            TableFeatureProp::ApplySetfield { miss: true, ids: oxms },
+            TableFeatureProp::ApplySetfield {
+                miss: true,
+                ids: oxms,
+            },
         ],
     }
 }
@@ -328,10 +346,13 @@ pub fn multipart_replies() -> Vec<MultipartReplyBody> {
             byte_count: 400,
             duration_sec: 3,
             duration_nsec: 0,
-            bucket_stats: vec![BucketCounter {
-                packet_count: 4,
-                byte_count: 400,
-            }; 2],
+            bucket_stats: vec![
+                BucketCounter {
+                    packet_count: 4,
+                    byte_count: 400,
+                };
+                2
+            ],
         }]),
         B::GroupDesc(vec![GroupDesc {
             group_type: group::group_type::SELECT,
@@ -369,11 +390,15 @@ pub fn multipart_replies() -> Vec<MultipartReplyBody> {
             max_color: 0,
         }),
         B::TableFeatures(vec![table_features()]),
-        B::PortDesc(vec![port(1, "veth1"), port(2, "veth2"), port(port_no::LOCAL, "br0")]),
+        B::PortDesc(vec![
+            port(1, "veth1"),
+            port(2, "veth2"),
+            port(port_no::LOCAL, "br0"),
+        ]),
         B::Experimenter(Experimenter {
             experimenter: 0x0000_2320,
             exp_type: 0,
-            data: vec![1, 2, 3, 4],
+            data: vec![],
         }),
     ]
 }
@@ -444,7 +469,10 @@ fn inet_checksum(b: &[u8]) -> u16 {
 pub fn all_messages() -> Vec<Message> {
     let mut v: Vec<Body> = vec![
         Body::Hello(Hello::with_versions(&[4])),
-        Body::Error(ErrorMsg::reply_to(OfError::BRC_BAD_TYPE, &[4, 99, 0, 8, 0, 0, 0, 1])),
+        Body::Error(ErrorMsg::reply_to(
+            OfError::BRC_BAD_TYPE,
+            &[4, 99, 0, 8, 0, 0, 0, 1],
+        )),
         Body::Error(ErrorMsg::Experimenter {
             exp_type: 1,
             experimenter: 0x0000_2320,
@@ -589,8 +617,16 @@ pub fn all_messages() -> Vec<Message> {
         table_id: crate::types::table_no::ALL,
         ..FlowMod::default()
     }));
-    v.extend(multipart_requests().into_iter().map(|b| Body::MultipartRequest(MultipartRequest::new(b))));
-    v.extend(multipart_replies().into_iter().map(|b| Body::MultipartReply(MultipartReply::new(b))));
+    v.extend(
+        multipart_requests()
+            .into_iter()
+            .map(|b| Body::MultipartRequest(MultipartRequest::new(b))),
+    );
+    v.extend(
+        multipart_replies()
+            .into_iter()
+            .map(|b| Body::MultipartReply(MultipartReply::new(b))),
+    );
     v.into_iter()
         .enumerate()
         .map(|(i, b)| Message::new(i as u32 + 1, b))
@@ -617,8 +653,10 @@ mod tests {
         for m in matches() {
             assert_eq!(m.validate(), Ok(()), "{m:?}");
         }
-        let fields: std::collections::BTreeSet<_> =
-            matches().iter().flat_map(|m| m.fields.iter().filter_map(|f| f.field())).collect();
+        let fields: std::collections::BTreeSet<_> = matches()
+            .iter()
+            .flat_map(|m| m.fields.iter().filter_map(|f| f.field()))
+            .collect();
         assert_eq!(fields.len(), 40);
     }
 }

@@ -37,7 +37,10 @@ pub struct TlvId {
 
 impl TlvId {
     pub fn new(typ: u16) -> TlvId {
-        TlvId { typ, data: Vec::new() }
+        TlvId {
+            typ,
+            data: Vec::new(),
+        }
     }
 }
 
@@ -73,14 +76,32 @@ impl OxmId {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TableFeatureProp {
     /// INSTRUCTIONS (miss = false) or INSTRUCTIONS_MISS.
-    Instructions { miss: bool, ids: Vec<TlvId> },
-    NextTables { miss: bool, tables: Vec<u8> },
-    WriteActions { miss: bool, ids: Vec<TlvId> },
-    ApplyActions { miss: bool, ids: Vec<TlvId> },
+    Instructions {
+        miss: bool,
+        ids: Vec<TlvId>,
+    },
+    NextTables {
+        miss: bool,
+        tables: Vec<u8>,
+    },
+    WriteActions {
+        miss: bool,
+        ids: Vec<TlvId>,
+    },
+    ApplyActions {
+        miss: bool,
+        ids: Vec<TlvId>,
+    },
     Match(Vec<OxmId>),
     Wildcards(Vec<OxmId>),
-    WriteSetfield { miss: bool, ids: Vec<OxmId> },
-    ApplySetfield { miss: bool, ids: Vec<OxmId> },
+    WriteSetfield {
+        miss: bool,
+        ids: Vec<OxmId>,
+    },
+    ApplySetfield {
+        miss: bool,
+        ids: Vec<OxmId>,
+    },
     Experimenter {
         miss: bool,
         experimenter: u32,
@@ -88,7 +109,10 @@ pub enum TableFeatureProp {
         data: Vec<u8>,
     },
     /// A property type this crate does not know, payload verbatim.
-    Unknown { typ: u16, data: Vec<u8> },
+    Unknown {
+        typ: u16,
+        data: Vec<u8>,
+    },
 }
 
 fn miss_type(miss: bool, t: u16) -> u16 {
@@ -186,7 +210,10 @@ impl TableFeatureProp {
         let typ = h.u16("property type")?;
         let len = usize::from(h.u16("property length")?);
         if len < 4 {
-            return bad(OfError::TFFC_BAD_LEN, "table feature property length below 4");
+            return bad(
+                OfError::TFFC_BAD_LEN,
+                "table feature property length below 4",
+            );
         }
         let mut b = r.sub_with(len, OfError::TFFC_BAD_LEN, "table feature property")?;
         // The last property's padding may be cut off by a sloppy peer.

@@ -86,13 +86,18 @@ impl<'a> Reader<'a> {
         Ok(Reader::new(self.bytes(n, what)?, err))
     }
 
-    /// Takes the next `n` bytes as a sub-reader reporting `err` when short.
+    /// Takes the next `n` bytes as a sub-reader reporting `err` when short,
+    /// both here (a structure whose own length runs past its container, e.g.
+    /// a bucket past the GROUP_MOD is OFPGMFC_BAD_BUCKET) and inside it.
     pub fn sub_with(
         &mut self,
         n: usize,
         err: OfError,
         what: &'static str,
     ) -> Result<Reader<'a>, DecodeError> {
+        if self.remaining() < n {
+            return Err(DecodeError::new(err, what));
+        }
         Ok(Reader::new(self.bytes(n, what)?, err))
     }
 
@@ -105,8 +110,25 @@ impl<'a> Reader<'a> {
     /// A fixed-size, NUL-padded string field (port names, descriptions).
     pub fn string(&mut self, n: usize, what: &'static str) -> Result<String, DecodeError> {
         let s = self.bytes(n, what)?;
-        let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-        Ok(String::from_utf8_lossy(&s[..end]).into_owned())
+        // Like Open vSwitch (strlcpy): at most n-1 bytes, up to the first NUL.
+        let max = n.saturating_sub(1);
+        let end = s.iter().position(|&b| b == 0).unwrap_or(s.len()).min(max);
+        let mut text = String::from_utf8_lossy(&s[..end]).into_owned();
+        // Replacement characters can make it longer than the field: cut at a
+        // char boundary so encoding it again gives the same string back.
+        truncate_at_char(&mut text, max);
+        Ok(text)
+    }
+}
+
+/// Shortens `s` to at most `max` bytes without splitting a character.
+fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
     }
 }
 
@@ -124,7 +146,10 @@ pub fn put_zeros(out: &mut impl BufMut, n: usize) {
 /// always ends with at least one NUL, as OpenFlow's strings do.
 pub fn put_string(out: &mut impl BufMut, s: &str, n: usize) {
     let b = s.as_bytes();
-    let take = b.len().min(n.saturating_sub(1));
+    let mut take = b.len().min(n.saturating_sub(1));
+    while !s.is_char_boundary(take) {
+        take -= 1;
+    }
     out.put_slice(&b[..take]);
     out.put_bytes(0, n - take);
 }

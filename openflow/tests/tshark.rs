@@ -6,7 +6,8 @@
 //! segments to port 6653 and handed to tshark. Needs tshark; with CI=true a
 //! missing tshark fails the test, elsewhere it is skipped with a note.
 
-use openflow::message::msg_type;
+use openflow::message::{msg_type, Body, Message};
+use openflow::multipart::MultipartReplyBody;
 use openflow::samples::all_messages;
 use std::io::Write;
 use std::process::Command;
@@ -92,12 +93,28 @@ fn pcap(payloads: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
+/// Messages Wireshark 4.0's openflow_v4 dissector cannot read whatever their
+/// bytes: it flags every experimenter multipart *reply* as malformed (after
+/// the 8-byte experimenter header it notes the body as undecoded and then
+/// throws), with any body length (0, 4 and 8 bytes tried). The request of the
+/// same shape reads cleanly, and our decoder and Open vSwitch agree on the
+/// layout (spec A.3.5.15: experimenter, exp_type, then data).
+fn dissector_bug(m: &Message) -> bool {
+    matches!(
+        &m.body,
+        Body::MultipartReply(r) if matches!(r.body, MultipartReplyBody::Experimenter(_))
+    )
+}
+
 #[test]
 fn tshark_reads_every_message_type_cleanly() {
     if !tool_available("tshark") {
         return;
     }
-    let msgs = all_messages();
+    let msgs: Vec<Message> = all_messages()
+        .into_iter()
+        .filter(|m| !dissector_bug(m))
+        .collect();
     let payloads: Vec<Vec<u8>> = msgs.iter().map(|m| m.to_bytes()).collect();
     let dir = std::env::temp_dir().join(format!("of-tshark-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -128,8 +145,11 @@ fn tshark_reads_every_message_type_cleanly() {
     let got: Vec<&str> = types.lines().collect();
     assert_eq!(got.len(), msgs.len());
     for (m, line) in msgs.iter().zip(&got) {
+        // An ERROR carries the offending message, which tshark dissects too:
+        // the first type is the frame's own.
+        let outer = line.trim().split(',').next().unwrap_or("");
         assert_eq!(
-            line.trim(),
+            outer,
             m.body.msg_type().to_string(),
             "tshark saw another type for {}",
             msg_type::name(m.body.msg_type())
@@ -142,17 +162,22 @@ fn tshark_reads_every_message_type_cleanly() {
     for (i, frame) in verbose.split("\nFrame ").enumerate() {
         for bad in ["Malformed", "[Expert Info (Error", "[Expert Info (Warning"] {
             if let Some(line) = frame.lines().find(|l| l.contains(bad)) {
-                problems.push(format!("frame {}: {}", i + 1, line.trim()));
+                let what = msgs
+                    .get(i)
+                    .map(|m| format!("{:?}", m.body))
+                    .unwrap_or_default();
+                problems.push(format!("frame {} ({what}): {}", i + 1, line.trim()));
             }
         }
     }
     let expert = run(&["-q", "-z", "expert,warn"]);
-    std::fs::remove_dir_all(&dir).ok();
     assert!(
         problems.is_empty(),
-        "tshark problems:\n{}",
+        "tshark problems (capture kept in {}):\n{}",
+        file.display(),
         problems.join("\n")
     );
+    std::fs::remove_dir_all(&dir).ok();
     assert!(
         !expert.contains("Errors (") && !expert.contains("Warnings ("),
         "tshark expert info:\n{expert}"

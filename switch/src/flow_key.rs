@@ -134,7 +134,9 @@ impl std::fmt::Debug for FlowKey {
 }
 
 impl FlowKey {
-    pub const ZERO: FlowKey = FlowKey { bytes: [0; KEY_LEN] };
+    pub const ZERO: FlowKey = FlowKey {
+        bytes: [0; KEY_LEN],
+    };
 
     pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
         &self.bytes
@@ -168,7 +170,9 @@ impl FlowKey {
 
     /// Bitmap of the words that are not zero (for a mask: the words it uses).
     pub fn nonzero_words(&self) -> u32 {
-        (0..WORDS).filter(|&i| self.word(i) != 0).fold(0, |m, i| m | 1 << i)
+        (0..WORDS)
+            .filter(|&i| self.word(i) != 0)
+            .fold(0, |m, i| m | 1 << i)
     }
 
     pub fn bytes_at(&self, offset: usize, len: usize) -> &[u8] {
@@ -311,7 +315,10 @@ mod tests {
         let m = Match::new()
             .with(Oxm::InPort(7))
             .with(Oxm::EthType(0x0800))
-            .with(Oxm::Ipv4Src(Ipv4Addr::new(10, 1, 2, 3), Some(Ipv4Addr::new(255, 255, 0, 0))))
+            .with(Oxm::Ipv4Src(
+                Ipv4Addr::new(10, 1, 2, 3),
+                Some(Ipv4Addr::new(255, 255, 0, 0)),
+            ))
             .with(Oxm::PbbIsid(U24(0xabcdef), None));
         let (k, mask) = FlowKey::from_match(&m);
         assert_eq!(k.in_port(), 7);

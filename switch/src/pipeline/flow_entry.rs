@@ -1,0 +1,123 @@
+//! A flow entry and its counters.
+//!
+//! Entries are shared (`Arc`) between the control plane's tables and every
+//! published snapshot, so the counters are atomics: forwarding threads bump
+//! them through whichever snapshot they hold, and stats requests read them
+//! from the current one.
+
+use crate::flow_key::FlowKey;
+use openflow::instruction::Instruction;
+use openflow::messages::flow_mod_flags;
+use openflow::Match;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Packet and byte counters plus the last time a packet hit (ns).
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+    pub last_used: AtomicU64,
+}
+
+impl Counters {
+    #[inline]
+    pub fn hit(&self, bytes: usize, now: u64) {
+        self.packets.fetch_add(1, Relaxed);
+        self.bytes.fetch_add(bytes as u64, Relaxed);
+        // A coarse stamp is enough for idle timeouts; skip the write when
+        // another packet already stamped this millisecond.
+        if now.saturating_sub(self.last_used.load(Relaxed)) > 1_000_000 {
+            self.last_used.store(now, Relaxed);
+        }
+    }
+
+    pub fn reset(&self) {
+        self.packets.store(0, Relaxed);
+        self.bytes.store(0, Relaxed);
+    }
+}
+
+/// One flow entry.
+#[derive(Debug)]
+pub struct FlowEntry {
+    pub table_id: u8,
+    pub priority: u16,
+    /// The match as the controller sent it (for stats and FLOW_REMOVED).
+    pub match_: Match,
+    /// The match as a masked key and its mask.
+    pub key: FlowKey,
+    pub mask: FlowKey,
+    pub cookie: u64,
+    pub idle_timeout: u16,
+    pub hard_timeout: u16,
+    pub flags: u16,
+    pub instructions: Arc<[Instruction]>,
+    /// When the entry was added (ns, the pipeline's clock).
+    pub created: u64,
+    pub counters: Counters,
+}
+
+impl FlowEntry {
+    pub fn send_flow_rem(&self) -> bool {
+        self.flags & flow_mod_flags::SEND_FLOW_REM != 0
+    }
+
+    pub fn packets(&self) -> u64 {
+        self.counters.packets.load(Relaxed)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.counters.bytes.load(Relaxed)
+    }
+
+    pub fn last_used(&self) -> u64 {
+        self.counters.last_used.load(Relaxed).max(self.created)
+    }
+
+    /// Duration since creation as (seconds, nanoseconds).
+    pub fn duration(&self, now: u64) -> (u32, u32) {
+        let d = now.saturating_sub(self.created);
+        ((d / 1_000_000_000) as u32, (d % 1_000_000_000) as u32)
+    }
+
+    /// Whether a timeout has expired at `now`, and which.
+    pub fn expired(&self, now: u64) -> Option<u8> {
+        use openflow::messages::flow_removed_reason::*;
+        let secs = |t: u16| u64::from(t) * 1_000_000_000;
+        if self.hard_timeout != 0 && now >= self.created + secs(self.hard_timeout) {
+            return Some(HARD_TIMEOUT);
+        }
+        if self.idle_timeout != 0 && now >= self.last_used() + secs(self.idle_timeout) {
+            return Some(IDLE_TIMEOUT);
+        }
+        None
+    }
+
+    /// Whether any instruction outputs to `port` (for out_port filters).
+    pub fn outputs_to(&self, port: u32) -> bool {
+        use openflow::Action;
+        self.actions()
+            .any(|a| matches!(a, Action::Output { port: p, .. } if *p == port))
+    }
+
+    /// Whether any instruction sends to `group` (for out_group filters).
+    pub fn uses_group(&self, group: u32) -> bool {
+        use openflow::Action;
+        self.actions()
+            .any(|a| matches!(a, Action::Group(g) if *g == group))
+    }
+
+    pub fn uses_meter(&self, meter: u32) -> bool {
+        self.instructions
+            .iter()
+            .any(|i| matches!(i, Instruction::Meter(m) if *m == meter))
+    }
+
+    fn actions(&self) -> impl Iterator<Item = &openflow::Action> {
+        self.instructions.iter().flat_map(|i| match i {
+            Instruction::ApplyActions(a) | Instruction::WriteActions(a) => a.as_slice(),
+            _ => &[],
+        })
+    }
+}

@@ -1,0 +1,91 @@
+//! [`Pipeline`]: the whole forwarding state of one bridge (flow tables,
+//! groups, meters, ports), and [`Event`]s it reports to the control plane.
+//!
+//! A `Pipeline` value is cheap to clone: tables, groups and meters sit
+//! behind `Arc`s and a change copies only what it touches. The control
+//! plane keeps one mutable `Pipeline`, applies FLOW_MODs and friends to it,
+//! and publishes clones as immutable snapshots ([`super::snapshot`]) that
+//! forwarding threads read without locks. Counters are atomics shared by
+//! every version.
+
+use super::group::GroupTable;
+use super::meter::MeterTable;
+use super::normal::MacTable;
+use super::ports::{PortInfo, Ports};
+use super::table::{FlowTable, N_TABLES};
+use openflow::messages::FlowRemoved;
+use std::sync::Arc;
+
+/// Something the pipeline tells the control plane.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    /// A flow entry with OFPFF_SEND_FLOW_REM was removed.
+    FlowRemoved(FlowRemoved),
+}
+
+/// The forwarding state of one bridge.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    pub tables: Vec<Arc<FlowTable>>,
+    pub groups: Arc<GroupTable>,
+    pub meters: Arc<MeterTable>,
+    pub ports: Arc<Ports>,
+    /// MAC learning state of the NORMAL action (shared by all versions).
+    pub mac_table: Arc<MacTable>,
+    /// Bytes of a table-miss packet sent to the controller (SET_CONFIG).
+    pub miss_send_len: u16,
+    /// Bumped on every change; caches keyed on an older value are stale.
+    pub generation: u64,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline::new()
+    }
+}
+
+impl Pipeline {
+    pub fn new() -> Pipeline {
+        Pipeline {
+            tables: (0..N_TABLES)
+                .map(|i| Arc::new(FlowTable::new(i as u8)))
+                .collect(),
+            groups: Arc::default(),
+            meters: Arc::default(),
+            ports: Arc::default(),
+            mac_table: Arc::default(),
+            miss_send_len: 128,
+            generation: 0,
+        }
+    }
+
+    pub fn table(&self, id: u8) -> Option<&FlowTable> {
+        self.tables.get(usize::from(id)).map(|t| &**t)
+    }
+
+    pub(crate) fn table_mut(&mut self, id: u8) -> Option<&mut FlowTable> {
+        self.tables.get_mut(usize::from(id)).map(Arc::make_mut)
+    }
+
+    /// Number of flow entries in all tables.
+    pub fn flow_count(&self) -> usize {
+        self.tables.iter().map(|t| t.len()).sum()
+    }
+
+    /// Adds or replaces a port.
+    pub fn set_port(&mut self, p: PortInfo) {
+        Arc::make_mut(&mut self.ports).insert(p.port_no, p);
+        self.generation += 1;
+    }
+
+    /// Removes a port; NORMAL forgets what it learned there.
+    pub fn remove_port(&mut self, port_no: u32) {
+        Arc::make_mut(&mut self.ports).remove(&port_no);
+        self.mac_table.forget_port(port_no);
+        self.generation += 1;
+    }
+
+    pub fn port(&self, port_no: u32) -> Option<&PortInfo> {
+        self.ports.get(&port_no)
+    }
+}
