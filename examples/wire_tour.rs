@@ -34,7 +34,10 @@ fn main() {
         match_: Match {
             fields: vec![
                 Oxm::EthType(eth_type::IPV4),
-                Oxm::Ipv4Dst(Ipv4Addr::new(10, 0, 0, 0), Some(Ipv4Addr::new(255, 0, 0, 0))),
+                Oxm::Ipv4Dst(
+                    Ipv4Addr::new(10, 0, 0, 0),
+                    Some(Ipv4Addr::new(255, 0, 0, 0)),
+                ),
             ],
         },
         instructions: vec![

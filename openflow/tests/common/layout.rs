@@ -268,18 +268,14 @@ pub fn check_offsets(m: &Message, b: &[u8]) -> Result<(), String> {
                 match_at(48, &f.match_)?;
             }
         }
-        Body::MultipartReply(r) => {
-            if be16(b, 8) != r.mp_type() || be16(b, 10) != r.flags {
-                return fail("multipart type/flags");
-            }
+        Body::MultipartReply(r) if be16(b, 8) != r.mp_type() || be16(b, 10) != r.flags => {
+            return fail("multipart type/flags");
         }
         Body::FlowMod(f) => match_at(48, &f.match_)?,
         Body::FlowRemoved(f) => match_at(48, &f.match_)?,
         Body::PacketIn(p) => match_at(24, &p.match_)?,
-        Body::PacketOut(p) => {
-            if usize::from(be16(b, 16)) != actions_size(&p.actions) {
-                return fail("packet_out actions_len");
-            }
+        Body::PacketOut(p) if usize::from(be16(b, 16)) != actions_size(&p.actions) => {
+            return fail("packet_out actions_len");
         }
         _ => {}
     }

@@ -144,7 +144,7 @@ impl<R: Clone> Classifier<R> {
 
     fn resort(&mut self) {
         self.subtables
-            .sort_by(|a, b| b.max_priority.cmp(&a.max_priority));
+            .sort_by_key(|s| std::cmp::Reverse(s.max_priority));
     }
 
     /// Adds a rule; a rule with the same match and priority is replaced and

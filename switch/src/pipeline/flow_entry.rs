@@ -5,7 +5,6 @@
 //! them through whichever snapshot they hold, and stats requests read them
 //! from the current one.
 
-use crate::flow_key::FlowKey;
 use openflow::instruction::Instruction;
 use openflow::messages::flow_mod_flags;
 use openflow::Match;
@@ -44,10 +43,9 @@ pub struct FlowEntry {
     pub table_id: u8,
     pub priority: u16,
     /// The match as the controller sent it (for stats and FLOW_REMOVED).
+    /// Its key and mask live in the classifier only, which gives them back
+    /// on iteration: a flow costs one copy of them, not two.
     pub match_: Match,
-    /// The match as a masked key and its mask.
-    pub key: FlowKey,
-    pub mask: FlowKey,
     pub cookie: u64,
     pub idle_timeout: u16,
     pub hard_timeout: u16,
@@ -59,6 +57,28 @@ pub struct FlowEntry {
 }
 
 impl FlowEntry {
+    /// A stand-in entry for actions that come from no flow (packet-out):
+    /// packet-ins report `table_id` and an all-ones cookie.
+    pub fn pseudo(table_id: u8) -> FlowEntry {
+        FlowEntry {
+            table_id,
+            priority: 0,
+            match_: Match::default(),
+            cookie: u64::MAX,
+            idle_timeout: 0,
+            hard_timeout: 0,
+            flags: 0,
+            instructions: Arc::from(Vec::new()),
+            created: 0,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Whether this is a table-miss entry (priority 0, matching all).
+    pub fn is_table_miss(&self) -> bool {
+        self.priority == 0 && self.match_.fields.is_empty()
+    }
+
     pub fn send_flow_rem(&self) -> bool {
         self.flags & flow_mod_flags::SEND_FLOW_REM != 0
     }

@@ -34,6 +34,9 @@ pub struct Pipeline {
     pub mac_table: Arc<MacTable>,
     /// Bytes of a table-miss packet sent to the controller (SET_CONFIG).
     pub miss_send_len: u16,
+    /// OFPC_INVALID_TTL_TO_CONTROLLER (SET_CONFIG): packets whose TTL
+    /// cannot be decremented go to the controller instead of being dropped.
+    pub invalid_ttl_to_controller: bool,
     /// Bumped on every change; caches keyed on an older value are stale.
     pub generation: u64,
 }
@@ -55,6 +58,7 @@ impl Pipeline {
             ports: Arc::default(),
             mac_table: Arc::default(),
             miss_send_len: 128,
+            invalid_ttl_to_controller: false,
             generation: 0,
         }
     }

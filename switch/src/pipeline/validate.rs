@@ -26,7 +26,10 @@ const OFPCML_MAX: u16 = 0xffe5;
 
 /// Fields set_field may not change.
 fn settable(f: OxmField) -> bool {
-    !matches!(f, OxmField::InPort | OxmField::InPhyPort | OxmField::Ipv6Exthdr)
+    !matches!(
+        f,
+        OxmField::InPort | OxmField::InPhyPort | OxmField::Ipv6Exthdr
+    )
 }
 
 impl Pipeline {

@@ -1,0 +1,272 @@
+//! Running a [`Program`] on one packet: header edits, meters, counters,
+//! NORMAL decisions, and the resulting outputs and packet-ins.
+
+use super::cache::MicroflowCache;
+use super::meter::MeterVerdict;
+use super::normal::normal;
+use super::state::Pipeline;
+use super::xlate::{extract, ControllerOp, Op, PacketMeta, Program};
+use crate::flow_key::{off, FlowKey};
+use crate::packet::{self, EditError, Layout};
+use openflow::messages::{packet_in_reason, PacketIn};
+use openflow::oxm::Oxm;
+use openflow::types::{eth_type, vlan, CONTROLLER_NO_BUFFER, NO_BUFFER};
+use openflow::{Action, Match};
+use std::sync::atomic::Ordering::Relaxed;
+
+/// What the pipeline does with a packet: each output is a frame for a port
+/// (or a tunnel), each packet-in a message for the controllers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Output {
+        port: u32,
+        /// The queue set by set_queue, if any.
+        queue: Option<u32>,
+        /// The tunnel id for tunnel ports (set_field tunnel_id).
+        tunnel_id: u64,
+        frame: Vec<u8>,
+    },
+    PacketIn(PacketIn),
+}
+
+/// Whether processing goes on after an operation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// One packet being run.
+struct Run<'a> {
+    p: &'a Pipeline,
+    now: u64,
+    out: &'a mut Vec<Outcome>,
+}
+
+/// The packet state a program works on.
+#[derive(Clone)]
+struct PacketState {
+    frame: Vec<u8>,
+    key: FlowKey,
+    layout: Layout,
+    queue: Option<u32>,
+}
+
+impl Run<'_> {
+    fn run(&mut self, ops: &[Op], pkt: &mut PacketState) -> Flow {
+        for op in ops {
+            if self.step(op, pkt) == Flow::Stop {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    fn step(&mut self, op: &Op, pkt: &mut PacketState) -> Flow {
+        match op {
+            Op::Table { counters, matched } => {
+                counters.lookups.fetch_add(1, Relaxed);
+                if *matched {
+                    counters.matched.fetch_add(1, Relaxed);
+                }
+            }
+            Op::Flow(e) => e.counters.hit(pkt.frame.len(), self.now),
+            Op::Meter(m) => match m.apply(pkt.frame.len(), self.now) {
+                MeterVerdict::Pass => {}
+                MeterVerdict::Drop => return Flow::Stop,
+                MeterVerdict::Remark(levels) => remark_dscp(pkt, levels),
+            },
+            Op::Group(g, bucket) => {
+                g.counters.hit(pkt.frame.len(), self.now);
+                if let Some(c) = bucket.and_then(|i| g.bucket_counters.get(i)) {
+                    c.hit(pkt.frame.len(), self.now);
+                }
+            }
+            Op::Edit(a) => match packet::apply(&mut pkt.frame, &mut pkt.key, &mut pkt.layout, a) {
+                Ok(()) => {}
+                Err(EditError::InvalidTtl) => {
+                    if self.p.invalid_ttl_to_controller {
+                        self.packet_in(
+                            pkt,
+                            &ControllerOp {
+                                max_len: self.p.miss_send_len,
+                                reason: packet_in_reason::INVALID_TTL,
+                                table_id: 0,
+                                cookie: u64::MAX,
+                                match_: Match {
+                                    fields: vec![Oxm::InPort(pkt.key.in_port())],
+                                },
+                            },
+                        );
+                    }
+                    return Flow::Stop;
+                }
+                #[allow(unreachable_patterns)]
+                Err(_) => {}
+            },
+            Op::Output { port, tunnel_id } => self.out.push(Outcome::Output {
+                port: *port,
+                queue: pkt.queue,
+                tunnel_id: *tunnel_id,
+                frame: pkt.frame.clone(),
+            }),
+            Op::Controller(c) => self.packet_in(pkt, c),
+            Op::Normal {
+                in_port,
+                src,
+                dst,
+                vid,
+                tunnel_id,
+            } => {
+                let outs = normal(
+                    &self.p.ports,
+                    &self.p.mac_table,
+                    *in_port,
+                    *src,
+                    *dst,
+                    *vid,
+                    self.now,
+                );
+                for o in outs {
+                    let mut copy = pkt.clone();
+                    retag(&mut copy, o.vlan);
+                    self.out.push(Outcome::Output {
+                        port: o.port,
+                        queue: copy.queue,
+                        tunnel_id: *tunnel_id,
+                        frame: copy.frame,
+                    });
+                }
+            }
+            Op::Queue(q) => pkt.queue = Some(*q),
+            Op::Fork(ops) => {
+                let mut copy = pkt.clone();
+                if self.run(ops, &mut copy) == Flow::Stop {
+                    // A bucket that dropped its copy does not stop the
+                    // other buckets or the original packet.
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    fn packet_in(&mut self, pkt: &PacketState, c: &ControllerOp) {
+        let total_len = pkt.frame.len();
+        let keep = if c.max_len == CONTROLLER_NO_BUFFER {
+            total_len
+        } else {
+            total_len.min(usize::from(c.max_len))
+        };
+        self.out.push(Outcome::PacketIn(PacketIn {
+            buffer_id: NO_BUFFER,
+            total_len: total_len.min(usize::from(u16::MAX)) as u16,
+            reason: c.reason,
+            table_id: c.table_id,
+            cookie: c.cookie,
+            match_: c.match_.clone(),
+            data: pkt.frame[..keep].to_vec(),
+        }));
+    }
+}
+
+/// Gives a frame the outer VLAN tag NORMAL chose for a port (`None`:
+/// untagged).
+fn retag(pkt: &mut PacketState, want: Option<u16>) {
+    let vid = pkt.key.vlan_vid();
+    let tagged = vid & vlan::PRESENT != 0;
+    let edits: Vec<Action> = match (tagged, want) {
+        (true, None) => vec![Action::PopVlan],
+        (false, Some(v)) => vec![
+            Action::PushVlan(eth_type::VLAN),
+            Action::SetField(Oxm::VlanVid(v | vlan::PRESENT, None)),
+        ],
+        (true, Some(v)) if vid & 0x0fff != v => {
+            vec![Action::SetField(Oxm::VlanVid(v | vlan::PRESENT, None))]
+        }
+        _ => Vec::new(),
+    };
+    for a in &edits {
+        let _ = packet::apply(&mut pkt.frame, &mut pkt.key, &mut pkt.layout, a);
+    }
+}
+
+/// A DSCP remark meter band: raise the drop precedence (the middle bits of
+/// an AF class) by `levels`, as RFC 2597 and Open vSwitch do.
+fn remark_dscp(pkt: &mut PacketState, levels: u8) {
+    let et = pkt.key.eth_type();
+    if et != eth_type::IPV4 && et != eth_type::IPV6 {
+        return;
+    }
+    let dscp = pkt.key.u8_at(off::IP_DSCP);
+    let prec = (dscp >> 1) & 0x3;
+    let new_prec = (prec + levels).min(3);
+    let new = (dscp & !0x6) | (new_prec << 1);
+    let a = Action::SetField(Oxm::IpDscp(new));
+    let _ = packet::apply(&mut pkt.frame, &mut pkt.key, &mut pkt.layout, &a);
+}
+
+impl Pipeline {
+    /// Runs a translated program on a packet, appending what results.
+    pub fn execute(
+        &self,
+        prog: &Program,
+        frame: Vec<u8>,
+        key: FlowKey,
+        layout: Layout,
+        now: u64,
+        out: &mut Vec<Outcome>,
+    ) {
+        let mut pkt = PacketState {
+            frame,
+            key,
+            layout,
+            queue: None,
+        };
+        let mut run = Run { p: self, now, out };
+        run.run(&prog.ops, &mut pkt);
+    }
+
+    /// Processes a packet received on a port: looks its microflow up in
+    /// `cache` (translating on a miss) and runs the program.
+    pub fn process(
+        &self,
+        cache: &mut MicroflowCache,
+        frame: Vec<u8>,
+        meta: PacketMeta,
+        now: u64,
+        out: &mut Vec<Outcome>,
+    ) {
+        if let Some(p) = self.ports.get(&meta.in_port) {
+            if !p.can_receive() {
+                return;
+            }
+        }
+        let (key, layout) = extract(&frame, meta);
+        let prog = cache.get_or_translate(self, &frame, &key, &layout, now);
+        self.execute(&prog, frame, key, layout, now, out);
+    }
+
+    /// Processes a packet without a cache (packet-outs, tests).
+    pub fn process_uncached(&self, frame: Vec<u8>, meta: PacketMeta, now: u64) -> Vec<Outcome> {
+        let (key, layout) = extract(&frame, meta);
+        let prog = self.translate(&frame, &key, &layout, 0, now);
+        let mut out = Vec::new();
+        self.execute(&prog, frame, key, layout, now, &mut out);
+        out
+    }
+
+    /// Runs a PACKET_OUT's actions on `frame` as if it came from `in_port`.
+    pub fn packet_out(
+        &self,
+        frame: Vec<u8>,
+        in_port: u32,
+        actions: &[Action],
+        now: u64,
+    ) -> Vec<Outcome> {
+        let prog = self.translate_actions(&frame, in_port, actions, now);
+        let (key, layout) = extract(&frame, PacketMeta::port(in_port));
+        let mut out = Vec::new();
+        self.execute(&prog, frame, key, layout, now, &mut out);
+        out
+    }
+}
