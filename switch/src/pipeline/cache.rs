@@ -8,53 +8,49 @@
 
 use super::state::Pipeline;
 use super::xlate::Program;
-use crate::flow_key::{FlowKey, KEY_LEN};
+use crate::flow_key::FlowKey;
 use crate::packet::Layout;
-use std::collections::HashMap;
+use hashbrown::hash_map::EntryRef;
+use hashbrown::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 /// Entries kept before the cache is emptied and refilled (bounds memory
 /// under a flood of distinct flows).
 pub const DEFAULT_CAPACITY: usize = 65_536;
 
-/// Hashes a flow key eight bytes at a time.
+/// Passes [`FlowKey::hash64`] through (the key hashes itself with one
+/// `write_u64`).
 #[derive(Default)]
 pub struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     #[inline]
     fn finish(&self) -> u64 {
-        let h = self.0;
-        (h ^ (h >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (h >> 29)
+        self.0
     }
 
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h.rotate_left(5) ^ u64::from_ne_bytes(w)).wrapping_mul(0x517c_c1b7_2722_0a95);
+        // Not reached for FlowKey; a plain fold for anything else.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         }
-        for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
-        }
-        self.0 = h;
+    }
+
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 
 type KeyMap<V> = HashMap<FlowKey, V, BuildHasherDefault<KeyHasher>>;
-
-const _: () = assert!(KEY_LEN.is_multiple_of(8));
 
 /// A per-thread microflow cache.
 #[derive(Debug)]
 pub struct MicroflowCache {
     generation: u64,
     capacity: usize,
-    map: KeyMap<Arc<Program>>,
+    map: KeyMap<Program>,
     pub hits: u64,
     pub misses: u64,
 }
@@ -94,21 +90,21 @@ impl MicroflowCache {
         key: &FlowKey,
         layout: &Layout,
         now: u64,
-    ) -> Arc<Program> {
-        if self.generation != p.generation {
+    ) -> &Program {
+        if self.generation != p.generation || self.map.len() >= self.capacity {
             self.map.clear();
             self.generation = p.generation;
         }
-        if let Some(prog) = self.map.get(key) {
-            self.hits += 1;
-            return prog.clone();
+        // entry_ref: the 144-byte key is copied only when inserted.
+        match self.map.entry_ref(key) {
+            EntryRef::Occupied(e) => {
+                self.hits += 1;
+                e.into_mut()
+            }
+            EntryRef::Vacant(v) => {
+                self.misses += 1;
+                v.insert(p.translate(frame, key, layout, 0, now))
+            }
         }
-        self.misses += 1;
-        let prog = Arc::new(p.translate(frame, key, layout, 0, now));
-        if self.map.len() >= self.capacity {
-            self.map.clear();
-        }
-        self.map.insert(*key, prog.clone());
-        prog
     }
 }

@@ -172,6 +172,9 @@ impl<R: Clone> Classifier<R> {
                 .iter()
                 .position(|e| e.priority < priority)
                 .unwrap_or(bucket.len());
+            // Most buckets hold one entry: grow one at a time instead of
+            // Vec's default first allocation of four (96 bytes per flow).
+            bucket.reserve_exact(1);
             bucket.insert(
                 pos,
                 Entry {

@@ -5,14 +5,18 @@ use super::cache::MicroflowCache;
 use super::meter::MeterVerdict;
 use super::normal::normal;
 use super::state::Pipeline;
-use super::xlate::{extract, ControllerOp, Op, PacketMeta, Program};
+use super::xlate::{extract, extract_into, ControllerOp, Op, PacketMeta, Program};
 use crate::flow_key::{off, FlowKey};
 use crate::packet::{self, EditError, Layout};
 use openflow::messages::{packet_in_reason, PacketIn};
 use openflow::oxm::Oxm;
-use openflow::types::{eth_type, vlan, CONTROLLER_NO_BUFFER, NO_BUFFER};
+use openflow::types::{eth_type, vlan, NO_BUFFER};
 use openflow::{Action, Match};
 use std::sync::atomic::Ordering::Relaxed;
+
+/// The most packet bytes a PACKET_IN can carry and stay under the 64 KiB
+/// message limit with room for its header and match.
+pub const MAX_PACKET_IN_DATA: usize = 65_535 - 1024;
 
 /// What the pipeline does with a packet: each output is a frame for a port
 /// (or a tunnel), each packet-in a message for the controllers.
@@ -41,6 +45,9 @@ struct Run<'a> {
     p: &'a Pipeline,
     now: u64,
     out: &'a mut Vec<Outcome>,
+    /// Table id and cookie of the flow entry whose actions are running
+    /// (for OFPR_INVALID_TTL packet-ins); none for packet-out actions.
+    flow: Option<(u8, u64)>,
 }
 
 /// The packet state a program works on.
@@ -70,7 +77,10 @@ impl Run<'_> {
                     counters.matched.fetch_add(1, Relaxed);
                 }
             }
-            Op::Flow(e) => e.counters.hit(pkt.frame.len(), self.now),
+            Op::Flow(e) => {
+                self.flow = Some((e.table_id, e.cookie));
+                e.counters.hit(pkt.frame.len(), self.now)
+            }
             Op::Meter(m) => match m.apply(pkt.frame.len(), self.now) {
                 MeterVerdict::Pass => {}
                 MeterVerdict::Drop => return Flow::Stop,
@@ -82,17 +92,25 @@ impl Run<'_> {
                     c.hit(pkt.frame.len(), self.now);
                 }
             }
+            Op::Bucket(g, i) => {
+                if let Some(c) = g.bucket_counters.get(*i) {
+                    c.hit(pkt.frame.len(), self.now);
+                }
+            }
             Op::Edit(a) => match packet::apply(&mut pkt.frame, &mut pkt.key, &mut pkt.layout, a) {
                 Ok(()) => {}
                 Err(EditError::InvalidTtl) => {
                     if self.p.invalid_ttl_to_controller {
+                        // The entry whose action found the TTL expired
+                        // (spec 7.4.1; Open vSwitch reports it too).
+                        let (table_id, cookie) = self.flow.unwrap_or((0xff, u64::MAX));
                         self.packet_in(
                             pkt,
                             &ControllerOp {
                                 max_len: self.p.miss_send_len,
                                 reason: packet_in_reason::INVALID_TTL,
-                                table_id: 0,
-                                cookie: u64::MAX,
+                                table_id,
+                                cookie,
                                 match_: Match {
                                     fields: vec![Oxm::InPort(pkt.key.in_port())],
                                 },
@@ -101,15 +119,16 @@ impl Run<'_> {
                     }
                     return Flow::Stop;
                 }
-                #[allow(unreachable_patterns)]
-                Err(_) => {}
             },
-            Op::Output { port, tunnel_id } => self.out.push(Outcome::Output {
-                port: *port,
-                queue: pkt.queue,
-                tunnel_id: *tunnel_id,
-                frame: pkt.frame.clone(),
-            }),
+            Op::Output { port, tunnel_id } => {
+                self.count_tx(*port, pkt.frame.len());
+                self.out.push(Outcome::Output {
+                    port: *port,
+                    queue: pkt.queue,
+                    tunnel_id: *tunnel_id,
+                    frame: pkt.frame.clone(),
+                })
+            }
             Op::Controller(c) => self.packet_in(pkt, c),
             Op::Normal {
                 in_port,
@@ -130,6 +149,7 @@ impl Run<'_> {
                 for o in outs {
                     let mut copy = pkt.clone();
                     retag(&mut copy, o.vlan);
+                    self.count_tx(o.port, copy.frame.len());
                     self.out.push(Outcome::Output {
                         port: o.port,
                         queue: copy.queue,
@@ -150,13 +170,21 @@ impl Run<'_> {
         Flow::Continue
     }
 
+    fn count_tx(&self, port: u32, bytes: usize) {
+        if let Some(p) = self.p.ports.get(&port) {
+            p.counters.tx(bytes);
+        }
+    }
+
+    /// A packet-in carries the whole packet, whatever max_len or
+    /// miss_send_len say: the switch buffers nothing (buffer_id is always
+    /// OFP_NO_BUFFER), and an unbuffered packet-in carries the entire
+    /// packet. Open vSwitch 3.1 does the same (a `CONTROLLER:64` flow
+    /// gets the full frame; see the packet_in fixtures of the openflow
+    /// crate). Only a frame too big for one OpenFlow message is cut.
     fn packet_in(&mut self, pkt: &PacketState, c: &ControllerOp) {
         let total_len = pkt.frame.len();
-        let keep = if c.max_len == CONTROLLER_NO_BUFFER {
-            total_len
-        } else {
-            total_len.min(usize::from(c.max_len))
-        };
+        let keep = total_len.min(MAX_PACKET_IN_DATA);
         self.out.push(Outcome::PacketIn(PacketIn {
             buffer_id: NO_BUFFER,
             total_len: total_len.min(usize::from(u16::MAX)) as u16,
@@ -222,7 +250,12 @@ impl Pipeline {
             layout,
             queue: None,
         };
-        let mut run = Run { p: self, now, out };
+        let mut run = Run {
+            p: self,
+            now,
+            out,
+            flow: None,
+        };
         run.run(&prog.ops, &mut pkt);
     }
 
@@ -238,12 +271,15 @@ impl Pipeline {
     ) {
         if let Some(p) = self.ports.get(&meta.in_port) {
             if !p.can_receive() {
+                p.counters.rx_dropped.fetch_add(1, Relaxed);
                 return;
             }
+            p.counters.rx(frame.len());
         }
-        let (key, layout) = extract(&frame, meta);
+        let mut key = FlowKey::ZERO;
+        let layout = extract_into(&frame, meta, &mut key);
         let prog = cache.get_or_translate(self, &frame, &key, &layout, now);
-        self.execute(&prog, frame, key, layout, now, out);
+        self.execute(prog, frame, key, layout, now, out);
     }
 
     /// Processes a packet without a cache (packet-outs, tests).

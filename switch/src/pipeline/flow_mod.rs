@@ -332,6 +332,15 @@ impl Pipeline {
     /// Applies a GROUP_MOD; deleting a group removes the flows that use it.
     pub fn group_mod(&mut self, gm: &GroupMod, now: u64) -> Result<Vec<Event>, OfError> {
         for b in &gm.buckets {
+            // A bucket that sends to its own group is a loop, not a
+            // reference to an unknown group (the group being added does not
+            // exist yet).
+            if b.actions
+                .iter()
+                .any(|a| matches!(a, openflow::Action::Group(g) if *g == gm.group_id))
+            {
+                return Err(OfError::GMFC_LOOP);
+            }
             self.validate_actions(&b.actions, super::validate::ActionContext::Group, None)?;
         }
         let ports = self.ports.clone();

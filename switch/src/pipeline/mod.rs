@@ -10,6 +10,7 @@ pub mod group;
 pub mod meter;
 pub mod normal;
 pub mod ports;
+pub mod snapshot;
 pub mod state;
 pub mod stats;
 pub mod table;
@@ -18,5 +19,6 @@ pub mod xlate;
 
 pub use cache::MicroflowCache;
 pub use execute::Outcome;
+pub use snapshot::SharedPipeline;
 pub use state::{Event, Pipeline};
 pub use xlate::{PacketMeta, Program};

@@ -1,9 +1,41 @@
 //! What the pipeline knows about the switch's ports: numbers for validating
 //! output actions, liveness for fast-failover groups, OpenFlow port config
-//! bits, and the VLAN role NORMAL forwarding gives each port.
+//! bits, the VLAN role NORMAL forwarding gives each port, and the port's
+//! packet counters.
 
 use openflow::port::config;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// What the pipeline counts for a port. Shared by every pipeline version
+/// (atomics), so counts survive table changes and port reconfiguration.
+/// The datapath adds what only it can see (transmit failures) through
+/// [`PortCounters::tx_dropped`].
+#[derive(Debug, Default)]
+pub struct PortCounters {
+    pub rx_packets: AtomicU64,
+    pub rx_bytes: AtomicU64,
+    /// Received while the port has OFPPC_NO_RECV or is down.
+    pub rx_dropped: AtomicU64,
+    pub tx_packets: AtomicU64,
+    pub tx_bytes: AtomicU64,
+    pub tx_dropped: AtomicU64,
+}
+
+impl PortCounters {
+    #[inline]
+    pub fn rx(&self, bytes: usize) {
+        self.rx_packets.fetch_add(1, Relaxed);
+        self.rx_bytes.fetch_add(bytes as u64, Relaxed);
+    }
+
+    #[inline]
+    pub fn tx(&self, bytes: usize) {
+        self.tx_packets.fetch_add(1, Relaxed);
+        self.tx_bytes.fetch_add(bytes as u64, Relaxed);
+    }
+}
 
 /// A port's VLAN role for the NORMAL action, as Open vSwitch's `tag` and
 /// `trunks` columns define it.
@@ -30,7 +62,7 @@ impl VlanMode {
 }
 
 /// One port as the pipeline sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct PortInfo {
     pub port_no: u32,
     /// Link up and not administratively down.
@@ -38,7 +70,22 @@ pub struct PortInfo {
     /// `ofp_port_config` bits (NO_RECV, NO_FWD, NO_PACKET_IN, PORT_DOWN).
     pub config: u32,
     pub vlan: VlanMode,
+    /// When the port was added (ns, the pipeline's clock), for the
+    /// duration in port statistics.
+    pub created: u64,
+    pub counters: Arc<PortCounters>,
 }
+
+/// Two `PortInfo`s are equal when they configure the port alike; the
+/// counters are not configuration.
+impl PartialEq for PortInfo {
+    fn eq(&self, other: &Self) -> bool {
+        (self.port_no, self.live, self.config, &self.vlan)
+            == (other.port_no, other.live, other.config, &other.vlan)
+    }
+}
+
+impl Eq for PortInfo {}
 
 impl PortInfo {
     pub fn new(port_no: u32) -> PortInfo {
@@ -47,6 +94,8 @@ impl PortInfo {
             live: true,
             config: 0,
             vlan: VlanMode::default(),
+            created: 0,
+            counters: Arc::default(),
         }
     }
 

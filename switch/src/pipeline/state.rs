@@ -76,8 +76,13 @@ impl Pipeline {
         self.tables.iter().map(|t| t.len()).sum()
     }
 
-    /// Adds or replaces a port.
-    pub fn set_port(&mut self, p: PortInfo) {
+    /// Adds or replaces a port. A replaced port keeps its counters and
+    /// creation time.
+    pub fn set_port(&mut self, mut p: PortInfo) {
+        if let Some(old) = self.ports.get(&p.port_no) {
+            p.counters = old.counters.clone();
+            p.created = old.created;
+        }
         Arc::make_mut(&mut self.ports).insert(p.port_no, p);
         self.generation += 1;
     }

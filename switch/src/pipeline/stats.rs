@@ -9,7 +9,7 @@ use super::table::N_TABLES;
 use crate::flow_key::FlowKey;
 use openflow::multipart::{
     AggregateStats, BandStats, BucketCounter, FlowStats, FlowStatsRequest, GroupDesc, GroupStats,
-    MeterConfig, MeterStats, TableStats,
+    MeterConfig, MeterStats, PortStats, TableStats,
 };
 use openflow::types::{group_no, meter_no, port_no, table_no};
 use openflow::OfError;
@@ -98,6 +98,31 @@ impl Pipeline {
                 active_count: t.len() as u32,
                 lookup_count: t.counters.lookups.load(Relaxed),
                 matched_count: t.counters.matched.load(Relaxed),
+            })
+            .collect()
+    }
+
+    /// OFPMP_PORT_STATS for one port or all (`OFPP_ANY`), in port order.
+    /// Errors and the rest are the datapath's to fill in.
+    pub fn port_stats(&self, port: u32, now: u64) -> Vec<PortStats> {
+        self.ports
+            .values()
+            .filter(|p| port == port_no::ANY || p.port_no == port)
+            .map(|p| {
+                let c = &p.counters;
+                let (duration_sec, duration_nsec) = duration(p.created, now);
+                PortStats {
+                    port_no: p.port_no,
+                    rx_packets: c.rx_packets.load(Relaxed),
+                    tx_packets: c.tx_packets.load(Relaxed),
+                    rx_bytes: c.rx_bytes.load(Relaxed),
+                    tx_bytes: c.tx_bytes.load(Relaxed),
+                    rx_dropped: c.rx_dropped.load(Relaxed),
+                    tx_dropped: c.tx_dropped.load(Relaxed),
+                    duration_sec,
+                    duration_nsec,
+                    ..PortStats::default()
+                }
             })
             .collect()
     }

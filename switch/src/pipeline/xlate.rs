@@ -47,8 +47,11 @@ pub enum Op {
     Flow(Arc<FlowEntry>),
     /// A meter: the packet may be dropped here.
     Meter(Arc<Meter>),
-    /// A group and the bucket taken (for counters).
+    /// A group processed the packet (group counters; the bucket taken, if
+    /// any, is counted by [`Op::Bucket`]).
     Group(Arc<Group>, Option<usize>),
+    /// A group bucket ran on (a copy of) the packet (bucket counters).
+    Bucket(Arc<Group>, usize),
     /// A header edit.
     Edit(Action),
     /// Send the packet as it is now.
@@ -105,13 +108,22 @@ impl PacketMeta {
 }
 
 /// Builds the flow key of a frame, and its header layout.
+#[inline]
 pub fn extract(frame: &[u8], meta: PacketMeta) -> (FlowKey, Layout) {
     let mut key = FlowKey::ZERO;
+    let layout = extract_into(frame, meta, &mut key);
+    (key, layout)
+}
+
+/// [`extract`] into a key the caller owns (whatever it held before), so
+/// the per-packet path does not copy the 144-byte key around.
+#[inline]
+pub fn extract_into(frame: &[u8], meta: PacketMeta, key: &mut FlowKey) -> Layout {
     key.set_u32(off::IN_PORT, meta.in_port);
     key.set_u32(off::IN_PHY_PORT, meta.in_phy_port);
     key.set_u64(off::TUNNEL_ID, meta.tunnel_id);
-    let layout = packet::parse(frame, &mut key);
-    (key, layout)
+    key.set_u64(off::METADATA, 0);
+    packet::parse(frame, key)
 }
 
 /// The action set (spec 5.10): at most one action of each kind, one
@@ -336,9 +348,12 @@ impl Xlate<'_> {
         let ports = &self.p.ports;
         match port {
             port_no::IN_PORT => ops.push(self.output_op(self.in_port)),
+            // Both skip the input port and ports configured OFPPC_NO_FWD
+            // or down (spec 4.5: ALL excludes OFPPC_NO_FWD ports; Open
+            // vSwitch drops every output to a NO_FWD port).
             port_no::FLOOD | port_no::ALL => {
                 for (no, info) in ports.iter() {
-                    if *no != self.in_port && (port == port_no::ALL || info.can_forward()) {
+                    if *no != self.in_port && info.can_forward() {
                         ops.push(self.output_op(*no));
                     }
                 }
@@ -429,12 +444,11 @@ impl Xlate<'_> {
                 .collect(),
             _ => Vec::new(),
         };
-        if buckets.is_empty() {
-            ops.push(Op::Group(g.clone(), None));
-            return;
-        }
+        // The group counts each packet once, however many buckets run
+        // (an ALL group's copies are not packets the group received).
+        ops.push(Op::Group(g.clone(), None));
         for i in buckets {
-            ops.push(Op::Group(g.clone(), Some(i)));
+            ops.push(Op::Bucket(g.clone(), i));
             // Each bucket works on its own copy of the packet.
             let saved = (self.frame.clone(), self.key, self.layout);
             let mut sub = Vec::new();
