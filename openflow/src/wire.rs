@@ -19,31 +19,38 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub fn new(buf: &'a [u8], err: OfError) -> Self {
         Reader { buf, pos: 0, err }
     }
 
     /// The error a short read reports.
+    #[cold]
     pub fn short(&self, what: &'static str) -> DecodeError {
         DecodeError::new(self.err, what)
     }
 
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
 
+    #[inline]
     pub fn position(&self) -> usize {
         self.pos
     }
 
+    #[inline]
     pub fn rest(&self) -> &'a [u8] {
         &self.buf[self.pos..]
     }
 
+    #[inline]
     pub fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], DecodeError> {
         if self.remaining() < n {
             return Err(self.short(what));
@@ -53,10 +60,12 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    #[inline]
     pub fn skip(&mut self, n: usize, what: &'static str) -> Result<(), DecodeError> {
         self.bytes(n, what).map(|_| ())
     }
 
+    #[inline]
     pub fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], DecodeError> {
         let s = self.bytes(N, what)?;
         let mut a = [0u8; N];
@@ -64,23 +73,28 @@ impl<'a> Reader<'a> {
         Ok(a)
     }
 
+    #[inline]
     pub fn u8(&mut self, what: &'static str) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(what)?[0])
     }
 
+    #[inline]
     pub fn u16(&mut self, what: &'static str) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(self.array(what)?))
     }
 
+    #[inline]
     pub fn u32(&mut self, what: &'static str) -> Result<u32, DecodeError> {
         Ok(u32::from_be_bytes(self.array(what)?))
     }
 
+    #[inline]
     pub fn u64(&mut self, what: &'static str) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(self.array(what)?))
     }
 
     /// Takes the next `n` bytes as a sub-reader with the same error.
+    #[inline]
     pub fn sub(&mut self, n: usize, what: &'static str) -> Result<Reader<'a>, DecodeError> {
         let err = self.err;
         Ok(Reader::new(self.bytes(n, what)?, err))
@@ -89,6 +103,7 @@ impl<'a> Reader<'a> {
     /// Takes the next `n` bytes as a sub-reader reporting `err` when short,
     /// both here (a structure whose own length runs past its container, e.g.
     /// a bucket past the GROUP_MOD is OFPGMFC_BAD_BUCKET) and inside it.
+    #[inline]
     pub fn sub_with(
         &mut self,
         n: usize,

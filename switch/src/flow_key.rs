@@ -189,29 +189,39 @@ impl FlowKey {
     }
 
     /// A fast hash of the whole key, for the exact-match microflow cache.
-    /// Four independent lanes of folded multiplies, so the CPU overlaps
-    /// them: the per-packet cost is a few nanoseconds, not one multiply
-    /// latency per word in sequence.
+    /// Each pair of words goes through one folded multiply with its own
+    /// constants, and the products are only XORed together: the nine
+    /// multiplies do not wait for each other, so the CPU runs them side by
+    /// side (the shape of foldhash and wyhash).
     #[inline]
     pub fn hash64(&self) -> u64 {
-        const SEEDS: [u64; 4] = [
-            0x243f_6a88_85a3_08d3,
-            0x1319_8a2e_0370_7344,
-            0xa409_3822_299f_31d0,
-            0x082e_fa98_ec4e_6c89,
-        ];
-        const K: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut lanes = SEEDS;
-        let full = WORDS / 4 * 4;
-        for base in (0..full).step_by(4) {
-            for (l, lane) in lanes.iter_mut().enumerate() {
-                *lane = folded_multiply(*lane ^ self.word(base + l), K);
+        const PAIRS: usize = WORDS / 2;
+        const _: () = assert!(WORDS.is_multiple_of(2), "hash64 takes words in pairs");
+        const K: [u64; 2 * PAIRS] = {
+            // Odd constants from a SplitMix64 sequence, distinct per word
+            // position so that moving a value to another field changes the
+            // hash.
+            let mut k = [0u64; 2 * PAIRS];
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            let mut i = 0;
+            while i < 2 * PAIRS {
+                x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = x;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                k[i] = (z ^ (z >> 31)) | 1;
+                i += 1;
             }
+            k
+        };
+        let mut h = 0u64;
+        for i in 0..PAIRS {
+            h ^= folded_multiply(
+                self.word(2 * i) ^ K[2 * i],
+                self.word(2 * i + 1) ^ K[2 * i + 1],
+            );
         }
-        for (l, i) in (full..WORDS).enumerate() {
-            lanes[l] = folded_multiply(lanes[l] ^ self.word(i), K);
-        }
-        folded_multiply(lanes[0] ^ lanes[2], lanes[1] ^ lanes[3] ^ K)
+        folded_multiply(h ^ 0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344)
     }
 
     #[inline]
