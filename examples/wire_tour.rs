@@ -1,6 +1,7 @@
 //! A short tour of the `openflow` crate: build a FLOW_MOD, put it on the
-//! wire, cut a byte stream into messages, and answer a malformed message
-//! with the OFPT_ERROR a switch owes its controller.
+//! wire, cut a byte stream into messages, answer a malformed message with
+//! the OFPT_ERROR a switch owes its controller, and read and print flows in
+//! `ovs-ofctl` syntax.
 //!
 //! Run with `cargo run --example wire_tour`.
 
@@ -104,5 +105,40 @@ fn main() {
             e.error.name().unwrap_or("?"),
             e.what
         );
+    }
+
+    println!("\n== 4. ovs-ofctl syntax: add-flow text in, dump-flows line out");
+    let text = "table=0,priority=100,cookie=0x1f,idle_timeout=30,tcp,nw_src=10.1.0.0/16,tp_dst=443,actions=push_vlan:0x8100,set_field:0x1064->vlan_vid,output:3,goto_table:2";
+    println!("  ovs-ofctl -O OpenFlow13 add-flow br0 \"{text}\"");
+    match openflow::ofctl::parse::parse_flow_mod(text, openflow::messages::flow_mod_command::ADD) {
+        Ok(fm) => {
+            let msg = Message::new(7, Body::FlowMod(fm.clone()));
+            println!(
+                "  -> FLOW_MOD of {} bytes (the bytes ovs-ofctl sends)",
+                msg.to_bytes().len()
+            );
+            let stats = openflow::multipart::FlowStats {
+                table_id: fm.table_id,
+                duration_sec: 42,
+                duration_nsec: 500_000_000,
+                priority: fm.priority,
+                idle_timeout: fm.idle_timeout,
+                hard_timeout: fm.hard_timeout,
+                flags: fm.flags,
+                cookie: fm.cookie,
+                packet_count: 1234,
+                byte_count: 98_765,
+                match_: fm.match_,
+                instructions: fm.instructions,
+            };
+            println!("  as ovs-ofctl dump-flows prints it once installed:");
+            println!("{}", openflow::ofctl::format::flow_stats_line(&stats));
+        }
+        Err(e) => println!("  refused: {}", e.message),
+    }
+    let bad = "tcp,tp_dst=80,actions=output:2,bogus_action";
+    match openflow::ofctl::parse::parse_flow_mod(bad, openflow::messages::flow_mod_command::ADD) {
+        Ok(_) => println!("  unexpectedly accepted {bad:?}"),
+        Err(e) => println!("  {bad:?} -> error: {}", e.message),
     }
 }

@@ -8,7 +8,7 @@
 #   1. takes the machine-wide lock /tmp/ofswitch-ovs.lock (only one userspace OVS can run
 #      at a time: they all share the TAP "ovs-netdev"), waits for it up to 15 minutes;
 #   2. starts a private userspace OVS (datapath_type=netdev, no kernel module) with the
-#      recipe ovs-userspace.sh (env OVS_RECIPE, default /work/shared/anchors/ovs-userspace.sh):
+#      recipe scripts/ovs-userspace.sh (env OVS_RECIPE to use another):
 #      bridge fxbr0, OpenFlow 1.3 only, passive listener ptcp:<free port>:127.0.0.1, and two
 #      netns hosts fx<PID>-h1 (10.77.0.1/24, OpenFlow port 1) and fx<PID>-h2 (10.77.0.2/24,
 #      port 2);
@@ -22,11 +22,14 @@
 # Re-runnable: every run captures afresh. Ports, dates, durations, MAC addresses of the
 # veths and the netns names differ from run to run, so the files do too.
 # Env: KEEP_WORK=1 keeps the work directory (OVS logs) for debugging.
+#      CAPTURE_OUT=DIR writes the captured files to DIR (same layout) and leaves
+#      openflow/tests/fixtures/ alone: the live tests use this to compare against
+#      the Open vSwitch installed on the machine they run on.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FIX=$REPO/openflow/tests/fixtures
-RECIPE=${OVS_RECIPE:-/work/shared/anchors/ovs-userspace.sh}
+RECIPE=${OVS_RECIPE:-$REPO/scripts/ovs-userspace.sh}
 LOCK=${OVS_LOCK:-/tmp/ofswitch-ovs.lock}
 BRIDGE=fxbr0
 PFX=fx$$-
@@ -87,6 +90,13 @@ python3 "$REPO/scripts/ofcapture.py" \
 n_flows=$(wc -l <"$FIX/flows/flows.txt")
 n_mods=$(find "$OUT/flows/flow_mod" -name '*.hex' | wc -l)
 [ "$n_flows" -eq "$n_mods" ] || die "flows.txt has $n_flows lines but $n_mods FLOW_MODs were captured"
+
+if [ -n "${CAPTURE_OUT:-}" ]; then
+  mkdir -p "$CAPTURE_OUT"
+  cp -r "$OUT"/. "$CAPTURE_OUT"/
+  echo "capture-fixtures: $(find "$CAPTURE_OUT" -name '*.hex' | wc -l) .hex files in $CAPTURE_OUT"
+  exit 0
+fi
 
 # replace the generated files only now that the whole capture worked
 rm -f "$FIX"/*.hex "$FIX"/flows/flow_mod/*.hex "$FIX"/flows/dump_flows.hex "$FIX"/flows/dump_flows.txt
