@@ -34,7 +34,14 @@ fn missing_requirements() -> Option<String> {
     if !root {
         return Some("root".into());
     }
-    for tool in ["ovs-vswitchd", "ovsdb-server", "ovs-vsctl", "ovs-ofctl", "python3", "ip"] {
+    for tool in [
+        "ovs-vswitchd",
+        "ovsdb-server",
+        "ovs-vsctl",
+        "ovs-ofctl",
+        "python3",
+        "ip",
+    ] {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
