@@ -4,7 +4,13 @@
 //! - [`packet`]: parsing frames into flow keys and rewriting headers.
 //! - [`pipeline`]: flow tables, classifier, groups, meters, action execution
 //!   (sans-IO and deterministic).
+//! - [`agent`]: the switch side of OpenFlow channels (sans-IO).
+//! - [`config`]: bridges, ports, controllers; persistence; vsctl verbs.
+//! - [`ofctl`]: ovs-ofctl-like verbs, an OpenFlow client.
 
+pub mod agent;
+pub mod config;
 pub mod flow_key;
+pub mod ofctl;
 pub mod packet;
 pub mod pipeline;

@@ -1,10 +1,63 @@
-//! `ofswitch`: the OpenFlow 1.3 software switch (daemon and management CLI).
+//! `ofswitch`: the OpenFlow 1.3 software switch.
+//!
+//! One binary, three faces, as Open vSwitch has three tools:
+//!
+//! - `ofswitch daemon`: the switch itself (ovs-vswitchd);
+//! - `ofswitch vsctl VERB...`: configure it (ovs-vsctl): bridges, ports,
+//!   controllers; talks to the daemon over its management socket;
+//! - `ofswitch ofctl VERB...`: inspect and program any OpenFlow 1.3 switch
+//!   (ovs-ofctl), ours through the bridge's local socket or any switch
+//!   through `tcp:` or `unix:` targets.
+//!
+//! Every subcommand takes `--state-dir DIR` (or `OFSWITCH_STATE_DIR`): the
+//! daemon keeps its configuration and sockets there, so several daemons
+//! can run side by side.
 
-fn main() {
-    println!(
-        "ofswitch {}: OpenFlow 1.3 software switch\n\n\
-         The daemon, the ovs-vsctl-like and ovs-ofctl-like verbs are coming; \
-         see the README for the plan.",
-        env!("CARGO_PKG_VERSION")
-    );
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Default state directory (configuration, sockets, pid file, log).
+const DEFAULT_STATE_DIR: &str = "/var/lib/ofswitch";
+
+#[derive(Parser)]
+#[command(name = "ofswitch", version, about = "An OpenFlow 1.3 software switch")]
+struct Cli {
+    /// Directory for configuration, sockets, pid file and log.
+    #[arg(long, global = true, env = "OFSWITCH_STATE_DIR", default_value = DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the switch (foreground unless --detach).
+    Daemon {
+        /// Arguments of the daemon (see `ofswitch daemon --help`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Configure bridges, ports and controllers, like ovs-vsctl.
+    Vsctl {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Inspect and program an OpenFlow 1.3 switch, like ovs-ofctl.
+    Ofctl {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Daemon { .. } => {
+            eprintln!("ofswitch: the daemon is not implemented yet (issue 5)");
+            ExitCode::FAILURE
+        }
+        Command::Vsctl { args } => ofswitch::config::cli::main(&cli.state_dir, args),
+        Command::Ofctl { args } => ofswitch::ofctl::cli::main(&cli.state_dir, args),
+    }
 }

@@ -1,0 +1,1 @@
+//! The switch side of OpenFlow channels, sans-IO (being written).

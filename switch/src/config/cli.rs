@@ -1,0 +1,10 @@
+//! Command-line entry of `ofswitch vsctl` (being written).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Runs one invocation; `args` are the words after the subcommand.
+pub fn main(_state_dir: &Path, _args: Vec<String>) -> ExitCode {
+    eprintln!("not implemented yet");
+    ExitCode::FAILURE
+}

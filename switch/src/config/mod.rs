@@ -1,0 +1,3 @@
+//! The switch's configuration: bridges, ports, interfaces, controllers
+//! (being written).
+pub mod cli;
