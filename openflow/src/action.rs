@@ -170,6 +170,7 @@ impl Action {
     }
 
     /// Decodes one action at the reader's position.
+    #[inline]
     pub fn decode(r: &mut Reader<'_>) -> Result<Action, DecodeError> {
         use action_type::*;
         let mut h = Reader::new(r.rest(), OfError::BAC_BAD_LEN);

@@ -97,6 +97,7 @@ impl Instruction {
         }
     }
 
+    #[inline]
     pub fn decode(r: &mut Reader<'_>) -> Result<Instruction, DecodeError> {
         use instruction_type::*;
         let mut h = Reader::new(r.rest(), OfError::BIC_BAD_LEN);

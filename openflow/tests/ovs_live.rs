@@ -85,11 +85,16 @@ fn dump_flows_and_add_flow_match_the_installed_open_vswitch() {
     }
     let out = std::env::temp_dir().join(format!("ofsuite-ovs-live-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    let status = Command::new(repo().join("scripts/capture-fixtures.sh"))
+    let run = Command::new(repo().join("scripts/capture-fixtures.sh"))
         .env("CAPTURE_OUT", &out)
-        .status()
+        .output()
         .expect("run scripts/capture-fixtures.sh");
-    assert!(status.success(), "capture-fixtures.sh failed: {status}");
+    assert!(
+        run.status.success(),
+        "capture-fixtures.sh failed ({}):\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
 
     // dump-flows: our text for the reply bytes is ovs-ofctl's text.
     let flows = out.join("flows");
