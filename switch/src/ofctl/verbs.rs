@@ -1,0 +1,637 @@
+//! The `ofctl` verbs: what each sends and what it prints.
+//!
+//! Why separate from the command line: a verb is "arguments and an open
+//! connection in, text out", so the same code serves the binary and the
+//! tests; argument checking happens before connecting, so a typo in a flow
+//! never touches the switch. Request encoding comes from
+//! `openflow::ofctl::parse` (byte-identical to ovs-ofctl), printing from
+//! [`super::output`].
+
+use super::client::{io_text, Client, CtlError, Incoming, Result, Target};
+use super::output;
+use openflow::group::command as group_cmd;
+use openflow::message::{Body, Message};
+use openflow::messages::{flow_mod_command, AsyncConfig, FlowMod, PacketOut, SwitchConfig};
+use openflow::meter::command as meter_cmd;
+use openflow::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequestBody};
+use openflow::ofctl::format::{dump_flows, dump_flows_terminal};
+use openflow::ofctl::parse::{parse_actions, parse_flow_mod, parse_group_mod, parse_meter_mod};
+use openflow::types::{group_no, meter_no, port_no};
+use openflow::{Action, Instruction, MultipartRequest};
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+/// Options shared by all verbs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `--strict`: MODIFY_STRICT / DELETE_STRICT.
+    pub strict: bool,
+    /// `--no-stats`: dump-flows without durations and counters.
+    pub no_stats: bool,
+    /// How long to wait for the switch at each step.
+    pub timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            strict: false,
+            no_stats: false,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `(verb, minimum, maximum number of arguments after the target, usage)`.
+pub const VERBS: &[(&str, usize, usize, &str)] = &[
+    ("show", 0, 0, "show SWITCH"),
+    ("dump-desc", 0, 0, "dump-desc SWITCH"),
+    ("dump-flows", 0, 1, "dump-flows SWITCH [FLOW]"),
+    ("dump-aggregate", 0, 1, "dump-aggregate SWITCH [FLOW]"),
+    ("add-flow", 1, 1, "add-flow SWITCH FLOW"),
+    ("add-flows", 1, 1, "add-flows SWITCH FILE (- for stdin)"),
+    ("mod-flows", 1, 1, "mod-flows [--strict] SWITCH FLOW"),
+    ("del-flows", 0, 1, "del-flows [--strict] SWITCH [FLOW]"),
+    ("dump-ports", 0, 1, "dump-ports SWITCH [PORT]"),
+    ("dump-ports-desc", 0, 1, "dump-ports-desc SWITCH [PORT]"),
+    ("dump-tables", 0, 0, "dump-tables SWITCH"),
+    ("dump-table-features", 0, 0, "dump-table-features SWITCH"),
+    ("add-group", 1, 1, "add-group SWITCH GROUP"),
+    ("add-groups", 1, 1, "add-groups SWITCH FILE (- for stdin)"),
+    ("mod-group", 1, 1, "mod-group SWITCH GROUP"),
+    ("del-groups", 0, 1, "del-groups SWITCH [GROUP]"),
+    ("dump-groups", 0, 1, "dump-groups SWITCH [GROUP_ID]"),
+    ("dump-group-stats", 0, 1, "dump-group-stats SWITCH [GROUP_ID]"),
+    ("dump-group-features", 0, 0, "dump-group-features SWITCH"),
+    ("add-meter", 1, 1, "add-meter SWITCH METER"),
+    ("mod-meter", 1, 1, "mod-meter SWITCH METER"),
+    ("del-meter", 0, 1, "del-meter SWITCH [meter=ID]"),
+    ("del-meters", 0, 1, "del-meters SWITCH [meter=ID]"),
+    ("dump-meters", 0, 1, "dump-meters SWITCH [meter=ID]"),
+    ("meter-stats", 0, 1, "meter-stats SWITCH [meter=ID]"),
+    ("meter-features", 0, 0, "meter-features SWITCH"),
+    (
+        "packet-out",
+        1,
+        usize::MAX,
+        "packet-out SWITCH IN_PORT ACTIONS PACKET... | packet-out SWITCH in_port=P,packet=HEX,actions=A",
+    ),
+    (
+        "monitor",
+        0,
+        usize::MAX,
+        "monitor SWITCH [MISS_LEN] [invalid_ttl] [watch:...]",
+    ),
+];
+
+/// The usage line of a verb, if the verb exists.
+pub fn usage(verb: &str) -> Option<&'static str> {
+    VERBS.iter().find(|v| v.0 == verb).map(|v| v.3)
+}
+
+/// Hex digits (white space between them allowed) to bytes.
+pub fn unhex(text: &str) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace())
+        .map(|b| match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    Some(digits.chunks(2).map(|c| c[0] << 4 | c[1]).collect())
+}
+
+/// A port number or name (`LOCAL`, `CONTROLLER`, `ANY`/`NONE`, ...).
+pub fn parse_port(s: &str) -> Result<u32> {
+    let upper = s.to_ascii_uppercase();
+    let named = match upper.as_str() {
+        "IN_PORT" => Some(port_no::IN_PORT),
+        "TABLE" => Some(port_no::TABLE),
+        "NORMAL" => Some(port_no::NORMAL),
+        "FLOOD" => Some(port_no::FLOOD),
+        "ALL" => Some(port_no::ALL),
+        "CONTROLLER" => Some(port_no::CONTROLLER),
+        "LOCAL" => Some(port_no::LOCAL),
+        "ANY" | "NONE" => Some(port_no::ANY),
+        _ => None,
+    };
+    if let Some(p) = named {
+        return Ok(p);
+    }
+    let n = parse_u32(s).ok_or_else(|| CtlError::new(format!("{s}: invalid port number")))?;
+    if (0xff00..0xffff_fff8).contains(&n) && n < port_no::MAX {
+        return Err(CtlError::new(format!("{s}: port number out of range")));
+    }
+    Ok(n)
+}
+
+/// A decimal or `0x` hexadecimal number.
+fn parse_u32(s: &str) -> Option<u32> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u32::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// A group id for the dump verbs: a number, `all` or `any`.
+fn parse_group_id(s: &str) -> Result<u32> {
+    let v = s.strip_prefix("group_id=").unwrap_or(s);
+    match v.to_ascii_lowercase().as_str() {
+        "all" => Ok(group_no::ALL),
+        "any" => Ok(group_no::ANY),
+        _ => parse_u32(v).ok_or_else(|| CtlError::new(format!("{s}: invalid group id"))),
+    }
+}
+
+/// A meter id for the dump verbs: `meter=N`, `meter=all` or a bare `N`.
+fn parse_meter_id(s: &str) -> Result<u32> {
+    let v = s.strip_prefix("meter=").unwrap_or(s);
+    match v.to_ascii_lowercase().as_str() {
+        "all" => Ok(meter_no::ALL),
+        "slowpath" => Ok(meter_no::SLOWPATH),
+        "controller" => Ok(meter_no::CONTROLLER),
+        _ => parse_u32(v).ok_or_else(|| CtlError::new(format!("{s}: invalid meter id"))),
+    }
+}
+
+fn parse_err(e: openflow::ofctl::parse::ParseError) -> CtlError {
+    CtlError::new(e.message)
+}
+
+/// Reads a flow or group file (`-` is stdin): its non-blank lines that are
+/// not `#` comments, with their line numbers.
+fn read_lines(file: &str) -> Result<Vec<(usize, String)>> {
+    let mut text = String::new();
+    if file == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| CtlError::new(format!("reading stdin failed: {}", io_text(&e))))?;
+    } else {
+        text = std::fs::read_to_string(file)
+            .map_err(|e| CtlError::new(format!("cannot read {file}: {}", io_text(&e))))?;
+    }
+    Ok(text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map(|(i, l)| (i, l.to_string()))
+        .collect())
+}
+
+fn flow_stats_request(args: &[String]) -> Result<FlowStatsRequest> {
+    let text = args.first().map_or("", String::as_str);
+    let fm: FlowMod = parse_flow_mod(text, flow_mod_command::DELETE).map_err(parse_err)?;
+    Ok(FlowStatsRequest {
+        table_id: fm.table_id,
+        out_port: fm.out_port,
+        out_group: fm.out_group,
+        cookie: fm.cookie,
+        cookie_mask: fm.cookie_mask,
+        match_: fm.match_,
+    })
+}
+
+fn mp(body: MultipartRequestBody) -> Body {
+    Body::MultipartRequest(MultipartRequest::new(body))
+}
+
+/// A verb checked and turned into what to send, before any connection.
+enum Plan {
+    /// Multipart or simple requests whose replies are printed in order.
+    Print(Vec<Body>),
+    /// dump-flows: the request and whether to hide statistics.
+    DumpFlows(Body, bool),
+    /// dump-ports-desc with a port filter.
+    PortsDesc(Option<u32>),
+    /// dump-table-features (printed without the reply header, as OVS does).
+    TableFeatures,
+    /// Modifications followed by a barrier.
+    Modify(Vec<(Body, String)>),
+    /// monitor with an optional miss_send_len.
+    Monitor(Option<u16>),
+}
+
+fn plan(verb: &str, args: &[String], opts: &Options) -> Result<Plan> {
+    use MultipartRequestBody as R;
+    let arg = args.first().map(String::as_str);
+    let flow_cmd = |plain: u8, strict: u8| if opts.strict { strict } else { plain };
+    Ok(match verb {
+        "show" => Plan::Print(vec![
+            Body::FeaturesRequest,
+            mp(R::PortDesc),
+            Body::GetConfigRequest,
+        ]),
+        "dump-desc" => Plan::Print(vec![mp(R::Desc)]),
+        "dump-flows" => Plan::DumpFlows(mp(R::Flow(flow_stats_request(args)?)), opts.no_stats),
+        "dump-aggregate" => Plan::Print(vec![mp(R::Aggregate(flow_stats_request(args)?))]),
+        "dump-ports" => Plan::Print(vec![mp(R::PortStats {
+            port_no: arg.map_or(Ok(port_no::ANY), parse_port)?,
+        })]),
+        "dump-ports-desc" => Plan::PortsDesc(arg.map(parse_port).transpose()?),
+        "dump-tables" => Plan::Print(vec![mp(R::Table)]),
+        "dump-table-features" => Plan::TableFeatures,
+        "dump-groups" => {
+            // OpenFlow 1.3's group description request has no group filter;
+            // like ovs-ofctl, the id is checked and then all groups print.
+            arg.map(parse_group_id).transpose()?;
+            Plan::Print(vec![mp(R::GroupDesc)])
+        }
+        "dump-group-stats" => Plan::Print(vec![mp(R::Group {
+            group_id: arg.map_or(Ok(group_no::ALL), parse_group_id)?,
+        })]),
+        "dump-group-features" => Plan::Print(vec![mp(R::GroupFeatures)]),
+        "dump-meters" => Plan::Print(vec![mp(R::MeterConfig {
+            meter_id: arg.map_or(Ok(meter_no::ALL), parse_meter_id)?,
+        })]),
+        "meter-stats" => Plan::Print(vec![mp(R::Meter {
+            meter_id: arg.map_or(Ok(meter_no::ALL), parse_meter_id)?,
+        })]),
+        "meter-features" => Plan::Print(vec![mp(R::MeterFeatures)]),
+        "add-flow" | "mod-flows" | "del-flows" => {
+            let cmd = match verb {
+                "add-flow" => flow_mod_command::ADD,
+                "mod-flows" => flow_cmd(flow_mod_command::MODIFY, flow_mod_command::MODIFY_STRICT),
+                _ => flow_cmd(flow_mod_command::DELETE, flow_mod_command::DELETE_STRICT),
+            };
+            let text = arg.unwrap_or("");
+            let fm = parse_flow_mod(text, cmd).map_err(parse_err)?;
+            Plan::Modify(vec![(Body::FlowMod(fm), String::new())])
+        }
+        "add-flows" | "add-groups" => {
+            let file = arg.unwrap_or("-");
+            let mut mods = Vec::new();
+            for (n, line) in read_lines(file)? {
+                let body = if verb == "add-flows" {
+                    parse_flow_mod(&line, flow_mod_command::ADD).map(Body::FlowMod)
+                } else {
+                    parse_group_mod(&line, group_cmd::ADD).map(Body::GroupMod)
+                }
+                .map_err(|e| CtlError::new(format!("{file}:{n}: {}", e.message)))?;
+                mods.push((body, format!("{file}:{n}")));
+            }
+            Plan::Modify(mods)
+        }
+        "add-group" | "mod-group" | "del-groups" => {
+            let cmd = match verb {
+                "add-group" => group_cmd::ADD,
+                "mod-group" => group_cmd::MODIFY,
+                _ => group_cmd::DELETE,
+            };
+            let gm = parse_group_mod(arg.unwrap_or(""), cmd).map_err(parse_err)?;
+            Plan::Modify(vec![(Body::GroupMod(gm), String::new())])
+        }
+        "add-meter" | "mod-meter" | "del-meter" | "del-meters" => {
+            let cmd = match verb {
+                "add-meter" => meter_cmd::ADD,
+                "mod-meter" => meter_cmd::MODIFY,
+                _ => meter_cmd::DELETE,
+            };
+            let mm = parse_meter_mod(arg.unwrap_or(""), cmd).map_err(parse_err)?;
+            Plan::Modify(vec![(Body::MeterMod(mm), String::new())])
+        }
+        "packet-out" => Plan::Modify(packet_outs(args)?),
+        "monitor" => {
+            let mut miss = None;
+            for a in args {
+                if let Ok(n) = a.parse::<u16>() {
+                    miss = Some(n);
+                } else if a != "invalid_ttl" && !a.starts_with("watch:") {
+                    return Err(CtlError::new(format!("monitor: unknown argument '{a}'")));
+                }
+            }
+            Plan::Monitor(miss)
+        }
+        _ => {
+            return Err(CtlError::new(format!(
+                "unknown command '{verb}'; use --help for help"
+            )))
+        }
+    })
+}
+
+/// The actions of a packet-out (apply-actions only).
+fn packet_out_actions(text: &str) -> Result<Vec<Action>> {
+    let ins = parse_actions(text).map_err(parse_err)?;
+    let mut actions = Vec::new();
+    for i in ins {
+        match i {
+            Instruction::ApplyActions(a) => actions.extend(a),
+            _ => {
+                return Err(CtlError::new(format!(
+                    "{text}: only actions are allowed in a packet-out, not instructions"
+                )))
+            }
+        }
+    }
+    Ok(actions)
+}
+
+fn packet_bytes(hex: &str) -> Result<Vec<u8>> {
+    unhex(hex).ok_or_else(|| {
+        CtlError::new(format!(
+            "{hex}: the packet must be an even number of hex digits"
+        ))
+    })
+}
+
+/// `IN_PORT ACTIONS PACKET...` (one PACKET_OUT per packet) or the keyword
+/// form `in_port=P,packet=HEX,actions=A` (actions last).
+fn packet_outs(args: &[String]) -> Result<Vec<(Body, String)>> {
+    let out = |in_port, actions, data| {
+        (
+            Body::PacketOut(PacketOut::new(in_port, actions, data)),
+            String::new(),
+        )
+    };
+    if let [one] = args {
+        let (head, actions) = one
+            .split_once("actions=")
+            .ok_or_else(|| CtlError::new(format!("{one}: packet-out needs actions= (last)")))?;
+        let mut in_port = port_no::CONTROLLER;
+        let mut packet = None;
+        for kv in head.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match kv.split_once('=') {
+                Some(("in_port", v)) => in_port = parse_port(v)?,
+                Some(("packet", v)) => packet = Some(packet_bytes(v)?),
+                _ => {
+                    return Err(CtlError::new(format!(
+                        "{kv}: unknown packet-out field (in_port=, packet=, actions=)"
+                    )))
+                }
+            }
+        }
+        let packet =
+            packet.ok_or_else(|| CtlError::new(format!("{one}: packet-out needs packet=HEX")))?;
+        return Ok(vec![out(in_port, packet_out_actions(actions)?, packet)]);
+    }
+    let [in_port, actions, packets @ ..] = args else {
+        return Err(CtlError::new(
+            "packet-out needs IN_PORT ACTIONS PACKET... or in_port=P,packet=HEX,actions=A",
+        ));
+    };
+    if packets.is_empty() {
+        return Err(CtlError::new("packet-out: missing the packet (hex)"));
+    }
+    let in_port = parse_port(in_port)?;
+    let actions = packet_out_actions(actions)?;
+    packets
+        .iter()
+        .map(|p| Ok(out(in_port, actions.clone(), packet_bytes(p)?)))
+        .collect()
+}
+
+fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| CtlError::new(format!("writing the output failed: {}", io_text(&e))))
+}
+
+/// Runs `verb` against `target`, printing to `out`.
+pub fn run(
+    verb: &str,
+    target: &str,
+    args: &[String],
+    opts: &Options,
+    state_dir: &Path,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if let Some(&(_, min, max, usage)) = VERBS.iter().find(|v| v.0 == verb) {
+        if args.len() < min || args.len() > max {
+            return Err(CtlError::new(format!(
+                "'{verb}' takes {}; usage: ofswitch ofctl {usage}",
+                match (min, max) {
+                    (0, 0) => "no arguments after the switch".to_string(),
+                    (a, b) if a == b => format!("{a} argument(s) after the switch"),
+                    (a, usize::MAX) => format!("at least {a} argument(s) after the switch"),
+                    (a, b) => format!("{a} to {b} arguments after the switch"),
+                }
+            )));
+        }
+    }
+    let plan = plan(verb, args, opts)?;
+    let target = Target::parse(target, state_dir)?;
+    let mut c = Client::connect(&target, opts.timeout)?;
+    match plan {
+        Plan::Print(requests) => {
+            for r in requests {
+                for m in c.transact(r)? {
+                    write_out(out, &output::message(&m))?;
+                }
+            }
+        }
+        Plan::DumpFlows(request, no_stats) => {
+            let replies = c.transact(request)?;
+            let text = if no_stats {
+                let mut s = String::new();
+                for fs in flows_of(&replies) {
+                    s.push_str(&output::flow_line_no_stats(fs));
+                    s.push('\n');
+                }
+                s
+            } else if std::io::stdout().is_terminal() {
+                let parts: Vec<_> = replies
+                    .iter()
+                    .filter_map(|m| match &m.body {
+                        Body::MultipartReply(r) => Some(r.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                dump_flows_terminal(&parts)
+            } else {
+                dump_flows(&replies)
+            };
+            write_out(out, &text)?;
+        }
+        Plan::PortsDesc(filter) => {
+            for mut m in c.transact(mp(MultipartRequestBody::PortDesc))? {
+                if let (Some(p), Body::MultipartReply(r)) = (filter, &mut m.body) {
+                    if let MultipartReplyBody::PortDesc(ports) = &mut r.body {
+                        ports.retain(|x| x.port_no == p);
+                    }
+                }
+                write_out(out, &output::message(&m))?;
+            }
+        }
+        Plan::TableFeatures => {
+            let replies = c.transact(mp(MultipartRequestBody::TableFeatures(Vec::new())))?;
+            let mut tables = Vec::new();
+            for m in replies {
+                if let Body::MultipartReply(r) = m.body {
+                    if let MultipartReplyBody::TableFeatures(t) = r.body {
+                        tables.extend(t);
+                    }
+                }
+            }
+            write_out(out, &output::table_features(&tables))?;
+        }
+        Plan::Modify(mods) => c.modify(mods)?,
+        Plan::Monitor(miss) => monitor(&mut c, miss, out)?,
+    }
+    Ok(())
+}
+
+fn flows_of(replies: &[Message]) -> impl Iterator<Item = &openflow::multipart::FlowStats> {
+    replies.iter().flat_map(|m| match &m.body {
+        Body::MultipartReply(r) => match &r.body {
+            MultipartReplyBody::Flow(v) => v.as_slice(),
+            _ => &[],
+        },
+        _ => &[],
+    })
+}
+
+/// Prints asynchronous messages until the connection ends. Asks for every
+/// PACKET_IN, PORT_STATUS and FLOW_REMOVED reason (a listener connection
+/// may not get them by default) and, with `miss`, sets miss_send_len.
+fn monitor(c: &mut Client, miss: Option<u16>, out: &mut dyn Write) -> Result<()> {
+    let mut setup = Vec::new();
+    if let Some(miss_send_len) = miss {
+        setup.push((
+            Body::SetConfig(SwitchConfig {
+                flags: 0,
+                miss_send_len,
+            }),
+            String::new(),
+        ));
+    }
+    setup.push((
+        Body::SetAsync(AsyncConfig {
+            packet_in_mask: [0x7, 0x0],
+            port_status_mask: [0x7, 0x7],
+            flow_removed_mask: [0xf, 0x0],
+        }),
+        String::new(),
+    ));
+    if let Err(e) = c.modify(setup) {
+        eprintln!("ofswitch ofctl: warning: {e} (monitoring anyway)");
+    }
+    loop {
+        match c.recv(None)? {
+            Incoming::Msg(m) => {
+                if matches!(
+                    m.body,
+                    Body::PacketIn(_)
+                        | Body::FlowRemoved(_)
+                        | Body::PortStatus(_)
+                        | Body::Error(_)
+                        | Body::Experimenter(_)
+                ) {
+                    write_out(out, &output::message(&m))?;
+                }
+            }
+            Incoming::Undecodable { header, error } => {
+                write_out(
+                    out,
+                    &format!(
+                        "{} (xid={:#x}): ***decode error: {error}***\n",
+                        openflow::message::msg_type::name(header.msg_type),
+                        header.xid
+                    ),
+                )?;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn hex() {
+        assert_eq!(unhex("0a ff\n10"), Some(vec![0x0a, 0xff, 0x10]));
+        assert_eq!(unhex("abc"), None);
+        assert_eq!(unhex("zz"), None);
+    }
+
+    #[test]
+    fn ports_and_ids() {
+        assert_eq!(parse_port("LOCAL"), Ok(port_no::LOCAL));
+        assert_eq!(parse_port("3"), Ok(3));
+        assert!(parse_port("foo").is_err());
+        assert!(parse_port("65280").is_err());
+        assert_eq!(parse_meter_id("meter=5"), Ok(5));
+        assert_eq!(parse_meter_id("all"), Ok(meter_no::ALL));
+        assert_eq!(parse_group_id("7"), Ok(7));
+    }
+
+    #[test]
+    fn plans_refuse_bad_input_before_connecting() {
+        let o = Options::default();
+        let e = plan("add-flow", &args(&["table=300,actions=drop"]), &o)
+            .err()
+            .expect("bad flow");
+        assert!(!e.0.contains('\n'));
+        assert!(plan("frobnicate", &[], &o).is_err());
+        assert!(plan("packet-out", &args(&["1", "output:2", "abc"]), &o).is_err());
+        assert!(plan("packet-out", &args(&["1", "output:2"]), &o).is_err());
+        let Ok(Plan::Modify(m)) = plan(
+            "packet-out",
+            &args(&["in_port=1,packet=ffffffffffff,actions=output:2"]),
+            &o,
+        ) else {
+            panic!("packet-out keyword form")
+        };
+        assert_eq!(m.len(), 1);
+        let Ok(Plan::Modify(m)) = plan("del-flows", &[], &o) else {
+            panic!("del-flows without a flow")
+        };
+        let Body::FlowMod(fm) = &m[0].0 else {
+            panic!("flow mod")
+        };
+        assert_eq!(fm.command, flow_mod_command::DELETE);
+        let strict = Options {
+            strict: true,
+            ..Options::default()
+        };
+        let Ok(Plan::Modify(m)) = plan("del-flows", &args(&["priority=5,ip"]), &strict) else {
+            panic!("del-flows --strict")
+        };
+        let Body::FlowMod(fm) = &m[0].0 else {
+            panic!("flow mod")
+        };
+        assert_eq!(fm.command, flow_mod_command::DELETE_STRICT);
+    }
+
+    #[test]
+    fn flow_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("flows.txt");
+        std::fs::write(
+            &f,
+            "# comment\n\npriority=1,actions=drop\n  ip,actions=output:1  \nbogus=1,actions=drop\n",
+        )
+        .expect("write");
+        let name = f.display().to_string();
+        let e = plan(
+            "add-flows",
+            std::slice::from_ref(&name),
+            &Options::default(),
+        )
+        .err()
+        .expect("line 5 is bad");
+        assert!(e.0.starts_with(&format!("{name}:5: ")), "{e}");
+        std::fs::write(&f, "# c\npriority=1,actions=drop\nip,actions=output:1\n").expect("write");
+        let Ok(Plan::Modify(m)) = plan(
+            "add-flows",
+            std::slice::from_ref(&name),
+            &Options::default(),
+        ) else {
+            panic!("good file")
+        };
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1].1, format!("{name}:3"));
+    }
+}
