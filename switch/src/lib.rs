@@ -6,10 +6,12 @@
 //!   (sans-IO and deterministic).
 //! - [`agent`]: the switch side of OpenFlow channels (sans-IO).
 //! - [`config`]: bridges, ports, controllers; persistence; vsctl verbs.
+//! - [`datapath`]: real ports (TAP) and the forwarding loop.
 //! - [`ofctl`]: ovs-ofctl-like verbs, an OpenFlow client.
 
 pub mod agent;
 pub mod config;
+pub mod datapath;
 pub mod flow_key;
 pub mod ofctl;
 pub mod packet;

@@ -1,0 +1,193 @@
+//! Linux interface calls by `ioctl`, wrapped so the rest of the datapath
+//! never touches raw file descriptors or `unsafe`.
+//!
+//! Why not a netlink crate: the ports need four calls (create a TAP, set
+//! a link up, read its MAC, set its MTU), all available as classic
+//! `SIOC*`/`TUNSETIFF` ioctls with fixed-size structs; netlink (addresses,
+//! routes, veth pairs, namespaces) comes with the ports that need it.
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+/// Longest interface name Linux accepts (IFNAMSIZ - 1).
+pub const MAX_IFNAME: usize = 15;
+
+const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+const IFF_TAP: libc::c_short = 0x0002;
+const IFF_NO_PI: libc::c_short = 0x1000;
+
+/// `struct ifreq` with the union members we use.
+#[repr(C)]
+struct IfReq {
+    name: [libc::c_char; libc::IFNAMSIZ],
+    data: IfReqData,
+}
+
+#[repr(C)]
+union IfReqData {
+    flags: libc::c_short,
+    mtu: libc::c_int,
+    hwaddr: libc::sockaddr,
+    _pad: [u8; 24],
+}
+
+impl IfReq {
+    fn new(name: &str) -> io::Result<IfReq> {
+        check_name(name)?;
+        let mut r = IfReq {
+            name: [0; libc::IFNAMSIZ],
+            data: IfReqData { _pad: [0; 24] },
+        };
+        for (d, s) in r.name.iter_mut().zip(name.bytes()) {
+            *d = s as libc::c_char;
+        }
+        Ok(r)
+    }
+
+    fn name(&self) -> String {
+        // SAFETY: `name` is NUL-terminated: at most IFNAMSIZ-1 bytes are
+        // ever written into it, by us or by the kernel.
+        let c = unsafe { CStr::from_ptr(self.name.as_ptr()) };
+        c.to_string_lossy().into_owned()
+    }
+}
+
+/// Checks an interface name the way the kernel will (length, no `/`,
+/// whitespace or NUL), so the error names the problem.
+pub fn check_name(name: &str) -> io::Result<()> {
+    let bad = |why: &str| {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad interface name {name:?}: {why}"),
+        ))
+    };
+    if name.is_empty() {
+        return bad("empty");
+    }
+    if name.len() > MAX_IFNAME {
+        return bad("longer than 15 bytes");
+    }
+    if name
+        .bytes()
+        .any(|b| b == b'/' || b == 0 || b.is_ascii_whitespace() || b == b':')
+    {
+        return bad("contains '/', ':', a space or NUL");
+    }
+    Ok(())
+}
+
+fn ioctl_sock(req: libc::c_ulong, ifr: &mut IfReq) -> io::Result<()> {
+    // SAFETY: plain socket(2); the result is checked and owned at once.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor nobody else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: `ifr` is a valid, properly sized `struct ifreq` for every
+    // request used here (SIOC[GS]IFFLAGS, SIOC[GS]IFMTU, SIOCGIFHWADDR).
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), req as _, ifr as *mut IfReq) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Creates (or attaches to) the TAP device `name`; returns its file
+/// descriptor (non-blocking, close-on-exec) and the name the kernel gave
+/// it. Frames are read and written whole, without a packet-info header.
+pub fn open_tap(name: &str) -> io::Result<(OwnedFd, String)> {
+    let path = c"/dev/net/tun";
+    // SAFETY: open(2) with a valid C string; the result is checked.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_RDWR | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("/dev/net/tun: {e}")));
+    }
+    // SAFETY: fresh descriptor, owned from here on.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut ifr = IfReq::new(name)?;
+    ifr.data.flags = IFF_TAP | IFF_NO_PI;
+    // SAFETY: TUNSETIFF takes a `struct ifreq`, which `ifr` is.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF as _, &mut ifr as *mut IfReq) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("TUNSETIFF {name}: {e}")));
+    }
+    Ok((fd, ifr.name()))
+}
+
+/// Sets the link up or down.
+pub fn set_up(name: &str, up: bool) -> io::Result<()> {
+    let mut ifr = IfReq::new(name)?;
+    ioctl_sock(libc::SIOCGIFFLAGS, &mut ifr)?;
+    // SAFETY: SIOCGIFFLAGS filled the `flags` member.
+    let mut flags = unsafe { ifr.data.flags };
+    if up {
+        flags |= libc::IFF_UP as libc::c_short;
+    } else {
+        flags &= !(libc::IFF_UP as libc::c_short);
+    }
+    ifr.data.flags = flags;
+    ioctl_sock(libc::SIOCSIFFLAGS, &mut ifr)
+}
+
+/// Whether the link is up and running (carrier).
+pub fn is_running(name: &str) -> io::Result<bool> {
+    let mut ifr = IfReq::new(name)?;
+    ioctl_sock(libc::SIOCGIFFLAGS, &mut ifr)?;
+    // SAFETY: SIOCGIFFLAGS filled the `flags` member.
+    let flags = i32::from(unsafe { ifr.data.flags });
+    Ok(flags & libc::IFF_UP != 0 && flags & libc::IFF_RUNNING != 0)
+}
+
+/// The link's MAC address.
+pub fn mac_address(name: &str) -> io::Result<[u8; 6]> {
+    let mut ifr = IfReq::new(name)?;
+    ioctl_sock(libc::SIOCGIFHWADDR, &mut ifr)?;
+    // SAFETY: SIOCGIFHWADDR filled the `hwaddr` member.
+    let sa = unsafe { ifr.data.hwaddr };
+    let mut mac = [0u8; 6];
+    for (m, b) in mac.iter_mut().zip(sa.sa_data.iter()) {
+        *m = *b as u8;
+    }
+    Ok(mac)
+}
+
+/// Sets the link's MTU.
+pub fn set_mtu(name: &str, mtu: u32) -> io::Result<()> {
+    let mut ifr = IfReq::new(name)?;
+    ifr.data.mtu = libc::c_int::try_from(mtu)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "MTU out of range"))?;
+    ioctl_sock(libc::SIOCSIFMTU, &mut ifr)
+}
+
+/// The link's MTU.
+pub fn mtu(name: &str) -> io::Result<u32> {
+    let mut ifr = IfReq::new(name)?;
+    ioctl_sock(libc::SIOCGIFMTU, &mut ifr)?;
+    // SAFETY: SIOCGIFMTU filled the `mtu` member.
+    let m = unsafe { ifr.data.mtu };
+    Ok(u32::try_from(m).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("br0").is_ok());
+        assert!(check_name("a23456789012345").is_ok());
+        for bad in ["", "a234567890123456", "a/b", "a b", "a:1"] {
+            let e = check_name(bad).expect_err(bad);
+            assert!(e.to_string().contains("bad interface name"), "{e}");
+        }
+    }
+}

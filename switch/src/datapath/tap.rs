@@ -1,0 +1,193 @@
+//! A TAP device as a switch port: the bridge's internal port (`LOCAL`),
+//! where the host's own IP address lives, as Open vSwitch's
+//! `type=internal` ports.
+//!
+//! The device exists as long as the port holds its file descriptor (not
+//! persistent): when the daemon stops or the port is removed, the kernel
+//! deletes the interface, so a crash leaves nothing behind.
+
+use super::sys;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use tokio::io::unix::AsyncFd;
+
+/// An open TAP device.
+#[derive(Debug)]
+pub struct Tap {
+    fd: AsyncFd<OwnedFd>,
+    name: String,
+}
+
+impl Tap {
+    /// Creates the TAP device `name` and sets it up. Needs a tokio runtime
+    /// (the descriptor is registered with its reactor) and CAP_NET_ADMIN.
+    pub fn open(name: &str) -> io::Result<Tap> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other("a TAP port needs a tokio runtime"));
+        }
+        let (fd, name) = sys::open_tap(name)?;
+        // SAFETY: the OwnedFd moves into the AsyncFd and stays open, the
+        // same descriptor, until the AsyncFd is dropped.
+        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| io::Error::other(e.to_string()))?;
+        let tap = Tap { fd, name };
+        sys::set_up(&tap.name, true)?;
+        Ok(tap)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Waits for the next frame the host sends into the device and copies
+    /// it into `buf`; returns its length.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let mut guard = self.fd.readable().await?;
+            let r = guard.try_io(|fd| {
+                // SAFETY: read(2) into a live, writable buffer of the given
+                // length.
+                let n = unsafe {
+                    libc::read(fd.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
+                };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match r {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Hands one frame to the host. Never blocks: when the device's queue
+    /// is full the frame is dropped and the error says so (the caller
+    /// counts it as tx_dropped), as a NIC would.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        // SAFETY: write(2) from a live buffer of the given length.
+        let n = unsafe {
+            libc::write(
+                self.fd.get_ref().as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    fn ip(args: &[&str]) -> bool {
+        Command::new("ip")
+            .args(args)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    /// Removes the test namespace even when the test fails.
+    struct Netns(String);
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+
+    /// The host side of a TAP in a namespace sends an ARP request for a
+    /// neighbour; the port reads it; a reply written to the port reaches
+    /// the host (its neighbour table learns the MAC).
+    #[tokio::test]
+    async fn frames_flow_both_ways() {
+        if !root() {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true: this test needs root"
+            );
+            eprintln!("skipping: needs root");
+            return;
+        }
+        let tag = std::process::id();
+        let name = format!("oftap{tag}");
+        let ns = Netns(format!("oftapns{tag}"));
+        let tap = Tap::open(&name).expect("open tap");
+        assert_eq!(tap.name(), name);
+        let mac = sys::mac_address(&name).expect("mac");
+        assert!(ip(&["netns", "add", &ns.0]));
+        assert!(ip(&["link", "set", &name, "netns", &ns.0]));
+        assert!(ip(&[
+            "-n",
+            &ns.0,
+            "addr",
+            "add",
+            "192.0.2.1/24",
+            "dev",
+            &name
+        ]));
+        assert!(ip(&["-n", &ns.0, "link", "set", &name, "up"]));
+        // Make the host ARP for 192.0.2.2.
+        let _ = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns.0,
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "1",
+                "192.0.2.2",
+            ])
+            .spawn();
+        let mut buf = vec![0u8; 2048];
+        let arp = loop {
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), tap.recv(&mut buf))
+                .await
+                .expect("a frame within 5 s")
+                .expect("read");
+            let f = &buf[..n];
+            if n >= 42 && f[12..14] == [0x08, 0x06] {
+                break f.to_vec();
+            }
+        };
+        assert_eq!(&arp[6..12], &mac, "sent by the device's MAC");
+        assert_eq!(&arp[38..42], &[192, 0, 2, 2], "asks for 192.0.2.2");
+        // Answer it.
+        let peer = [0x02, 0, 0, 0, 0, 0x22];
+        let mut reply = Vec::new();
+        reply.extend_from_slice(&arp[6..12]);
+        reply.extend_from_slice(&peer);
+        reply.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
+        reply.extend_from_slice(&peer);
+        reply.extend_from_slice(&[192, 0, 2, 2]);
+        reply.extend_from_slice(&arp[6..12]);
+        reply.extend_from_slice(&[192, 0, 2, 1]);
+        tap.send(&reply).expect("send");
+        let mut learned = false;
+        for _ in 0..50 {
+            let out = Command::new("ip")
+                .args(["-n", &ns.0, "neigh", "show", "192.0.2.2"])
+                .output()
+                .expect("ip neigh");
+            if String::from_utf8_lossy(&out.stdout).contains("02:00:00:00:00:22") {
+                learned = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(learned, "the host learned the MAC from our reply");
+    }
+}
