@@ -7,10 +7,12 @@
 //! - [`agent`]: the switch side of OpenFlow channels (sans-IO).
 //! - [`config`]: bridges, ports, controllers; persistence; vsctl verbs.
 //! - [`datapath`]: real ports (TAP) and the forwarding loop.
+//! - [`daemon`]: the switch process: channels, bridges, management.
 //! - [`ofctl`]: ovs-ofctl-like verbs, an OpenFlow client.
 
 pub mod agent;
 pub mod config;
+pub mod daemon;
 pub mod datapath;
 pub mod flow_key;
 pub mod ofctl;

@@ -1,0 +1,8 @@
+//! `ofswitch daemon`: the switch process (being written, issue 5).
+//!
+//! - [`target`]: OpenFlow connection targets in Open vSwitch syntax.
+//! - [`channel`]: sockets as byte pipes to a bridge's control task, with
+//!   reconnection for active targets.
+
+pub mod channel;
+pub mod target;
