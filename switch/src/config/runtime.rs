@@ -1,0 +1,54 @@
+//! What only the running daemon knows about the configured objects (link
+//! state, addresses in use, counters, controller connections), behind a
+//! trait so the vsctl verbs stay pure and testable: the daemon implements
+//! [`RuntimeInfo`] over its datapath, tests and offline tools use
+//! [`NoRuntime`].
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Live state of one interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InterfaceStatus {
+    /// Link up (`true`) or down.
+    pub link_up: Option<bool>,
+    /// MAC address in use, `xx:xx:xx:xx:xx:xx`.
+    pub mac_in_use: Option<String>,
+    /// MTU in use.
+    pub mtu: Option<u32>,
+    /// Why the interface could not be set up, if it could not.
+    pub error: Option<String>,
+    /// Counters, named as OVS's `Interface.statistics` keys (`rx_packets`,
+    /// `rx_bytes`, `rx_dropped`, `rx_errors`, `tx_packets`, ...).
+    pub statistics: Option<BTreeMap<String, u64>>,
+}
+
+/// Live state of one controller connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControllerStatus {
+    pub is_connected: bool,
+    /// OpenFlow role: `master`, `slave` or `equal` (`other` in OVS terms).
+    pub role: Option<String>,
+}
+
+/// Queries answered by the running daemon; `None` when unknown.
+pub trait RuntimeInfo {
+    /// State of interface `iface` of bridge `bridge` (the bridge's own name
+    /// for its LOCAL port).
+    fn interface(&self, bridge: &str, iface: &str) -> Option<InterfaceStatus>;
+    /// State of the connection to `target` of bridge `bridge`.
+    fn controller(&self, bridge: &str, target: &str) -> Option<ControllerStatus>;
+}
+
+/// Knows nothing: for offline use and tests.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoRuntime;
+
+impl RuntimeInfo for NoRuntime {
+    fn interface(&self, _: &str, _: &str) -> Option<InterfaceStatus> {
+        None
+    }
+    fn controller(&self, _: &str, _: &str) -> Option<ControllerStatus> {
+        None
+    }
+}
