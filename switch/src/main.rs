@@ -33,17 +33,20 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the switch (foreground unless --detach).
+    #[command(disable_help_flag = true)]
     Daemon {
         /// Arguments of the daemon (see `ofswitch daemon --help`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Configure bridges, ports and controllers, like ovs-vsctl.
+    #[command(disable_help_flag = true)]
     Vsctl {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Inspect and program an OpenFlow 1.3 switch, like ovs-ofctl.
+    #[command(disable_help_flag = true)]
     Ofctl {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -53,10 +56,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Daemon { .. } => {
-            eprintln!("ofswitch: the daemon is not implemented yet (issue 5)");
-            ExitCode::FAILURE
-        }
+        Command::Daemon { args } => ofswitch::daemon::run::main(&cli.state_dir, args),
         Command::Vsctl { args } => ofswitch::config::cli::main(&cli.state_dir, args),
         Command::Ofctl { args } => ofswitch::ofctl::cli::main(&cli.state_dir, args),
     }

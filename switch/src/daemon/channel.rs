@@ -122,10 +122,13 @@ async fn serve<S>(
 /// when the bridge drops their outbox).
 pub fn start(
     target: Target,
+    label: &str,
     ids: Arc<ConnIds>,
     events: mpsc::Sender<ChannelEvent>,
 ) -> io::Result<JoinHandle<()>> {
-    let name = target.to_string();
+    // Connections report the target as configured (`label`), which may be
+    // shorter than the canonical form (`tcp:IP` without the port).
+    let name = label.to_string();
     match target {
         Target::Tcp(addr) => Ok(tokio::spawn(async move {
             let mut backoff = Duration::from_secs(1);
@@ -246,7 +249,7 @@ mod tests {
         };
         let (tx, mut rx) = mpsc::channel(16);
         let t = Target::parse(&format!("ptcp:{port}:127.0.0.1")).expect("target");
-        let h = start(t, Arc::default(), tx).expect("listen");
+        let h = start(t, "ptcp", Arc::default(), tx).expect("listen");
         let mut c = TcpStream::connect(("127.0.0.1", port))
             .await
             .expect("connect");
@@ -274,7 +277,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, mut rx) = mpsc::channel(16);
-        let h = start(Target::Tcp(addr), Arc::default(), tx).expect("start");
+        let h = start(Target::Tcp(addr), "tcp", Arc::default(), tx).expect("start");
         let (s1, _) = listener.accept().await.expect("first connection");
         assert!(matches!(
             next(&mut rx).await,

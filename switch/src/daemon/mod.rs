@@ -1,10 +1,19 @@
-//! `ofswitch daemon`: the switch process (being written, issue 5).
+//! `ofswitch daemon`: the switch process.
 //!
+//! - [`run`]: start-up, the management socket (vsctl requests), applying
+//!   configuration changes, shutdown on SIGTERM.
+//! - [`bridge`]: one task per bridge owning its pipeline, OpenFlow
+//!   channels (through the sans-IO [`crate::agent`]) and ports; publishes
+//!   pipeline snapshots to the forwarding tasks; fail modes.
+//! - [`ports`]: the devices behind ports (TAP, patch, placeholders).
 //! - [`target`]: OpenFlow connection targets in Open vSwitch syntax.
 //! - [`channel`]: sockets as byte pipes to a bridge's control task, with
 //!   reconnection for active targets.
 //! - [`process`]: logging, pid file, `--detach`.
 
+pub mod bridge;
 pub mod channel;
+pub mod ports;
 pub mod process;
+pub mod run;
 pub mod target;

@@ -37,6 +37,17 @@ impl Counters {
     }
 }
 
+/// The (seconds, nanoseconds) between two clock readings, at millisecond
+/// granularity as Open vSwitch reports durations (so `dump-flows` shows
+/// `duration=1.039s`, not nine decimals).
+pub fn duration_ms(from: u64, now: u64) -> (u32, u32) {
+    let ms = now.saturating_sub(from) / 1_000_000;
+    (
+        u32::try_from(ms / 1000).unwrap_or(u32::MAX),
+        (ms % 1000) as u32 * 1_000_000,
+    )
+}
+
 /// One flow entry.
 #[derive(Debug)]
 pub struct FlowEntry {
@@ -97,8 +108,7 @@ impl FlowEntry {
 
     /// Duration since creation as (seconds, nanoseconds).
     pub fn duration(&self, now: u64) -> (u32, u32) {
-        let d = now.saturating_sub(self.created);
-        ((d / 1_000_000_000) as u32, (d % 1_000_000_000) as u32)
+        duration_ms(self.created, now)
     }
 
     /// Whether a timeout has expired at `now`, and which.

@@ -37,6 +37,10 @@ pub struct Pipeline {
     /// OFPC_INVALID_TTL_TO_CONTROLLER (SET_CONFIG): packets whose TTL
     /// cannot be decremented go to the controller instead of being dropped.
     pub invalid_ttl_to_controller: bool,
+    /// Standalone fail mode with the controllers gone: every packet is
+    /// forwarded by NORMAL, whatever the flow tables say (the tables are
+    /// kept for when a controller comes back).
+    pub fail_open: bool,
     /// Bumped on every change; caches keyed on an older value are stale.
     pub generation: u64,
 }
@@ -59,6 +63,7 @@ impl Pipeline {
             mac_table: Arc::default(),
             miss_send_len: 128,
             invalid_ttl_to_controller: false,
+            fail_open: false,
             generation: 0,
         }
     }
@@ -92,6 +97,14 @@ impl Pipeline {
         Arc::make_mut(&mut self.ports).remove(&port_no);
         self.mac_table.forget_port(port_no);
         self.generation += 1;
+    }
+
+    /// Enters or leaves fail-open forwarding (see [`Pipeline::fail_open`]).
+    pub fn set_fail_open(&mut self, on: bool) {
+        if self.fail_open != on {
+            self.fail_open = on;
+            self.generation += 1;
+        }
     }
 
     pub fn port(&self, port_no: u32) -> Option<&PortInfo> {

@@ -17,8 +17,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 fn duration(created: u64, now: u64) -> (u32, u32) {
-    let d = now.saturating_sub(created);
-    ((d / 1_000_000_000) as u32, (d % 1_000_000_000) as u32)
+    super::flow_entry::duration_ms(created, now)
 }
 
 impl Pipeline {

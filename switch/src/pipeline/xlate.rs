@@ -492,7 +492,13 @@ impl Pipeline {
         };
         let _ = x.now;
         let mut ops = Vec::new();
-        x.run_tables(table_id, &mut ops);
+        if self.fail_open {
+            // Standalone fail mode without a controller: every packet takes
+            // NORMAL, above every flow (Open vSwitch's fail-open rule).
+            x.output(port_no::NORMAL, 0, &FlowEntry::pseudo(0), false, &mut ops);
+        } else {
+            x.run_tables(table_id, &mut ops);
+        }
         Program { ops }
     }
 

@@ -171,3 +171,17 @@ fn forwarding_reads_snapshots_while_tables_change() {
 fn harness_ports(out: &[ofswitch::pipeline::Outcome]) -> Vec<u32> {
     outputs(out).into_iter().map(|(p, _)| p).collect()
 }
+
+/// Standalone fail mode: with the controller gone, NORMAL forwards
+/// everything, whatever the tables say; leaving fail-open restores them.
+#[test]
+fn fail_open_forwards_by_normal_and_back() {
+    let mut b = Bridge::new(3);
+    b.add("priority=100,actions=drop");
+    assert!(b.ports(1, &frames::tcp4()).is_empty());
+    b.p.set_fail_open(true);
+    // Unknown destination: NORMAL floods.
+    assert_eq!(b.ports(1, &frames::tcp4()), vec![2, 3]);
+    b.p.set_fail_open(false);
+    assert!(b.ports(1, &frames::tcp4()).is_empty());
+}

@@ -1,0 +1,793 @@
+//! One bridge at run time: a tokio task that owns the control copy of the
+//! pipeline and every OpenFlow channel of the bridge, and publishes
+//! pipeline snapshots to the forwarding tasks.
+//!
+//! Everything that changes the bridge goes through this one task, in
+//! order: bytes from controllers (through the sans-IO [`agent`]), packet-ins
+//! from forwarding, flow expiry, reconfiguration from the management
+//! socket. No locks around the pipeline: the task owns it, and the
+//! forwarding tasks read the published snapshots. After each batch of work
+//! the task publishes a new snapshot if anything changed.
+//!
+//! [`agent`]: crate::agent
+
+use super::channel::{self, ChannelEvent, ConnIds};
+use super::ports::{spawn_tap_rx, NullSink, PatchRegistry, PatchSink, TapSink};
+use super::target::Target;
+use crate::agent::{
+    BridgeInfo, ConnConfig, ConnKind, Connection, Controllers, Effect, Role, SwitchState,
+};
+use crate::config::model::{self, InterfaceType};
+use crate::config::runtime::{ControllerStatus, InterfaceStatus};
+use crate::datapath::forward::{Clock, Forwarder, PortSink, Upcall};
+use crate::datapath::{sys, tap::Tap};
+use crate::pipeline::ports::PortInfo;
+use crate::pipeline::{Outcome, Pipeline, SharedPipeline};
+use openflow::messages::flow_mod_command;
+use openflow::port::{self, Port, PortStatus};
+use openflow::types::{port_no, MacAddr};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// How often the bridge expires flows and checks probes and fail-open.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Settings shared by every bridge of the daemon.
+#[derive(Clone, Debug)]
+pub struct BridgeSettings {
+    pub state_dir: PathBuf,
+    /// Inactivity probe interval for controller connections.
+    pub probe_interval: Duration,
+}
+
+/// What the management side asks a bridge to do.
+#[derive(Debug)]
+pub enum BridgeCmd {
+    /// The bridge's configuration changed.
+    Reconfigure(Box<model::Bridge>),
+    /// Stop: close channels, remove devices, then answer.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// What the management side can read about a running bridge.
+#[derive(Clone, Debug, Default)]
+pub struct BridgeStatus {
+    /// By configured target.
+    pub controllers: HashMap<String, ControllerStatus>,
+    /// By interface name (the bridge's own name for LOCAL).
+    pub interfaces: HashMap<String, InterfaceStatus>,
+    /// OpenFlow port number of each interface.
+    pub ofports: HashMap<String, u32>,
+}
+
+/// The management side's handle on a running bridge.
+pub struct BridgeHandle {
+    pub name: String,
+    pub cmd: mpsc::Sender<BridgeCmd>,
+    pub shared: Arc<SharedPipeline>,
+    pub status: Arc<Mutex<BridgeStatus>>,
+    pub task: JoinHandle<()>,
+}
+
+impl BridgeHandle {
+    /// Interface status with fresh counters from the pipeline.
+    pub fn interface(&self, iface: &str) -> Option<InterfaceStatus> {
+        let status = self.status.lock().ok()?;
+        let mut st = status.interfaces.get(iface).cloned()?;
+        if let Some(&ofport) = status.ofports.get(iface) {
+            let p = self.shared.load();
+            if let Some(s) = p.port_stats(ofport, 0).first() {
+                let mut m = BTreeMap::new();
+                m.insert("rx_packets".to_string(), s.rx_packets);
+                m.insert("rx_bytes".to_string(), s.rx_bytes);
+                m.insert("rx_dropped".to_string(), s.rx_dropped);
+                m.insert("rx_errors".to_string(), s.rx_errors);
+                m.insert("tx_packets".to_string(), s.tx_packets);
+                m.insert("tx_bytes".to_string(), s.tx_bytes);
+                m.insert("tx_dropped".to_string(), s.tx_dropped);
+                m.insert("tx_errors".to_string(), s.tx_errors);
+                st.statistics = Some(m);
+            }
+        }
+        Some(st)
+    }
+
+    pub fn controller(&self, target: &str) -> Option<ControllerStatus> {
+        self.status.lock().ok()?.controllers.get(target).cloned()
+    }
+}
+
+/// A port's run-time pieces.
+struct PortRt {
+    name: String,
+    kind: InterfaceType,
+    /// The receive task (TAP ports).
+    rx: Option<JoinHandle<()>>,
+    /// Keeps the TAP device alive.
+    _tap: Option<Arc<Tap>>,
+    /// Patch ports are registered under their name.
+    patch: bool,
+}
+
+impl Drop for PortRt {
+    fn drop(&mut self) {
+        if let Some(rx) = self.rx.take() {
+            rx.abort();
+        }
+    }
+}
+
+/// One OpenFlow channel as the bridge task sees it.
+struct Chan {
+    conn: Connection,
+    outbox: mpsc::Sender<Vec<u8>>,
+    target: String,
+}
+
+/// The bridge task's state.
+struct Bridge {
+    name: String,
+    cfg: model::Bridge,
+    settings: BridgeSettings,
+    pipeline: Pipeline,
+    shared: Arc<SharedPipeline>,
+    published: u64,
+    info: BridgeInfo,
+    controllers: Controllers,
+    fwd: Arc<Forwarder>,
+    sinks: HashMap<u32, Arc<dyn PortSink>>,
+    ports: HashMap<u32, PortRt>,
+    chans: HashMap<u64, Chan>,
+    targets: HashMap<String, JoinHandle<()>>,
+    conn_ids: Arc<ConnIds>,
+    events_tx: mpsc::Sender<ChannelEvent>,
+    status: Arc<Mutex<BridgeStatus>>,
+    patches: Arc<PatchRegistry>,
+    clock: Clock,
+    /// When a controller channel was last ready (for fail-open).
+    last_controller: u64,
+}
+
+/// Starts a bridge. Fails (and leaves nothing behind) when its LOCAL port
+/// or its management socket cannot be created.
+pub fn spawn(
+    cfg: model::Bridge,
+    settings: BridgeSettings,
+    patches: Arc<PatchRegistry>,
+    clock: Clock,
+) -> std::io::Result<BridgeHandle> {
+    let name = cfg.name.clone();
+    let mut pipeline = Pipeline::new();
+    let shared = Arc::new(SharedPipeline::new(&pipeline));
+    let (up_tx, up_rx) = mpsc::channel::<Upcall>(1024);
+    let fwd = Arc::new(Forwarder::new(shared.clone(), clock, up_tx));
+    let (events_tx, events_rx) = mpsc::channel::<ChannelEvent>(1024);
+    let (cmd_tx, cmd_rx) = mpsc::channel::<BridgeCmd>(16);
+    let status = Arc::new(Mutex::new(BridgeStatus::default()));
+    let conn_ids = Arc::new(ConnIds::default());
+
+    // Standalone with no controller: a learning switch from the start, with
+    // the flow Open vSwitch shows in that case.
+    if cfg.controllers.is_empty() && cfg.effective_fail_mode() == model::FailMode::Standalone {
+        add_normal_flow(&mut pipeline);
+    }
+
+    let mut b = Bridge {
+        name: name.clone(),
+        cfg: model::Bridge::new(&name),
+        settings: settings.clone(),
+        pipeline,
+        shared: shared.clone(),
+        published: u64::MAX,
+        info: BridgeInfo::new(cfg.datapath_id),
+        controllers: Controllers::new(),
+        fwd,
+        sinks: HashMap::new(),
+        ports: HashMap::new(),
+        chans: HashMap::new(),
+        targets: HashMap::new(),
+        conn_ids,
+        events_tx,
+        status: status.clone(),
+        patches,
+        clock,
+        last_controller: 0,
+    };
+    // The management socket for ovs-ofctl-like tools, as OVS's BR.mgmt.
+    let mgmt = settings.state_dir.join(format!("{name}.mgmt"));
+    let t = Target::Punix(mgmt);
+    let label = t.to_string();
+    let h = channel::start(t, &label, b.conn_ids.clone(), b.events_tx.clone())?;
+    b.targets.insert(label, h);
+    b.add_local_port()?;
+    b.reconfigure(cfg);
+    b.publish();
+    let task = tokio::spawn(b.run(cmd_rx, events_rx, up_rx));
+    Ok(BridgeHandle {
+        name,
+        cmd: cmd_tx,
+        shared,
+        status,
+        task,
+    })
+}
+
+fn add_normal_flow(p: &mut Pipeline) {
+    let fm = openflow::messages::FlowMod {
+        command: flow_mod_command::ADD,
+        priority: 0,
+        instructions: vec![openflow::instruction::Instruction::ApplyActions(vec![
+            openflow::Action::output(port_no::NORMAL),
+        ])],
+        ..Default::default()
+    };
+    if let Err(e) = p.flow_mod(&fm, 0) {
+        tracing::warn!("cannot add the NORMAL flow: {:?}", e.name());
+    }
+}
+
+/// A port description for PORT_DESC and PORT_STATUS.
+fn port_desc(port_no: u32, name: &str, mac: [u8; 6], up: bool) -> Port {
+    use openflow::port::features;
+    Port {
+        port_no,
+        hw_addr: MacAddr(mac),
+        name: name.to_string(),
+        config: 0,
+        state: if up {
+            port::state::LIVE
+        } else {
+            port::state::LINK_DOWN
+        },
+        curr: features::F_10GB_FD | features::COPPER,
+        advertised: 0,
+        supported: 0,
+        peer: 0,
+        curr_speed: 10_000_000,
+        max_speed: 0,
+    }
+}
+
+impl Bridge {
+    async fn run(
+        mut self,
+        mut cmd_rx: mpsc::Receiver<BridgeCmd>,
+        mut events_rx: mpsc::Receiver<ChannelEvent>,
+        mut up_rx: mpsc::Receiver<Upcall>,
+    ) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                cmd = cmd_rx.recv() => match cmd {
+                    Some(BridgeCmd::Reconfigure(cfg)) => self.reconfigure(*cfg),
+                    Some(BridgeCmd::Shutdown(done)) => {
+                        self.shutdown();
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => {
+                        self.shutdown();
+                        return;
+                    }
+                },
+                Some(ev) = events_rx.recv() => self.channel_event(ev),
+                Some(up) = up_rx.recv() => {
+                    self.upcall(up);
+                    // Drain what else is queued before publishing.
+                    while let Ok(up) = up_rx.try_recv() {
+                        self.upcall(up);
+                    }
+                }
+                _ = tick.tick() => self.on_tick(),
+            }
+            self.flush();
+            self.publish();
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    fn publish(&mut self) {
+        if self.pipeline.generation != self.published {
+            self.shared.publish(&self.pipeline);
+            self.published = self.pipeline.generation;
+        }
+    }
+
+    fn channel_event(&mut self, ev: ChannelEvent) {
+        match ev {
+            ChannelEvent::Connected {
+                id,
+                peer,
+                target,
+                outbox,
+            } => {
+                let active = Target::parse(&target)
+                    .map(|t| t.is_active())
+                    .unwrap_or(false);
+                let kind = if active {
+                    ConnKind::Controller
+                } else {
+                    ConnKind::Service
+                };
+                let probe = active.then_some(self.settings.probe_interval.as_nanos() as u64);
+                let now = self.now();
+                let conn = Connection::new(
+                    ConnConfig {
+                        kind,
+                        probe_interval: probe,
+                    },
+                    &mut self.controllers,
+                    now,
+                );
+                tracing::debug!("{}: channel {id} from {peer} ({target})", self.name);
+                self.chans.insert(
+                    id,
+                    Chan {
+                        conn,
+                        outbox,
+                        target,
+                    },
+                );
+            }
+            ChannelEvent::Data { id, bytes } => {
+                let now = self.now();
+                let Some(ch) = self.chans.get_mut(&id) else {
+                    return;
+                };
+                let mut sw =
+                    SwitchState::new(&mut self.pipeline, &mut self.info, &mut self.controllers);
+                let effects = ch.conn.receive(&bytes, now, &mut sw);
+                // Act on the effects before the next receive (BARRIER).
+                self.flush_one(id);
+                for fx in effects {
+                    self.effect(fx);
+                }
+                let closing = self
+                    .chans
+                    .get(&id)
+                    .is_some_and(|c| c.conn.close_reason().is_some());
+                if closing {
+                    self.close(id);
+                }
+            }
+            ChannelEvent::Closed { id } => self.close(id),
+        }
+        self.update_controller_status();
+    }
+
+    fn effect(&mut self, fx: Effect) {
+        match fx {
+            Effect::Send { conn, bytes } => {
+                if let Some(c) = self.chans.values_mut().find(|c| c.conn.id() == conn) {
+                    c.conn.deliver(&bytes);
+                }
+            }
+            Effect::Output {
+                port,
+                queue,
+                tunnel_id,
+                frame,
+            } => {
+                let mut out = vec![Outcome::Output {
+                    port,
+                    queue,
+                    tunnel_id,
+                    frame,
+                }];
+                let p = self.shared.load();
+                self.fwd.ports.store(Arc::new(self.sinks.clone()));
+                self.fwd.deliver(&p, &mut out);
+            }
+            Effect::PipelineChanged => {}
+            Effect::PortConfig { port_no, new, .. } => {
+                let down = new & port::config::PORT_DOWN != 0;
+                if let Some(rt) = self.ports.get(&port_no) {
+                    if rt._tap.is_some() {
+                        let _ = sys::set_up(&rt.name, !down);
+                    }
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, id: u64) {
+        if let Some(ch) = self.chans.remove(&id) {
+            let mut conn = ch.conn;
+            if conn.has_output() {
+                let _ = ch.outbox.try_send(conn.take_output());
+            }
+            conn.shutdown(&mut self.controllers, &mut self.pipeline);
+            // Dropping the outbox ends the writer, which closes the socket.
+        }
+    }
+
+    fn upcall(&mut self, up: Upcall) {
+        for (conn, bytes) in self.controllers.packet_in(&up.packet_in) {
+            if let Some(c) = self.chans.values_mut().find(|c| c.conn.id() == conn) {
+                c.conn.deliver(&bytes);
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = self.now();
+        if self.pipeline.has_timeouts() {
+            let events = self.pipeline.expire(now);
+            for (conn, bytes) in self.controllers.events(&events) {
+                if let Some(c) = self.chans.values_mut().find(|c| c.conn.id() == conn) {
+                    c.conn.deliver(&bytes);
+                }
+            }
+        }
+        let mut dead = Vec::new();
+        for (id, ch) in self.chans.iter_mut() {
+            if ch.conn.poll_timeout().is_some_and(|t| t <= now) {
+                ch.conn.on_timer(now);
+            }
+            if ch.conn.close_reason().is_some() {
+                dead.push(*id);
+            }
+        }
+        for id in dead {
+            tracing::info!("{}: closing an inactive channel", self.name);
+            self.close(id);
+        }
+        self.fail_open_check(now);
+        self.update_controller_status();
+    }
+
+    /// Standalone fail mode: after three probe intervals without a ready
+    /// controller, forward everything with NORMAL until one is back.
+    fn fail_open_check(&mut self, now: u64) {
+        let has_active = self
+            .cfg
+            .controllers
+            .iter()
+            .any(|t| Target::parse(t).map(|t| t.is_active()).unwrap_or(false));
+        let standalone = self.cfg.effective_fail_mode() == model::FailMode::Standalone;
+        let connected = self.controllers.ids().any(|id| {
+            self.controllers
+                .get(id)
+                .is_some_and(|c| c.ready && c.kind == ConnKind::Controller)
+        });
+        if connected || self.last_controller == 0 {
+            self.last_controller = now.max(1);
+        }
+        let grace = 3 * self.settings.probe_interval.as_nanos() as u64;
+        let open = standalone && has_active && !connected && now - self.last_controller > grace;
+        if open != self.pipeline.fail_open {
+            tracing::info!(
+                "{}: {} fail-open mode",
+                self.name,
+                if open { "entering" } else { "leaving" }
+            );
+            self.pipeline.set_fail_open(open);
+        }
+    }
+
+    /// Sends what the connections have queued.
+    fn flush(&mut self) {
+        let ids: Vec<u64> = self.chans.keys().copied().collect();
+        for id in ids {
+            self.flush_one(id);
+        }
+    }
+
+    fn flush_one(&mut self, id: u64) {
+        let stuck = match self.chans.get_mut(&id) {
+            Some(c) if c.conn.has_output() => {
+                let bytes = c.conn.take_output();
+                c.outbox.try_send(bytes).is_err()
+            }
+            _ => false,
+        };
+        if stuck {
+            tracing::warn!("{}: a channel stopped reading; closing it", self.name);
+            self.close(id);
+        }
+    }
+
+    fn update_controller_status(&mut self) {
+        let mut map = HashMap::new();
+        for t in &self.cfg.controllers {
+            map.insert(t.clone(), ControllerStatus::default());
+        }
+        for ch in self.chans.values() {
+            if let Some(st) = map.get_mut(&ch.target) {
+                if let Some(c) = self.controllers.get(ch.conn.id()) {
+                    if c.ready {
+                        st.is_connected = true;
+                        st.role = Some(
+                            match c.role {
+                                Role::Master => "master",
+                                Role::Slave => "slave",
+                                Role::Equal => "other",
+                            }
+                            .to_string(),
+                        );
+                    }
+                }
+            }
+        }
+        if let Ok(mut s) = self.status.lock() {
+            s.controllers = map;
+        }
+    }
+
+    fn add_local_port(&mut self) -> std::io::Result<()> {
+        let name = self.name.clone();
+        let tap = Arc::new(Tap::open(&name)?);
+        let mac = sys::mac_address(&name).unwrap_or(model::default_bridge_mac(&name));
+        self.attach_tap(port_no::LOCAL, &name, InterfaceType::Internal, tap, mac);
+        Ok(())
+    }
+
+    fn attach_tap(
+        &mut self,
+        ofport: u32,
+        name: &str,
+        kind: InterfaceType,
+        tap: Arc<Tap>,
+        mac: [u8; 6],
+    ) {
+        let rx = spawn_tap_rx(tap.clone(), ofport, self.fwd.clone());
+        self.sinks.insert(ofport, Arc::new(TapSink(tap.clone())));
+        self.ports.insert(
+            ofport,
+            PortRt {
+                name: name.to_string(),
+                kind,
+                rx: Some(rx),
+                _tap: Some(tap),
+                patch: false,
+            },
+        );
+        self.port_up(ofport, name, mac, true, None);
+    }
+
+    /// Records a new port everywhere it is known and tells controllers.
+    fn port_up(&mut self, ofport: u32, name: &str, mac: [u8; 6], up: bool, error: Option<String>) {
+        let mut info = PortInfo::new(ofport);
+        info.created = self.now();
+        info.live = up;
+        if let Some(p) = self.cfg.ports.get(name) {
+            info.vlan = p.pipeline_vlan_mode();
+        }
+        self.pipeline.set_port(info);
+        let desc = port_desc(ofport, name, mac, up);
+        self.info.set_port(desc.clone());
+        self.port_status(port::reason::ADD, desc);
+        if let Ok(mut s) = self.status.lock() {
+            s.ofports.insert(name.to_string(), ofport);
+            s.interfaces.insert(
+                name.to_string(),
+                InterfaceStatus {
+                    link_up: Some(up),
+                    mac_in_use: Some(model::format_mac(mac)),
+                    mtu: sys::mtu(name).ok(),
+                    error,
+                    statistics: None,
+                },
+            );
+        }
+    }
+
+    fn port_status(&mut self, reason: u8, desc: Port) {
+        let ps = PortStatus { reason, desc };
+        for (conn, bytes) in self.controllers.port_status(&ps, None) {
+            if let Some(c) = self.chans.values_mut().find(|c| c.conn.id() == conn) {
+                c.conn.deliver(&bytes);
+            }
+        }
+    }
+
+    fn remove_port(&mut self, ofport: u32) {
+        let Some(rt) = self.ports.remove(&ofport) else {
+            return;
+        };
+        if rt.patch {
+            self.patches.remove(&rt.name);
+        }
+        self.sinks.remove(&ofport);
+        self.pipeline.remove_port(ofport);
+        if let Some(desc) = self.info.ports.remove(&ofport) {
+            self.port_status(port::reason::DELETE, desc);
+        }
+        if let Ok(mut s) = self.status.lock() {
+            s.ofports.remove(&rt.name);
+            s.interfaces.remove(&rt.name);
+        }
+    }
+
+    fn add_port(&mut self, p: &model::Port) {
+        let kind = p.interface.kind;
+        let ofport = p.ofport;
+        let mac = p
+            .interface
+            .mac
+            .as_deref()
+            .and_then(|m| model::parse_mac(m).ok())
+            .unwrap_or_else(|| model::default_bridge_mac(&p.name));
+        match kind {
+            InterfaceType::Internal => match Tap::open(&p.name) {
+                Ok(tap) => {
+                    if let Some(mtu) = p.interface.mtu_request {
+                        let _ = sys::set_mtu(&p.name, mtu);
+                    }
+                    let mac = sys::mac_address(&p.name).unwrap_or(mac);
+                    self.attach_tap(ofport, &p.name, kind, Arc::new(tap), mac);
+                }
+                Err(e) => self.placeholder_port(p, Some(format!("could not open TAP: {e}"))),
+            },
+            InterfaceType::Patch => {
+                let peer = p.interface.options.get("peer").cloned().unwrap_or_default();
+                self.sinks.insert(
+                    ofport,
+                    Arc::new(PatchSink::new(&peer, self.patches.clone())),
+                );
+                self.patches.insert(&p.name, self.fwd.clone(), ofport);
+                self.ports.insert(
+                    ofport,
+                    PortRt {
+                        name: p.name.clone(),
+                        kind,
+                        rx: None,
+                        _tap: None,
+                        patch: true,
+                    },
+                );
+                self.port_up(ofport, &p.name, mac, true, None);
+            }
+            InterfaceType::Dummy => self.placeholder_port(p, None),
+            InterfaceType::System | InterfaceType::Vxlan | InterfaceType::Gre => self
+                .placeholder_port(
+                    p,
+                    Some(format!(
+                        "{} interfaces are not supported by this datapath yet",
+                        kind.as_str()
+                    )),
+                ),
+        }
+    }
+
+    /// A port with no working device: numbered and described, link down
+    /// unless it is a dummy.
+    fn placeholder_port(&mut self, p: &model::Port, error: Option<String>) {
+        let up = error.is_none();
+        if let Some(e) = &error {
+            tracing::warn!("{}: port {}: {e}", self.name, p.name);
+        }
+        self.sinks.insert(p.ofport, Arc::new(NullSink));
+        self.ports.insert(
+            p.ofport,
+            PortRt {
+                name: p.name.clone(),
+                kind: p.interface.kind,
+                rx: None,
+                _tap: None,
+                patch: false,
+            },
+        );
+        let mac = model::default_bridge_mac(&p.name);
+        self.port_up(p.ofport, &p.name, mac, up, error);
+    }
+
+    /// Brings ports, controllers and settings in line with `cfg`.
+    fn reconfigure(&mut self, cfg: model::Bridge) {
+        let old = std::mem::replace(&mut self.cfg, cfg);
+        self.info.datapath_id = self.cfg.datapath_id;
+        // Ports: remove what went or changed kind/number, add what is new,
+        // update VLAN roles in place.
+        let wanted: HashMap<u32, &model::Port> =
+            self.cfg.ports.values().map(|p| (p.ofport, p)).collect();
+        let stale: Vec<u32> = self
+            .ports
+            .iter()
+            .filter(|(n, _)| **n != port_no::LOCAL)
+            .filter(|(n, rt)| {
+                wanted.get(n).is_none_or(|p| {
+                    p.name != rt.name
+                        || p.interface.kind != rt.kind
+                        || old.ports.get(&p.name).map(|o| &o.interface) != Some(&p.interface)
+                })
+            })
+            .map(|(n, _)| *n)
+            .collect();
+        for n in stale {
+            self.remove_port(n);
+        }
+        let new_ports: Vec<model::Port> = self
+            .cfg
+            .ports
+            .values()
+            .filter(|p| !self.ports.contains_key(&p.ofport))
+            .cloned()
+            .collect();
+        for p in &new_ports {
+            self.add_port(p);
+        }
+        for p in self.cfg.ports.values() {
+            if let Some(info) = self.pipeline.port(p.ofport) {
+                let vlan = p.pipeline_vlan_mode();
+                if info.vlan != vlan {
+                    let mut info = info.clone();
+                    info.vlan = vlan;
+                    self.pipeline.set_port(info);
+                }
+            }
+        }
+        self.fwd.ports.store(Arc::new(self.sinks.clone()));
+        // Controllers.
+        let keep = |t: &String| t.ends_with(".mgmt");
+        let gone: Vec<String> = self
+            .targets
+            .keys()
+            .filter(|t| !keep(t) && !self.cfg.controllers.contains(t))
+            .cloned()
+            .collect();
+        for t in gone {
+            if let Some(h) = self.targets.remove(&t) {
+                h.abort();
+            }
+            let ids: Vec<u64> = self
+                .chans
+                .iter()
+                .filter(|(_, c)| c.target == t)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in ids {
+                self.close(id);
+            }
+        }
+        let new_targets: Vec<String> = self
+            .cfg
+            .controllers
+            .iter()
+            .filter(|t| !self.targets.contains_key(*t))
+            .cloned()
+            .collect();
+        for t in new_targets {
+            match Target::parse(&t) {
+                Ok(target) => {
+                    // Connections are registered under the configured text.
+                    match channel::start(target, &t, self.conn_ids.clone(), self.events_tx.clone())
+                    {
+                        Ok(h) => {
+                            self.targets.insert(t, h);
+                        }
+                        Err(e) => tracing::warn!("{}: controller {t}: {e}", self.name),
+                    }
+                }
+                Err(e) => tracing::warn!("{}: {e}", self.name),
+            }
+        }
+        // Secure mode never forwards on its own.
+        if self.cfg.effective_fail_mode() == model::FailMode::Secure {
+            self.pipeline.set_fail_open(false);
+        }
+        self.update_controller_status();
+    }
+
+    fn shutdown(&mut self) {
+        for (_, h) in self.targets.drain() {
+            h.abort();
+        }
+        let ids: Vec<u64> = self.chans.keys().copied().collect();
+        for id in ids {
+            self.close(id);
+        }
+        let ports: Vec<u32> = self.ports.keys().copied().collect();
+        for n in ports {
+            self.remove_port(n);
+        }
+        let _ = std::fs::remove_file(self.settings.state_dir.join(format!("{}.mgmt", self.name)));
+    }
+}

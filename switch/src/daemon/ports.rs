@@ -1,0 +1,152 @@
+//! A bridge's ports at run time: the device behind each configured port,
+//! the task that receives its frames, and the sink the forwarder sends to.
+//!
+//! - `internal` ports (and the bridge's LOCAL port) are TAP devices named
+//!   after the port, so the host (or a namespace the device is moved into)
+//!   can use them, as Open vSwitch's internal ports;
+//! - `patch` ports hand frames to their peer's bridge, on the same thread,
+//!   with a hop limit so that a loop of patch ports cannot recurse forever;
+//! - `dummy` ports have no device (tests and placeholders);
+//! - `system`, `vxlan` and `gre` ports need the datapath of issue 6: they
+//!   get their OpenFlow number and appear in PORT_DESC as link-down, with
+//!   an error the interface status shows.
+
+use crate::datapath::forward::{Forwarder, PortSink};
+use crate::datapath::tap::Tap;
+use crate::pipeline::{MicroflowCache, PacketMeta};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::task::JoinHandle;
+
+/// Patch ports of every bridge by name: where a frame sent to a patch
+/// port enters (its peer's bridge and OpenFlow port number).
+#[derive(Default)]
+pub struct PatchRegistry {
+    ports: RwLock<HashMap<String, (Arc<Forwarder>, u32)>>,
+}
+
+impl PatchRegistry {
+    pub fn insert(&self, name: &str, fwd: Arc<Forwarder>, ofport: u32) {
+        if let Ok(mut m) = self.ports.write() {
+            m.insert(name.to_string(), (fwd, ofport));
+        }
+    }
+
+    pub fn remove(&self, name: &str) {
+        if let Ok(mut m) = self.ports.write() {
+            m.remove(name);
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<(Arc<Forwarder>, u32)> {
+        self.ports.read().ok()?.get(name).cloned()
+    }
+}
+
+/// Most patch hops one frame may take (a loop of patch ports ends here).
+const MAX_PATCH_HOPS: u8 = 8;
+
+thread_local! {
+    static PATCH_HOPS: Cell<u8> = const { Cell::new(0) };
+}
+
+/// Sends into the peer of a patch port.
+pub struct PatchSink {
+    pub peer: String,
+    pub registry: Arc<PatchRegistry>,
+    /// The cache for frames entering the peer's bridge from this patch.
+    cache: Mutex<MicroflowCache>,
+}
+
+impl PatchSink {
+    pub fn new(peer: &str, registry: Arc<PatchRegistry>) -> PatchSink {
+        PatchSink {
+            peer: peer.to_string(),
+            registry,
+            cache: Mutex::new(MicroflowCache::with_capacity(4096)),
+        }
+    }
+}
+
+impl PortSink for PatchSink {
+    fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
+        let Some((fwd, ofport)) = self.registry.get(&self.peer) else {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                format!("patch peer {} does not exist", self.peer),
+            ));
+        };
+        let hops = PATCH_HOPS.with(|h| h.get());
+        if hops >= MAX_PATCH_HOPS {
+            return Err(io::Error::other("patch port loop"));
+        }
+        PATCH_HOPS.with(|h| h.set(hops + 1));
+        let mut out = Vec::new();
+        // The peer may be this same bridge's other patch end on this very
+        // thread: never wait for the lock, use a one-off cache instead.
+        match self.cache.try_lock() {
+            Ok(mut cache) => fwd.handle(
+                &mut cache,
+                PacketMeta::port(ofport),
+                frame.to_vec(),
+                &mut out,
+            ),
+            Err(_) => {
+                let mut cache = MicroflowCache::with_capacity(16);
+                fwd.handle(
+                    &mut cache,
+                    PacketMeta::port(ofport),
+                    frame.to_vec(),
+                    &mut out,
+                )
+            }
+        }
+        PATCH_HOPS.with(|h| h.set(hops));
+        Ok(())
+    }
+}
+
+/// A TAP port's sink.
+pub struct TapSink(pub Arc<Tap>);
+
+impl PortSink for TapSink {
+    fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
+        self.0.send(frame)
+    }
+}
+
+/// A port without a device: frames sent to it are dropped.
+pub struct NullSink;
+
+impl PortSink for NullSink {
+    fn send(&self, _: &[u8], _: u64) -> io::Result<()> {
+        Err(io::Error::new(io::ErrorKind::NotConnected, "no device"))
+    }
+}
+
+/// Receives frames from a TAP forever and runs them through the bridge.
+pub fn spawn_tap_rx(tap: Arc<Tap>, ofport: u32, fwd: Arc<Forwarder>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut cache = MicroflowCache::default();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            match tap.recv(&mut buf).await {
+                Ok(n) => {
+                    fwd.handle(
+                        &mut cache,
+                        PacketMeta::port(ofport),
+                        buf[..n].to_vec(),
+                        &mut out,
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!("{}: receive failed: {e}", tap.name());
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    })
+}
