@@ -1,0 +1,276 @@
+//! Shared pieces of the end-to-end tests: a daemon in its own state
+//! directory, the CLI, network namespaces, free ports, and the rule that a
+//! test needing root or a tool fails under `CI=true` instead of skipping.
+//!
+//! Everything a test creates carries a unique prefix (`e2e<pid><n>`) and
+//! is removed by a guard's `Drop`, even when the test fails.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Skips (returns false) or, under CI=true, fails when the test cannot run.
+pub fn require(what: &str, ok: bool) -> bool {
+    if ok {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true but this test cannot run: it needs {what}");
+    }
+    eprintln!("skipping: needs {what}");
+    false
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Root and the `ip` tool: what every end-to-end test needs.
+pub fn require_root() -> bool {
+    require("root", is_root()) && require("iproute2 (ip)", have("ip"))
+}
+
+/// A name unique to this process and call, at most 15 bytes with `suffix`
+/// (interface names are limited to 15).
+pub fn unique(suffix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let base = format!("e{}{}", std::process::id() % 100_000, n);
+    let name = format!("{base}{suffix}");
+    assert!(name.len() <= 15, "name {name} too long");
+    name
+}
+
+/// A TCP port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The `ofswitch` binary of this workspace (built if missing).
+pub fn ofswitch_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/ofswitch
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let bin = dir.join("ofswitch");
+    if !bin.exists() {
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "-p", "ofswitch", "--bin", "ofswitch"])
+            .status()
+            .expect("cargo build");
+        assert!(st.success(), "building ofswitch failed");
+    }
+    bin
+}
+
+/// Waits until `f` is true, up to `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+/// A running `ofswitch daemon` with its own state directory; stopped
+/// (SIGTERM, then SIGKILL) when dropped.
+pub struct Daemon {
+    pub state: tempfile::TempDir,
+    child: Option<Child>,
+    pub extra_args: Vec<String>,
+}
+
+impl Daemon {
+    /// Starts a daemon in a fresh state directory.
+    pub fn start(extra_args: &[&str]) -> Daemon {
+        let state = tempfile::Builder::new()
+            .prefix("ofswitch-e2e")
+            .tempdir()
+            .expect("state dir");
+        let mut d = Daemon {
+            state,
+            child: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+        };
+        d.spawn();
+        d
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.state.path()
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir().join("daemon.log"))
+            .expect("log file");
+        let child = Command::new(ofswitch_bin())
+            .arg("--state-dir")
+            .arg(self.dir())
+            .arg("daemon")
+            .args(&self.extra_args)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or("info".into()),
+            )
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start ofswitch daemon");
+        self.child = Some(child);
+        let ctl = self.dir().join("ofswitch.ctl");
+        wait_for(
+            "the daemon's management socket",
+            Duration::from_secs(10),
+            || std::os::unix::net::UnixStream::connect(&ctl).is_ok(),
+        );
+    }
+
+    /// Stops the daemon (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // SAFETY: signalling our own child by pid.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(5) {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops and starts again on the same state directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Runs `ofswitch --state-dir DIR <args>`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(ofswitch_bin())
+            .arg("--state-dir")
+            .arg(self.dir())
+            .args(args)
+            .output()
+            .expect("run ofswitch")
+    }
+
+    /// `ofswitch vsctl ARGS`, which must succeed; returns stdout.
+    pub fn vsctl(&self, args: &[&str]) -> String {
+        let mut all = vec!["vsctl"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        assert!(
+            out.status.success(),
+            "ofswitch vsctl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The daemon's log so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir().join("daemon.log")).unwrap_or_default()
+    }
+
+    /// `unix:` target of a bridge's management socket.
+    pub fn mgmt(&self, bridge: &str) -> String {
+        format!(
+            "unix:{}",
+            self.dir().join(format!("{bridge}.mgmt")).display()
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A network namespace, deleted when dropped.
+pub struct Netns(pub String);
+
+impl Netns {
+    pub fn new(name: &str) -> Netns {
+        let ok = Command::new("ip")
+            .args(["netns", "add", name])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "ip netns add {name}");
+        Netns(name.to_string())
+    }
+
+    /// Runs a command in the namespace.
+    pub fn exec(&self, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.0])
+            .args(args)
+            .output()
+            .expect("ip netns exec")
+    }
+
+    /// Moves interface `dev` (e.g. an internal port) here and gives it
+    /// `cidr`.
+    pub fn take(&self, dev: &str, cidr: &str) {
+        sh(&["ip", "link", "set", dev, "netns", &self.0]);
+        sh(&["ip", "-n", &self.0, "addr", "add", cidr, "dev", dev]);
+        sh(&["ip", "-n", &self.0, "link", "set", dev, "up"]);
+        sh(&["ip", "-n", &self.0, "link", "set", "lo", "up"]);
+    }
+
+    /// Whether `ping -c1` to `ip` succeeds within `secs`.
+    pub fn ping(&self, ip: &str, secs: u32) -> bool {
+        self.exec(&["ping", "-c", "1", "-W", &secs.to_string(), ip])
+            .status
+            .success()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// Runs a command that must succeed.
+pub fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
