@@ -95,6 +95,19 @@ fn standalone_bridge_forwards_and_ovs_ofctl_drives_it() {
         mask(&ours).replace(&ours_xid(&ours), "xid")
     );
 
+    // trace: which flow matched and what it did, without sending anything.
+    let tr = d.run(&["ofctl", "trace", &br, "in_port=1,icmp,nw_dst=10.231.0.2"]);
+    let text = String::from_utf8_lossy(&tr.stdout);
+    assert!(
+        tr.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tr.stderr)
+    );
+    assert!(
+        text.contains("0. priority=0") && text.contains("Final actions: NORMAL"),
+        "{text}"
+    );
+
     // Restart: bridges and ports come back with the same numbers.
     let before = d.vsctl(&["show"]);
     drop((ns1, ns2));

@@ -51,6 +51,9 @@ pub enum BridgeCmd {
     Reconfigure(Box<model::Bridge>),
     /// Stop: close channels, remove devices, then answer.
     Shutdown(oneshot::Sender<()>),
+    /// `ofctl trace`: what the pipeline would do with the packet a flow
+    /// description stands for.
+    Trace(String, oneshot::Sender<Result<String, String>>),
 }
 
 /// What the management side can read about a running bridge.
@@ -265,6 +268,12 @@ impl Bridge {
             tokio::select! {
                 cmd = cmd_rx.recv() => match cmd {
                     Some(BridgeCmd::Reconfigure(cfg)) => self.reconfigure(*cfg),
+                    Some(BridgeCmd::Trace(flow, reply)) => {
+                        let r = crate::pipeline::trace::packet_from_flow(&flow).map(|(frame, meta)| {
+                            format!("Flow: {flow}\n{}", self.pipeline.trace(&frame, meta, self.clock.now()))
+                        });
+                        let _ = reply.send(r);
+                    }
                     Some(BridgeCmd::Shutdown(done)) => {
                         self.shutdown();
                         let _ = done.send(());

@@ -225,6 +225,9 @@ async fn execute(
     clock: Clock,
     req: Request,
 ) -> Response {
+    if req.argv.first().map(String::as_str) == Some("trace") {
+        return trace(bridges, &req.argv[1..]).await;
+    }
     let mut next = config.clone();
     let result = {
         let rt = Runtime { bridges };
@@ -240,6 +243,34 @@ async fn execute(
         }
     }
     Response::from_result(&result)
+}
+
+/// `trace BRIDGE FLOW`, answered by the bridge's task.
+async fn trace(bridges: &BTreeMap<String, BridgeHandle>, args: &[String]) -> Response {
+    let [br, flow] = args else {
+        return Response::error("usage: trace BRIDGE FLOW");
+    };
+    let Some(h) = bridges.get(br) else {
+        return Response::error(format!("no bridge named {br}"));
+    };
+    let (tx, rx) = oneshot::channel();
+    if h.cmd
+        .send(BridgeCmd::Trace(flow.clone(), tx))
+        .await
+        .is_err()
+    {
+        return Response::error(format!("bridge {br} is stopping"));
+    }
+    match rx.await {
+        Ok(Ok(text)) => Response {
+            ok: true,
+            output: text,
+            error: None,
+            exit_code: 0,
+        },
+        Ok(Err(e)) => Response::error(e),
+        Err(_) => Response::error(format!("bridge {br} is stopping")),
+    }
 }
 
 /// Starts, stops and reconfigures bridges to match `config`.

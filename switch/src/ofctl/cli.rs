@@ -109,9 +109,20 @@ fn run(state_dir: &Path, args: Vec<String>) -> Result<(), CtlError> {
         return Err(CtlError::new("missing command name; use --help for help"));
     };
     if verb == "trace" || verb == "ofproto/trace" {
-        return Err(CtlError::new(
-            "trace is done by the daemon, not by ofctl (see `ofswitch daemon --help`)",
-        ));
+        // Traced inside the daemon, which owns the bridge's tables.
+        let [bridge, flow] = rest else {
+            return Err(CtlError::new("usage: ofswitch ofctl trace BRIDGE FLOW"));
+        };
+        let argv = vec!["trace".to_string(), bridge.clone(), flow.clone()];
+        let resp = crate::config::protocol::request(state_dir, argv)
+            .map_err(|e| CtlError::new(e.to_string()))?;
+        if !resp.ok {
+            return Err(CtlError::new(
+                resp.error.unwrap_or_else(|| "trace failed".to_string()),
+            ));
+        }
+        print!("{}", resp.output);
+        return Ok(());
     }
     let Some(usage) = verbs::usage(verb) else {
         return Err(CtlError::new(format!(

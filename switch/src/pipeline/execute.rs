@@ -71,7 +71,9 @@ impl Run<'_> {
 
     fn step(&mut self, op: &Op, pkt: &mut PacketState) -> Flow {
         match op {
-            Op::Table { counters, matched } => {
+            Op::Table {
+                counters, matched, ..
+            } => {
                 counters.lookups.fetch_add(1, Relaxed);
                 if *matched {
                     counters.matched.fetch_add(1, Relaxed);

@@ -14,6 +14,7 @@ pub mod snapshot;
 pub mod state;
 pub mod stats;
 pub mod table;
+pub mod trace;
 pub mod validate;
 pub mod xlate;
 

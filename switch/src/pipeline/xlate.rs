@@ -40,6 +40,7 @@ const MAX_OPS: usize = 4096;
 pub enum Op {
     /// A table was looked up (and matched or not).
     Table {
+        table_id: u8,
         counters: Arc<TableCounters>,
         matched: bool,
     },
@@ -258,6 +259,7 @@ impl Xlate<'_> {
             };
             let entry = table.classifier.lookup(&self.key).map(|(e, _)| e.clone());
             ops.push(Op::Table {
+                table_id,
                 counters: table.counters.clone(),
                 matched: entry.is_some(),
             });
