@@ -178,6 +178,12 @@ impl Connection {
             self.send_error(err, raw);
             return;
         }
+        // A type only a switch sends is OFPBRC_BAD_TYPE whatever its body,
+        // as in Open vSwitch, which looks at the type before the body.
+        if Header::parse(raw).is_some_and(|h| h.version == OFP_VERSION && switch_only(h.msg_type)) {
+            self.send_error(OfError::BRC_BAD_TYPE, raw);
+            return;
+        }
         match Message::decode(raw) {
             Ok(msg) => self.dispatch(raw, msg, now, sw, effects),
             Err(e) => self.send_error(e.error, raw),
@@ -323,4 +329,21 @@ impl Connection {
         controllers.unregister(self.id);
         controllers.sync_pipeline(pipeline);
     }
+}
+
+/// Message types only a switch sends (answered OFPBRC_BAD_TYPE).
+fn switch_only(t: u8) -> bool {
+    matches!(
+        t,
+        msg_type::FEATURES_REPLY
+            | msg_type::GET_CONFIG_REPLY
+            | msg_type::PACKET_IN
+            | msg_type::FLOW_REMOVED
+            | msg_type::PORT_STATUS
+            | msg_type::MULTIPART_REPLY
+            | msg_type::BARRIER_REPLY
+            | msg_type::QUEUE_GET_CONFIG_REPLY
+            | msg_type::ROLE_REPLY
+            | msg_type::GET_ASYNC_REPLY
+    )
 }

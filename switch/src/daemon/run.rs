@@ -49,13 +49,19 @@ pub fn main(state_dir: &Path, args: Vec<String>) -> ExitCode {
     let argv = std::iter::once("ofswitch daemon".to_string()).chain(args);
     let args = match Args::try_parse_from(argv) {
         Ok(a) => a,
-        Err(e) => {
+        Err(e) if !e.use_stderr() => {
+            // --help, --version.
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::FAILURE
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line naming the problem, like every other CLI error
+            // (clap's own text adds a usage block).
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("ofswitch daemon: {first}; use --help for help");
+            return ExitCode::FAILURE;
         }
     };
     if !(0.1..=3600.0).contains(&args.probe_interval) {
