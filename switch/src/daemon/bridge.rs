@@ -533,7 +533,11 @@ impl Bridge {
 
     fn add_local_port(&mut self) -> std::io::Result<()> {
         let name = self.name.clone();
-        let tap = Arc::new(Tap::open(&name)?);
+        // A MAC that does not change across restarts (hosts cache it).
+        let tap = Arc::new(Tap::open_with_mac(
+            &name,
+            Some(model::default_bridge_mac(&name)),
+        )?);
         let mac = sys::mac_address(&name).unwrap_or(model::default_bridge_mac(&name));
         self.attach_tap(port_no::LOCAL, &name, InterfaceType::Internal, tap, mac);
         Ok(())
@@ -626,7 +630,7 @@ impl Bridge {
             .and_then(|m| model::parse_mac(m).ok())
             .unwrap_or_else(|| model::default_bridge_mac(&p.name));
         match kind {
-            InterfaceType::Internal => match Tap::open(&p.name) {
+            InterfaceType::Internal => match Tap::open_with_mac(&p.name, Some(mac)) {
                 Ok(tap) => {
                     if let Some(mtu) = p.interface.mtu_request {
                         let _ = sys::set_mtu(&p.name, mtu);

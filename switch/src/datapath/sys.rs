@@ -160,6 +160,19 @@ pub fn mac_address(name: &str) -> io::Result<[u8; 6]> {
     Ok(mac)
 }
 
+/// Sets the link's MAC address (the link should be down, or a TAP).
+pub fn set_mac_address(name: &str, mac: [u8; 6]) -> io::Result<()> {
+    let mut ifr = IfReq::new(name)?;
+    // SAFETY: an all-zero sockaddr is a valid value to fill in.
+    let mut sa: libc::sockaddr = unsafe { std::mem::zeroed() };
+    sa.sa_family = libc::ARPHRD_ETHER;
+    for (d, b) in sa.sa_data.iter_mut().zip(mac.iter()) {
+        *d = *b as libc::c_char;
+    }
+    ifr.data.hwaddr = sa;
+    ioctl_sock(libc::SIOCSIFHWADDR, &mut ifr)
+}
+
 /// Sets the link's MTU.
 pub fn set_mtu(name: &str, mtu: u32) -> io::Result<()> {
     let mut ifr = IfReq::new(name)?;

@@ -19,19 +19,29 @@ pub struct Tap {
 }
 
 impl Tap {
-    /// Creates the TAP device `name` and sets it up. Needs a tokio runtime
-    /// (the descriptor is registered with its reactor) and CAP_NET_ADMIN.
-    pub fn open(name: &str) -> io::Result<Tap> {
+    /// Creates the TAP device `name` with MAC `mac` (the kernel picks a
+    /// random one when `None`) and sets it up. Needs a tokio runtime (the
+    /// descriptor is registered with its reactor) and CAP_NET_ADMIN.
+    pub fn open_with_mac(name: &str, mac: Option<[u8; 6]>) -> io::Result<Tap> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(io::Error::other("a TAP port needs a tokio runtime"));
         }
         let (fd, name) = sys::open_tap(name)?;
+        if let Some(mac) = mac {
+            sys::set_mac_address(&name, mac)
+                .map_err(|e| io::Error::new(e.kind(), format!("{name}: set MAC: {e}")))?;
+        }
         // SAFETY: the OwnedFd moves into the AsyncFd and stays open, the
         // same descriptor, until the AsyncFd is dropped.
         let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| io::Error::other(e.to_string()))?;
         let tap = Tap { fd, name };
         sys::set_up(&tap.name, true)?;
         Ok(tap)
+    }
+
+    /// Creates the TAP device `name` (random MAC) and sets it up.
+    pub fn open(name: &str) -> io::Result<Tap> {
+        Tap::open_with_mac(name, None)
     }
 
     pub fn name(&self) -> &str {
