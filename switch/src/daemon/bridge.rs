@@ -12,7 +12,10 @@
 //! [`agent`]: crate::agent
 
 use super::channel::{self, ChannelEvent, ConnIds};
-use super::ports::{spawn_tap_rx, NullSink, PatchRegistry, PatchSink, TapSink};
+use super::ports::{
+    create_netns_veth, delete_veth, spawn_packet_rx, spawn_tap_rx, NullSink, PacketSink,
+    PatchRegistry, PatchSink, TapSink,
+};
 use super::target::Target;
 use crate::agent::{
     BridgeInfo, ConnConfig, ConnKind, Connection, Controllers, Effect, Role, SwitchState,
@@ -108,6 +111,8 @@ impl BridgeHandle {
 struct PortRt {
     name: String,
     kind: InterfaceType,
+    /// A veth pair we created for a namespace (deleted with the port).
+    veth: bool,
     /// The receive task (TAP ports).
     rx: Option<JoinHandle<()>>,
     /// Keeps the TAP device alive.
@@ -561,6 +566,7 @@ impl Bridge {
                 rx: Some(rx),
                 _tap: Some(tap),
                 patch: false,
+                veth: false,
             },
         );
         self.port_up(ofport, name, mac, true, None);
@@ -609,6 +615,9 @@ impl Bridge {
         if rt.patch {
             self.patches.remove(&rt.name);
         }
+        if rt.veth {
+            delete_veth(&rt.name);
+        }
         self.sinks.remove(&ofport);
         self.pipeline.remove_port(ofport);
         if let Some(desc) = self.info.ports.remove(&ofport) {
@@ -655,19 +664,62 @@ impl Bridge {
                         rx: None,
                         _tap: None,
                         patch: true,
+                        veth: false,
                     },
                 );
                 self.port_up(ofport, &p.name, mac, true, None);
             }
             InterfaceType::Dummy => self.placeholder_port(p, None),
-            InterfaceType::System | InterfaceType::Vxlan | InterfaceType::Gre => self
-                .placeholder_port(
-                    p,
-                    Some(format!(
-                        "{} interfaces are not supported by this datapath yet",
-                        kind.as_str()
-                    )),
-                ),
+            InterfaceType::System => self.add_system_port(p),
+            InterfaceType::Vxlan | InterfaceType::Gre => self.placeholder_port(
+                p,
+                Some(format!(
+                    "{} interfaces are not supported by this datapath yet",
+                    kind.as_str()
+                )),
+            ),
+        }
+    }
+
+    /// A Linux interface through AF_PACKET; for a namespace port (add-netns-port)
+    /// the veth pair is created first.
+    fn add_system_port(&mut self, p: &model::Port) {
+        let mut veth = false;
+        if let Some(ns) = &p.netns {
+            if let Err(e) = create_netns_veth(&p.name, ns, &p.other_config, p.interface.mtu_request)
+            {
+                return self.placeholder_port(p, Some(e));
+            }
+            veth = true;
+        } else if let Some(mtu) = p.interface.mtu_request {
+            let _ = sys::set_mtu(&p.name, mtu);
+        }
+        match crate::datapath::afpacket::PacketSocket::open(&p.name) {
+            Ok(sock) => {
+                let sock = Arc::new(sock);
+                let rx = spawn_packet_rx(sock.clone(), p.ofport, self.fwd.clone());
+                self.sinks.insert(p.ofport, Arc::new(PacketSink(sock)));
+                self.ports.insert(
+                    p.ofport,
+                    PortRt {
+                        name: p.name.clone(),
+                        kind: p.interface.kind,
+                        rx: Some(rx),
+                        _tap: None,
+                        patch: false,
+                        veth,
+                    },
+                );
+                let mac = sys::mac_address(&p.name).unwrap_or(model::default_bridge_mac(&p.name));
+                let up = sys::is_running(&p.name).unwrap_or(false);
+                self.port_up(p.ofport, &p.name, mac, up, None);
+            }
+            Err(e) => {
+                if veth {
+                    delete_veth(&p.name);
+                }
+                self.placeholder_port(p, Some(e.to_string()));
+            }
         }
     }
 
@@ -687,6 +739,7 @@ impl Bridge {
                 rx: None,
                 _tap: None,
                 patch: false,
+                veth: false,
             },
         );
         let mac = model::default_bridge_mac(&p.name);

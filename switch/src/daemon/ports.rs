@@ -150,3 +150,110 @@ pub fn spawn_tap_rx(tap: Arc<Tap>, ofport: u32, fwd: Arc<Forwarder>) -> JoinHand
         }
     })
 }
+
+/// A system port's sink.
+pub struct PacketSink(pub Arc<crate::datapath::afpacket::PacketSocket>);
+
+impl PortSink for PacketSink {
+    fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
+        self.0.send(frame)
+    }
+}
+
+/// Receives frames from an `AF_PACKET` socket forever.
+pub fn spawn_packet_rx(
+    sock: Arc<crate::datapath::afpacket::PacketSocket>,
+    ofport: u32,
+    fwd: Arc<Forwarder>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut cache = MicroflowCache::default();
+        let mut out = Vec::new();
+        let mut buf = Vec::with_capacity(65_540);
+        loop {
+            match sock.recv(&mut buf).await {
+                Ok(n) => {
+                    fwd.handle(
+                        &mut cache,
+                        PacketMeta::port(ofport),
+                        buf[..n].to_vec(),
+                        &mut out,
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!("{}: receive failed: {e}", sock.name());
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    })
+}
+
+/// Attaches a network namespace the way `ovs-docker add-port` does: a veth
+/// pair whose host end is the port and whose other end is moved into the
+/// namespace (named `ifname`, default `eth0`) with the requested MAC, MTU,
+/// address and default route. Uses iproute2's `ip`.
+pub fn create_netns_veth(
+    port: &str,
+    netns: &str,
+    other: &std::collections::BTreeMap<String, String>,
+    mtu: Option<u32>,
+) -> Result<(), String> {
+    let ip = |args: &[&str]| -> Result<(), String> {
+        let out = std::process::Command::new("ip")
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run ip: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "ip {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    };
+    let ns_path = std::path::Path::new("/var/run/netns").join(netns);
+    if !ns_path.exists() {
+        return Err(format!("no network namespace named {netns}"));
+    }
+    let ifname = other.get("ifname").map(String::as_str).unwrap_or("eth0");
+    // A temporary peer name unlikely to clash in the host namespace.
+    let tmp = format!("t{}", &port.chars().rev().take(13).collect::<String>());
+    let _ = ip(&["link", "del", port]);
+    ip(&["link", "add", port, "type", "veth", "peer", "name", &tmp])?;
+    let rest = (|| {
+        ip(&["link", "set", &tmp, "netns", netns])?;
+        ip(&["-n", netns, "link", "set", &tmp, "name", ifname])?;
+        if let Some(mac) = other.get("mac_address") {
+            ip(&["-n", netns, "link", "set", ifname, "address", mac])?;
+        }
+        if let Some(mtu) = mtu {
+            let m = mtu.to_string();
+            ip(&["-n", netns, "link", "set", ifname, "mtu", &m])?;
+            ip(&["link", "set", port, "mtu", &m])?;
+        }
+        if let Some(addr) = other.get("ip_address") {
+            ip(&["-n", netns, "addr", "add", addr, "dev", ifname])?;
+        }
+        ip(&["-n", netns, "link", "set", ifname, "up"])?;
+        ip(&["-n", netns, "link", "set", "lo", "up"])?;
+        if let Some(gw) = other.get("gateway") {
+            ip(&["-n", netns, "route", "add", "default", "via", gw])?;
+        }
+        ip(&["link", "set", port, "up"])
+    })();
+    if rest.is_err() {
+        let _ = ip(&["link", "del", port]);
+    }
+    rest
+}
+
+/// Removes the veth pair of a namespace port (deleting one end deletes
+/// both).
+pub fn delete_veth(port: &str) {
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", port])
+        .output();
+}

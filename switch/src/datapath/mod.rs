@@ -3,12 +3,15 @@
 //!
 //! - [`sys`]: the few Linux interface calls the ports need (TAP creation,
 //!   link flags, MTU, MAC), as small safe wrappers over `ioctl`.
+//! - [`afpacket`]: any Linux interface (veth, NIC) through an `AF_PACKET`
+//!   socket: VLAN tags put back, offloaded checksums completed.
 //! - [`tap`]: a TAP device as a port (the bridge's internal port, with the
 //!   host's IP on it, as Open vSwitch's `type=internal`).
 //! - [`forward`]: receive a frame on a port, run it through the published
 //!   pipeline with a per-task microflow cache, send the outputs, pass the
 //!   packet-ins to the control plane.
 
+pub mod afpacket;
 pub mod forward;
 pub mod sys;
 pub mod tap;

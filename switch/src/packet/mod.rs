@@ -51,10 +51,12 @@
 pub mod bytes;
 mod csum;
 pub mod edit;
+pub mod offload;
 pub mod parse;
 
 #[cfg(test)]
 mod testutil;
 
 pub use edit::{apply, EditError};
+pub use offload::fill_l4_checksum;
 pub use parse::{parse, Frag, Layout, MAX_FRAME};

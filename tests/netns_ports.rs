@@ -1,0 +1,80 @@
+//! Network namespaces attached like `ovs-docker add-port`: the daemon
+//! creates a veth pair per port, moves one end into the namespace with the
+//! requested address, MAC and MTU, and switches the other end as a system
+//! port (AF_PACKET). Also a plain system port on a veth the test made.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn namespaces_attached_by_the_daemon_talk_through_the_bridge() {
+    if !require_root() || !require("ping", have("ping")) {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let br = unique("br");
+    let (ns1, ns2, ns3) = (
+        Netns::new(&unique("n")),
+        Netns::new(&unique("n")),
+        Netns::new(&unique("n")),
+    );
+    let (p1, p2, p3) = (unique("p"), unique("p"), unique("p"));
+    d.vsctl(&["add-br", &br]);
+    d.vsctl(&[
+        "add-netns-port",
+        &br,
+        &p1,
+        &ns1.0,
+        "--ipaddress=10.232.0.1/24",
+        "--macaddress=02:00:00:23:20:01",
+        "--mtu=1400",
+    ]);
+    d.vsctl(&[
+        "add-netns-port",
+        &br,
+        &p2,
+        &ns2.0,
+        "--ipaddress=10.232.0.2/24",
+    ]);
+
+    // A veth made by hand, its host end added as an ordinary system port.
+    let peer = unique("q");
+    sh(&[
+        "ip", "link", "add", &p3, "type", "veth", "peer", "name", &peer,
+    ]);
+    ns3.take(&peer, "10.232.0.3/24");
+    d.vsctl(&["add-port", &br, &p3]);
+
+    // The namespace ends exist with what was asked.
+    wait_for("eth0 in the namespace", Duration::from_secs(5), || {
+        ns1.exec(&["ip", "link", "show", "eth0"]).status.success()
+    });
+    let link =
+        String::from_utf8_lossy(&ns1.exec(&["ip", "link", "show", "eth0"]).stdout).into_owned();
+    assert!(link.contains("mtu 1400"), "{link}");
+    assert!(link.contains("02:00:00:23:20:01"), "{link}");
+
+    for (from, to) in [
+        (&ns1, "10.232.0.2"),
+        (&ns2, "10.232.0.3"),
+        (&ns3, "10.232.0.1"),
+    ] {
+        assert!(from.ping(to, 3), "{} -> {to}\n{}", from.0, d.log());
+    }
+    let show = d.vsctl(&["show"]);
+    assert!(show.contains(&p1) && show.contains(&p3), "{show}");
+
+    // Deleting a namespace port removes its veth pair; the hand-made one
+    // stays.
+    d.vsctl(&["del-port", &br, &p1]);
+    wait_for("the veth pair to go", Duration::from_secs(5), || {
+        !ns1.exec(&["ip", "link", "show", "eth0"]).status.success()
+    });
+    assert!(ns2.ping("10.232.0.3", 3));
+    d.vsctl(&["del-port", &br, &p3]);
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", &p3])
+        .status();
+}
