@@ -13,6 +13,7 @@
 
 use crate::datapath::forward::{Forwarder, PortSink};
 use crate::datapath::tap::Tap;
+use crate::datapath::vnet;
 use crate::pipeline::{MicroflowCache, PacketMeta};
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -113,8 +114,25 @@ pub struct TapSink(pub Arc<Tap>);
 
 impl PortSink for TapSink {
     fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
-        self.0.send(frame)
+        with_offload(frame, |hdr, f| self.0.send(hdr, f))
     }
+}
+
+/// Calls `send` with the frame as it must leave (partial checksum back in
+/// place) and its `virtio_net_hdr`, from the offload state of the frame
+/// being forwarded on this thread.
+fn with_offload(
+    frame: &[u8],
+    send: impl FnOnce(&[u8; vnet::VNET_HDR_LEN], &[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let o = vnet::current();
+    if !o.needs_csum {
+        return send(&[0; vnet::VNET_HDR_LEN], frame);
+    }
+    let mut f = frame.to_vec();
+    vnet::from_complemented(&mut f, o);
+    let hdr = vnet::tx_header(&f, o);
+    send(&hdr, &f)
 }
 
 /// A port without a device: frames sent to it are dropped.
@@ -134,13 +152,15 @@ pub fn spawn_tap_rx(tap: Arc<Tap>, ofport: u32, fwd: Arc<Forwarder>) -> JoinHand
         let mut buf = vec![0u8; 65_536];
         loop {
             match tap.recv(&mut buf).await {
-                Ok(n) => {
-                    fwd.handle(
-                        &mut cache,
-                        PacketMeta::port(ofport),
-                        buf[..n].to_vec(),
-                        &mut out,
-                    );
+                Ok((n, o)) => {
+                    vnet::with_rx(o, || {
+                        fwd.handle(
+                            &mut cache,
+                            PacketMeta::port(ofport),
+                            buf[..n].to_vec(),
+                            &mut out,
+                        )
+                    });
                 }
                 Err(e) => {
                     tracing::warn!("{}: receive failed: {e}", tap.name());
@@ -156,7 +176,7 @@ pub struct PacketSink(pub Arc<crate::datapath::afpacket::PacketSocket>);
 
 impl PortSink for PacketSink {
     fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
-        self.0.send(frame)
+        with_offload(frame, |hdr, f| self.0.send(hdr, f))
     }
 }
 
@@ -172,13 +192,15 @@ pub fn spawn_packet_rx(
         let mut buf = Vec::with_capacity(65_540);
         loop {
             match sock.recv(&mut buf).await {
-                Ok(n) => {
-                    fwd.handle(
-                        &mut cache,
-                        PacketMeta::port(ofport),
-                        buf[..n].to_vec(),
-                        &mut out,
-                    );
+                Ok((n, o)) => {
+                    vnet::with_rx(o, || {
+                        fwd.handle(
+                            &mut cache,
+                            PacketMeta::port(ofport),
+                            buf[..n].to_vec(),
+                            &mut out,
+                        )
+                    });
                 }
                 Err(e) => {
                     tracing::warn!("{}: receive failed: {e}", sock.name());

@@ -6,11 +6,9 @@
 //! - **VLAN offload**: the kernel strips the 802.1Q tag of received frames
 //!   and reports it beside the frame (`PACKET_AUXDATA`); the tag is put
 //!   back in the frame, so the pipeline sees what was on the wire.
-//! - **Checksum offload**: a frame a local host sent with checksum offload
-//!   on arrives with its L4 checksum not yet computed
-//!   (`TP_STATUS_CSUMNOTREADY`); it is computed here, or the receiving host
-//!   would drop it. (GSO super-frames, with offloads fully on, are the next
-//!   step: see issue 6.)
+//! - **Offloads**: frames local hosts send with checksum offload and TSO
+//!   arrive unfinished; the socket uses `PACKET_VNET_HDR` so the kernel
+//!   says so, and takes the same header on send (see [`super::vnet`]).
 //! - **Our own transmissions** would be received again: the socket asks the
 //!   kernel not to loop them back (`PACKET_IGNORE_OUTGOING`).
 //!
@@ -18,6 +16,7 @@
 //! (TPACKET_V3) is the planned fast path.
 
 use super::sys;
+use super::vnet::{to_complemented, RxOffload, VNET_HDR_LEN};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use tokio::io::unix::AsyncFd;
@@ -25,6 +24,7 @@ use tokio::io::unix::AsyncFd;
 const ETH_P_ALL: u16 = 0x0003;
 const PACKET_AUXDATA: libc::c_int = 8;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+const PACKET_VNET_HDR: libc::c_int = 15;
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
@@ -105,6 +105,12 @@ impl PacketSocket {
             setsockopt(&fd, libc::SOL_PACKET, PACKET_AUXDATA, &one),
             "PACKET_AUXDATA",
         )?;
+        // Offloads: a virtio_net_hdr before every frame, both ways (see
+        // super::vnet).
+        check(
+            setsockopt(&fd, libc::SOL_PACKET, PACKET_VNET_HDR, &one),
+            "PACKET_VNET_HDR",
+        )?;
         // Linux 4.20+; older kernels loop our frames back, which the
         // pipeline then sees as received: refuse to run rather than loop.
         check(
@@ -152,8 +158,9 @@ impl PacketSocket {
     }
 
     /// Waits for the next frame, as it was on the wire (VLAN tag back in
-    /// place, checksum completed); returns its length in `buf`.
-    pub async fn recv(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    /// place); returns its length in `buf` and what its offload header said
+    /// (a partial checksum is already complemented, see super::vnet).
+    pub async fn recv(&self, buf: &mut Vec<u8>) -> io::Result<(usize, RxOffload)> {
         loop {
             let mut guard = self.fd.readable().await?;
             match guard.try_io(|fd| recv_one(fd.get_ref(), buf)) {
@@ -165,17 +172,26 @@ impl PacketSocket {
         }
     }
 
-    /// Sends one frame without blocking; a full queue drops it (error).
-    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
-        // SAFETY: send(2) from a live buffer of the given length.
-        let n = unsafe {
-            libc::send(
-                self.fd.get_ref().as_raw_fd(),
-                frame.as_ptr().cast(),
-                frame.len(),
-                0,
-            )
-        };
+    /// Sends one frame with its offload header, without blocking; a full
+    /// queue drops it (error).
+    pub fn send(&self, hdr: &[u8; VNET_HDR_LEN], frame: &[u8]) -> io::Result<()> {
+        let mut iov = [
+            libc::iovec {
+                iov_base: hdr.as_ptr() as *mut libc::c_void,
+                iov_len: hdr.len(),
+            },
+            libc::iovec {
+                iov_base: frame.as_ptr() as *mut libc::c_void,
+                iov_len: frame.len(),
+            },
+        ];
+        // SAFETY: an all-zero msghdr is valid to fill in.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = iov.as_mut_ptr();
+        msg.msg_iovlen = 2;
+        // SAFETY: sendmsg(2) from buffers that live through the call; the
+        // kernel only reads them.
+        let n = unsafe { libc::sendmsg(self.fd.get_ref().as_raw_fd(), &msg, 0) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -185,18 +201,25 @@ impl PacketSocket {
 
 /// One recvmsg: the frame into `buf` (resized), fixed up from the auxdata.
 /// `Ok(None)`: nothing usable (e.g. an outgoing frame on old kernels).
-fn recv_one(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
+fn recv_one(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<Option<(usize, RxOffload)>> {
     buf.resize(65_536 + 4, 0);
+    let mut hdr = [0u8; VNET_HDR_LEN];
     // Leave 4 bytes of room in front for a VLAN tag to put back.
-    let mut iov = libc::iovec {
-        iov_base: buf[4..].as_mut_ptr().cast(),
-        iov_len: buf.len() - 4,
-    };
+    let mut iov = [
+        libc::iovec {
+            iov_base: hdr.as_mut_ptr().cast(),
+            iov_len: hdr.len(),
+        },
+        libc::iovec {
+            iov_base: buf[4..].as_mut_ptr().cast(),
+            iov_len: buf.len() - 4,
+        },
+    ];
     let mut cbuf = [0u64; 16];
     // SAFETY: an all-zero msghdr is valid to fill in.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = 2;
     msg.msg_control = cbuf.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
     // SAFETY: recvmsg with buffers that live through the call.
@@ -204,7 +227,9 @@ fn recv_one(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    let n = n as usize;
+    let Some(n) = (n as usize).checked_sub(VNET_HDR_LEN) else {
+        return Ok(None);
+    };
     if n > buf.len() - 4 || n < 14 {
         // Truncated (larger than any frame we accept) or runt: drop.
         return Ok(None);
@@ -242,8 +267,12 @@ fn recv_one(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
         buf.copy_within(start..start + len, 0);
     }
     buf.truncate(len);
-    if aux.tp_status & TP_STATUS_CSUMNOTREADY != 0 {
+    let mut o = RxOffload::from_header(&hdr);
+    if aux.tp_status & TP_STATUS_CSUMNOTREADY != 0 && !o.needs_csum {
+        // Partial checksum reported only in the auxdata: finish it here.
         crate::packet::fill_l4_checksum(buf);
+        o = RxOffload::default();
     }
-    Ok(Some(len))
+    to_complemented(buf, o);
+    Ok(Some((len, o)))
 }

@@ -112,7 +112,9 @@ impl Forwarder {
                         }
                     }
                 }
-                Outcome::PacketIn(packet_in) => {
+                Outcome::PacketIn(mut packet_in) => {
+                    // The controller gets a finished frame.
+                    super::vnet::finish(&mut packet_in.data, super::vnet::current());
                     if self.upcalls.try_send(Upcall { packet_in }).is_err() {
                         self.upcalls_dropped.fetch_add(1, Relaxed);
                     }

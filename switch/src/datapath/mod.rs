@@ -10,8 +10,11 @@
 //! - [`forward`]: receive a frame on a port, run it through the published
 //!   pipeline with a per-task microflow cache, send the outputs, pass the
 //!   packet-ins to the control plane.
+//! - [`vnet`]: checksum offload and TSO super-segments across the switch
+//!   (`virtio_net_hdr` in and out).
 
 pub mod afpacket;
 pub mod forward;
 pub mod sys;
 pub mod tap;
+pub mod vnet;

@@ -16,6 +16,12 @@ pub const MAX_IFNAME: usize = 15;
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const IFF_TAP: libc::c_short = 0x0002;
 const IFF_NO_PI: libc::c_short = 0x1000;
+const IFF_VNET_HDR: libc::c_short = 0x4000;
+const TUNSETOFFLOAD: libc::c_ulong = 0x4004_54d0;
+const TUN_F_CSUM: libc::c_uint = 0x01;
+const TUN_F_TSO4: libc::c_uint = 0x02;
+const TUN_F_TSO6: libc::c_uint = 0x04;
+const TUN_F_TSO_ECN: libc::c_uint = 0x08;
 
 /// `struct ifreq` with the union members we use.
 #[repr(C)]
@@ -96,7 +102,9 @@ fn ioctl_sock(req: libc::c_ulong, ifr: &mut IfReq) -> io::Result<()> {
 
 /// Creates (or attaches to) the TAP device `name`; returns its file
 /// descriptor (non-blocking, close-on-exec) and the name the kernel gave
-/// it. Frames are read and written whole, without a packet-info header.
+/// it. Every frame read or written is preceded by a `virtio_net_hdr`
+/// (IFF_VNET_HDR), and the host may hand us checksum-offloaded and TSO
+/// frames (TUNSETOFFLOAD): see `datapath::vnet`.
 pub fn open_tap(name: &str) -> io::Result<(OwnedFd, String)> {
     let path = c"/dev/net/tun";
     // SAFETY: open(2) with a valid C string; the result is checked.
@@ -113,12 +121,22 @@ pub fn open_tap(name: &str) -> io::Result<(OwnedFd, String)> {
     // SAFETY: fresh descriptor, owned from here on.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut ifr = IfReq::new(name)?;
-    ifr.data.flags = IFF_TAP | IFF_NO_PI;
+    ifr.data.flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
     // SAFETY: TUNSETIFF takes a `struct ifreq`, which `ifr` is.
     let rc = unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETIFF as _, &mut ifr as *mut IfReq) };
     if rc < 0 {
         let e = io::Error::last_os_error();
         return Err(io::Error::new(e.kind(), format!("TUNSETIFF {name}: {e}")));
+    }
+    let offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+    // SAFETY: TUNSETOFFLOAD takes an unsigned int by value.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), TUNSETOFFLOAD as _, offloads) };
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(
+            e.kind(),
+            format!("TUNSETOFFLOAD {name}: {e}"),
+        ));
     }
     Ok((fd, ifr.name()))
 }

@@ -7,6 +7,7 @@
 //! deletes the interface, so a crash leaves nothing behind.
 
 use super::sys;
+use super::vnet::{to_complemented, RxOffload, VNET_HDR_LEN};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use tokio::io::unix::AsyncFd;
@@ -49,41 +50,59 @@ impl Tap {
     }
 
     /// Waits for the next frame the host sends into the device and copies
-    /// it into `buf`; returns its length.
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+    /// it into `buf`; returns its length and its offload state (a partial
+    /// checksum is already complemented, see `datapath::vnet`).
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, RxOffload)> {
         loop {
             let mut guard = self.fd.readable().await?;
+            let mut hdr = [0u8; VNET_HDR_LEN];
             let r = guard.try_io(|fd| {
-                // SAFETY: read(2) into a live, writable buffer of the given
-                // length.
-                let n = unsafe {
-                    libc::read(fd.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
-                };
+                let mut iov = [
+                    libc::iovec {
+                        iov_base: hdr.as_mut_ptr().cast(),
+                        iov_len: hdr.len(),
+                    },
+                    libc::iovec {
+                        iov_base: buf.as_mut_ptr().cast(),
+                        iov_len: buf.len(),
+                    },
+                ];
+                // SAFETY: readv(2) into live, writable buffers.
+                let n = unsafe { libc::readv(fd.get_ref().as_raw_fd(), iov.as_mut_ptr(), 2) };
                 if n < 0 {
                     Err(io::Error::last_os_error())
                 } else {
-                    Ok(n as usize)
+                    Ok((n as usize).saturating_sub(VNET_HDR_LEN))
                 }
             });
             match r {
-                Ok(result) => return result,
+                Ok(Ok(n)) => {
+                    let o = RxOffload::from_header(&hdr);
+                    to_complemented(&mut buf[..n], o);
+                    return Ok((n, o));
+                }
+                Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,
             }
         }
     }
 
-    /// Hands one frame to the host. Never blocks: when the device's queue
-    /// is full the frame is dropped and the error says so (the caller
-    /// counts it as tx_dropped), as a NIC would.
-    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
-        // SAFETY: write(2) from a live buffer of the given length.
-        let n = unsafe {
-            libc::write(
-                self.fd.get_ref().as_raw_fd(),
-                frame.as_ptr().cast(),
-                frame.len(),
-            )
-        };
+    /// Hands one frame to the host with its offload header. Never blocks:
+    /// when the device's queue is full the frame is dropped and the error
+    /// says so (the caller counts it as tx_dropped), as a NIC would.
+    pub fn send(&self, hdr: &[u8; VNET_HDR_LEN], frame: &[u8]) -> io::Result<()> {
+        let iov = [
+            libc::iovec {
+                iov_base: hdr.as_ptr() as *mut libc::c_void,
+                iov_len: hdr.len(),
+            },
+            libc::iovec {
+                iov_base: frame.as_ptr() as *mut libc::c_void,
+                iov_len: frame.len(),
+            },
+        ];
+        // SAFETY: writev(2) from live buffers; the kernel only reads them.
+        let n = unsafe { libc::writev(self.fd.get_ref().as_raw_fd(), iov.as_ptr(), 2) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -167,7 +186,8 @@ mod tests {
             let n = tokio::time::timeout(std::time::Duration::from_secs(5), tap.recv(&mut buf))
                 .await
                 .expect("a frame within 5 s")
-                .expect("read");
+                .expect("read")
+                .0;
             let f = &buf[..n];
             if n >= 42 && f[12..14] == [0x08, 0x06] {
                 break f.to_vec();
@@ -185,7 +205,7 @@ mod tests {
         reply.extend_from_slice(&[192, 0, 2, 2]);
         reply.extend_from_slice(&arp[6..12]);
         reply.extend_from_slice(&[192, 0, 2, 1]);
-        tap.send(&reply).expect("send");
+        tap.send(&[0; VNET_HDR_LEN], &reply).expect("send");
         let mut learned = false;
         for _ in 0..50 {
             let out = Command::new("ip")
