@@ -46,6 +46,57 @@ pub struct Upcall {
     pub packet_in: PacketIn,
 }
 
+/// Packet-ins per second one bridge sends its control plane at most, and
+/// the burst allowed above that rate.
+pub const UPCALL_RATE: u64 = 5_000;
+pub const UPCALL_BURST: u64 = 5_000;
+
+/// A lock-free token bucket: forwarding threads take a token per
+/// packet-in; without one the packet-in is dropped and counted, so a flood
+/// of table misses costs the forwarding threads almost nothing.
+#[derive(Debug)]
+pub struct RateLimit {
+    rate: u64,
+    burst: u64,
+    /// Tokens times 1e9 (so refills need no division per call).
+    tokens: AtomicU64,
+    last: AtomicU64,
+}
+
+impl RateLimit {
+    pub fn new(rate: u64, burst: u64) -> RateLimit {
+        RateLimit {
+            rate,
+            burst,
+            tokens: AtomicU64::new(burst.saturating_mul(1_000_000_000)),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes one token at time `now` (ns); false when there is none.
+    pub fn take(&self, now: u64) -> bool {
+        let last = self.last.swap(now, Relaxed);
+        let cap = self.burst.saturating_mul(1_000_000_000);
+        let refill = now.saturating_sub(last).saturating_mul(self.rate);
+        let mut cur = self.tokens.load(Relaxed);
+        loop {
+            let have = cur.saturating_add(refill).min(cap);
+            let (next, ok) = if have >= 1_000_000_000 {
+                (have - 1_000_000_000, true)
+            } else {
+                (have, false)
+            };
+            match self
+                .tokens
+                .compare_exchange_weak(cur, next, Relaxed, Relaxed)
+            {
+                Ok(_) => return ok,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
 /// The forwarding state one bridge's receive tasks share.
 pub struct Forwarder {
     pub pipeline: Arc<SharedPipeline>,
@@ -54,8 +105,10 @@ pub struct Forwarder {
     pub ports: ArcSwap<HashMap<u32, Arc<dyn PortSink>>>,
     upcalls: mpsc::Sender<Upcall>,
     pub clock: Clock,
-    /// Packet-ins dropped because the control plane was behind.
+    /// Packet-ins dropped because the control plane was behind or the
+    /// rate limit was reached.
     pub upcalls_dropped: AtomicU64,
+    pub upcall_limit: RateLimit,
 }
 
 impl Forwarder {
@@ -70,6 +123,7 @@ impl Forwarder {
             upcalls,
             clock,
             upcalls_dropped: AtomicU64::new(0),
+            upcall_limit: RateLimit::new(UPCALL_RATE, UPCALL_BURST),
         }
     }
 
@@ -112,6 +166,9 @@ impl Forwarder {
                         }
                     }
                 }
+                Outcome::PacketIn(_) if !self.upcall_limit.take(self.clock.now()) => {
+                    self.upcalls_dropped.fetch_add(1, Relaxed);
+                }
                 Outcome::PacketIn(mut packet_in) => {
                     // The controller gets a finished frame.
                     super::vnet::finish(&mut packet_in.data, super::vnet::current());
@@ -127,6 +184,20 @@ impl Forwarder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limit_allows_the_burst_then_the_rate() {
+        let l = RateLimit::new(100, 10);
+        let t0 = 1_000_000_000;
+        let passed = (0..50).filter(|_| l.take(t0)).count();
+        assert_eq!(passed, 10, "the burst");
+        // 0.1 s later: 10 more tokens.
+        let passed = (0..50).filter(|_| l.take(t0 + 100_000_000)).count();
+        assert_eq!(passed, 10);
+        // A long pause refills only up to the burst.
+        let passed = (0..50).filter(|_| l.take(t0 + 100 * 1_000_000_000)).count();
+        assert_eq!(passed, 10);
+    }
     use crate::pipeline::ports::PortInfo;
     use crate::pipeline::Pipeline;
     use openflow::messages::{flow_mod_command, FlowMod};
