@@ -27,9 +27,14 @@ Bridge commands:
   del-br BRIDGE                 delete a bridge and its ports
   list-br                       print the bridges' names
   br-exists BRIDGE              exit 2 if BRIDGE does not exist
-  set-controller BRIDGE TARGET...  tcp:IP[:PORT] ssl:IP[:PORT] ptcp:[PORT][:IP] unix:PATH punix:PATH
+  set-controller BRIDGE TARGET...  tcp:IP[:PORT] ssl:IP[:PORT] ptcp:[PORT][:IP] pssl:[PORT][:IP]
+                                   unix:PATH punix:PATH
   get-controller BRIDGE / del-controller BRIDGE
   set-fail-mode BRIDGE secure|standalone / get-fail-mode BRIDGE / del-fail-mode BRIDGE
+
+SSL commands (for ssl: and pssl: targets; PEM files, absolute paths):
+  set-ssl PRIVKEY CERT CACERT   the switch's key and certificate, and the CA peers must be signed by
+  get-ssl / del-ssl             print / remove them
 
 Port commands:
   add-port BRIDGE PORT [COLUMN[:KEY]=VALUE]...   create a port (Port or Interface columns)

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 /// OpenFlow 1.3 number of a bridge's LOCAL port.
@@ -54,6 +55,25 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 pub struct Config {
     #[serde(default)]
     pub bridges: BTreeMap<String, Bridge>,
+    /// Key, certificate and CA certificate for `ssl:` and `pssl:`
+    /// OpenFlow targets (`vsctl set-ssl`), as Open vSwitch's SSL table.
+    /// Absent from files written before TLS support.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<SslConfig>,
+}
+
+/// The files of the switch's TLS identity, in PEM, as absolute paths. They
+/// are read when a TLS connection is made (not when set), so replacing a
+/// file takes effect at the next connection, as in Open vSwitch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SslConfig {
+    /// The switch's private key.
+    pub private_key: PathBuf,
+    /// The switch's certificate (chain), presented to controllers and to
+    /// `pssl:` clients.
+    pub certificate: PathBuf,
+    /// The CA certificate(s) that peers' certificates must be signed by.
+    pub ca_cert: PathBuf,
 }
 
 /// What a port name refers to.

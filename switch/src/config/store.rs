@@ -166,6 +166,22 @@ mod tests {
     }
 
     #[test]
+    fn ssl_settings_persist_and_old_files_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        fs::write(&key, "pem").unwrap();
+        let k = key.display().to_string();
+        let mut cfg = Config::default();
+        run(&mut cfg, &format!("set-ssl {k} {k} {k}"));
+        save(dir.path(), &cfg).unwrap();
+        let again = load(dir.path()).unwrap();
+        assert_eq!(again.ssl.as_ref().map(|s| &s.ca_cert), Some(&key));
+        // A file from before TLS support has no "ssl" key.
+        fs::write(conf_path(dir.path()), r#"{"bridges":{}}"#).unwrap();
+        assert_eq!(load(dir.path()).unwrap().ssl, None);
+    }
+
+    #[test]
     fn hand_written_file_gets_port_numbers() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(

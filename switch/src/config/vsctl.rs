@@ -14,14 +14,16 @@
 //! Extensions over ovs-vsctl: `add-port` also accepts Interface columns
 //! (`add-port br0 vx1 type=vxlan options:remote_ip=10.0.0.2`); `show`
 //! prints each interface's `ofport`; `add-netns-port` records an
-//! ovs-docker-like attachment of a network namespace.
+//! ovs-docker-like attachment of a network namespace. `set-ssl`, `get-ssl`
+//! and `del-ssl` edit the one TLS identity of the switch (OVS's SSL table,
+//! `Config::ssl`); `show` prints it in an `ssl` section.
 
 mod db;
 mod show;
 
 use crate::config::model::{
     check_mtu, format_mac, parse_mac, validate_name, Bridge, Config, ConfigError, InterfaceType,
-    Port,
+    Port, SslConfig,
 };
 use crate::config::runtime::RuntimeInfo;
 use crate::config::syntax::parse_column_arg;
@@ -285,6 +287,9 @@ const COMMANDS: &[(&str, usize, usize, &[&str], Verb)] = &[
     ("set-fail-mode", 2, 2, &[], cmd_set_fail_mode),
     ("get-fail-mode", 1, 1, &[], cmd_get_fail_mode),
     ("del-fail-mode", 1, 1, &[], cmd_del_fail_mode),
+    ("set-ssl", 3, 3, &[], cmd_set_ssl),
+    ("get-ssl", 0, 0, &[], cmd_get_ssl),
+    ("del-ssl", 0, 0, &[], cmd_del_ssl),
     (
         "list",
         1,
@@ -595,6 +600,62 @@ fn cmd_get_fail_mode(ctx: &mut Ctx, cmd: &Command) -> Res {
 
 fn cmd_del_fail_mode(ctx: &mut Ctx, cmd: &Command) -> Res {
     ctx.bridge_mut(&cmd.args[0])?.fail_mode = None;
+    Ok(())
+}
+
+/// `set-ssl PRIVKEY CERT CACERT`. The daemon reads the files, so they
+/// must be absolute paths (it does not share the caller's working
+/// directory) and exist now; their contents are checked when a TLS
+/// connection is made, and a file replaced later is used from the next
+/// connection on. `--bootstrap` (fetching the CA certificate from the
+/// controller) is not supported.
+fn cmd_set_ssl(ctx: &mut Ctx, cmd: &Command) -> Res {
+    ctx.cfg.ssl = Some(SslConfig {
+        private_key: ssl_file(&cmd.args[0], "private key")?,
+        certificate: ssl_file(&cmd.args[1], "certificate")?,
+        ca_cert: ssl_file(&cmd.args[2], "CA certificate")?,
+    });
+    Ok(())
+}
+
+/// An absolute path to an existing regular file.
+fn ssl_file(arg: &str, what: &str) -> Res<std::path::PathBuf> {
+    let path = std::path::Path::new(arg);
+    if !path.is_absolute() {
+        return fail(format!(
+            "set-ssl: the {what} path \"{arg}\" must be absolute (the daemon reads it)"
+        ));
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(path.to_path_buf()),
+        Ok(_) => fail(format!("set-ssl: the {what} {arg} is not a regular file")),
+        Err(e) => fail(format!("set-ssl: cannot use the {what} {arg}: {e}")),
+    }
+}
+
+/// `get-ssl`, printed as ovs-vsctl does (nothing when unset).
+fn cmd_get_ssl(ctx: &mut Ctx, _: &Command) -> Res {
+    let ssl = ctx.cfg.ssl.clone();
+    match (ctx.format, ssl) {
+        (Format::Json, ssl) => ctx.json(&json!(ssl.map(|s| json!({
+            "private_key": s.private_key,
+            "certificate": s.certificate,
+            "ca_cert": s.ca_cert,
+            "bootstrap": false,
+        })))),
+        (Format::Text, Some(s)) => {
+            ctx.line(&format!("Private key: {}", s.private_key.display()));
+            ctx.line(&format!("Certificate: {}", s.certificate.display()));
+            ctx.line(&format!("CA Certificate: {}", s.ca_cert.display()));
+            ctx.line("Bootstrap: false");
+        }
+        (Format::Text, None) => {}
+    }
+    Ok(())
+}
+
+fn cmd_del_ssl(ctx: &mut Ctx, _: &Command) -> Res {
+    ctx.cfg.ssl = None;
     Ok(())
 }
 

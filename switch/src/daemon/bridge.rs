@@ -17,6 +17,7 @@ use super::ports::{
     PatchRegistry, PatchSink, TapSink,
 };
 use super::target::Target;
+use super::tls::SslSource;
 use crate::agent::{
     BridgeInfo, ConnConfig, ConnKind, Connection, Controllers, Effect, Role, SwitchState,
 };
@@ -45,6 +46,10 @@ pub struct BridgeSettings {
     pub state_dir: PathBuf,
     /// Inactivity probe interval for controller connections.
     pub probe_interval: Duration,
+    /// The daemon's SSL settings (`set-ssl`), for `ssl:` and `pssl:`
+    /// targets; shared, so changes reach running bridges without a
+    /// reconfiguration.
+    pub ssl: SslSource,
 }
 
 /// What the management side asks a bridge to do.
@@ -209,7 +214,13 @@ pub fn spawn(
     let mgmt = settings.state_dir.join(format!("{name}.mgmt"));
     let t = Target::Punix(mgmt);
     let label = t.to_string();
-    let h = channel::start(t, &label, b.conn_ids.clone(), b.events_tx.clone())?;
+    let h = channel::start(
+        t,
+        &label,
+        b.conn_ids.clone(),
+        b.events_tx.clone(),
+        &b.settings.ssl,
+    )?;
     b.targets.insert(label, h);
     b.add_local_port()?;
     b.reconfigure(cfg);
@@ -824,8 +835,13 @@ impl Bridge {
             match Target::parse(&t) {
                 Ok(target) => {
                     // Connections are registered under the configured text.
-                    match channel::start(target, &t, self.conn_ids.clone(), self.events_tx.clone())
-                    {
+                    match channel::start(
+                        target,
+                        &t,
+                        self.conn_ids.clone(),
+                        self.events_tx.clone(),
+                        &self.settings.ssl,
+                    ) {
                         Ok(h) => {
                             self.targets.insert(t, h);
                         }

@@ -9,6 +9,8 @@
 //! - [`target`]: OpenFlow connection targets in Open vSwitch syntax.
 //! - [`channel`]: sockets as byte pipes to a bridge's control task, with
 //!   reconnection for active targets.
+//! - [`tls`]: TLS for `ssl:`/`pssl:` channels (rustls), from the
+//!   `set-ssl` files.
 //! - [`process`]: logging, pid file, `--detach`.
 
 pub mod bridge;
@@ -17,3 +19,4 @@ pub mod ports;
 pub mod process;
 pub mod run;
 pub mod target;
+pub mod tls;

@@ -10,6 +10,7 @@ use super::bridge::{self, BridgeCmd, BridgeHandle, BridgeSettings};
 use super::channel::bind_unix;
 use super::ports::PatchRegistry;
 use super::process::{self, Pidfile, ReadyPipe};
+use super::tls::SslSource;
 use crate::config::model::Config;
 use crate::config::protocol::{self, Request, Response};
 use crate::config::runtime::{ControllerStatus, InterfaceStatus, RuntimeInfo};
@@ -110,6 +111,7 @@ pub fn main(state_dir: &Path, args: Vec<String>) -> ExitCode {
     let settings = BridgeSettings {
         state_dir: state_dir.to_path_buf(),
         probe_interval: Duration::from_secs_f64(args.probe_interval),
+        ssl: SslSource::default(),
     };
     let pidfile = args
         .pidfile
@@ -155,6 +157,7 @@ async fn serve(
     let state_dir = settings.state_dir.clone();
     let _pid = Pidfile::create(pidfile).map_err(|e| e.to_string())?;
     let mut config = store::load(&state_dir).map_err(|e| e.to_string())?;
+    settings.ssl.set(config.ssl.clone());
     let ctl_path = protocol::socket_path(&state_dir);
     let listener = bind_unix(&ctl_path).map_err(|e| format!("{}: {e}", ctl_path.display()))?;
     let clock = Clock::default();
@@ -287,6 +290,8 @@ async fn apply(
     patches: &Arc<PatchRegistry>,
     clock: Clock,
 ) {
+    // Channel tasks read the SSL settings when they connect.
+    settings.ssl.set(config.ssl.clone());
     let gone: Vec<String> = bridges
         .keys()
         .filter(|n| !config.bridges.contains_key(*n))

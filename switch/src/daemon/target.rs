@@ -1,8 +1,10 @@
 //! OpenFlow connection targets, in Open vSwitch's syntax: active
 //! `tcp:IP[:PORT]` and `ssl:IP[:PORT]` (the switch connects to a
-//! controller), passive `ptcp:[PORT][:IP]` and `punix:PATH` (the switch
-//! listens, for ovs-ofctl and friends). IPv6 addresses go in brackets
-//! (`tcp:[::1]:6653`). The default port is 6653, the IANA OpenFlow port.
+//! controller), passive `ptcp:[PORT][:IP]`, `pssl:[PORT][:IP]` and
+//! `punix:PATH` (the switch listens, for ovs-ofctl and friends). IPv6
+//! addresses go in brackets (`tcp:[::1]:6653`). The default port is 6653,
+//! the IANA OpenFlow port. `ssl:` and `pssl:` use the switch's TLS
+//! identity (`vsctl set-ssl`, see [`super::tls`]).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -16,6 +18,8 @@ pub enum Target {
     Tcp(SocketAddr),
     Ssl(SocketAddr),
     Ptcp(SocketAddr),
+    /// Like `Ptcp`, with TLS and client certificates.
+    Pssl(SocketAddr),
     Punix(PathBuf),
 }
 
@@ -28,7 +32,9 @@ impl Target {
     pub fn parse(s: &str) -> Result<Target, String> {
         let bad = |why: &str| Err(format!("bad OpenFlow target {s:?}: {why}"));
         let Some((kind, rest)) = s.split_once(':') else {
-            return bad("expected tcp:IP[:PORT], ssl:IP[:PORT], ptcp:[PORT][:IP] or punix:PATH");
+            return bad(
+                "expected tcp:IP[:PORT], ssl:IP[:PORT], ptcp:[PORT][:IP], pssl:[PORT][:IP] or punix:PATH",
+            );
         };
         match kind {
             "tcp" | "ssl" => {
@@ -43,7 +49,7 @@ impl Target {
                     Target::Ssl(addr)
                 })
             }
-            "ptcp" => {
+            "ptcp" | "pssl" => {
                 // ptcp:[PORT][:IP]: port first, as in Open vSwitch.
                 let (port, ip) = match rest.split_once(':') {
                     Some((p, ip)) => (p, Some(ip)),
@@ -64,7 +70,12 @@ impl Target {
                         Err(_) => return bad("the listening address is not an IP address"),
                     },
                 };
-                Ok(Target::Ptcp(SocketAddr::new(ip, port)))
+                let addr = SocketAddr::new(ip, port);
+                Ok(if kind == "ptcp" {
+                    Target::Ptcp(addr)
+                } else {
+                    Target::Pssl(addr)
+                })
             }
             "punix" => {
                 if rest.is_empty() {
@@ -72,7 +83,7 @@ impl Target {
                 }
                 Ok(Target::Punix(PathBuf::from(rest)))
             }
-            _ => bad("unknown kind (use tcp:, ssl:, ptcp: or punix:)"),
+            _ => bad("unknown kind (use tcp:, ssl:, ptcp:, pssl: or punix:)"),
         }
     }
 }
@@ -120,6 +131,7 @@ impl fmt::Display for Target {
             Target::Tcp(a) => write!(f, "tcp:{}", hp(a)),
             Target::Ssl(a) => write!(f, "ssl:{}", hp(a)),
             Target::Ptcp(a) => write!(f, "ptcp:{}:{}", a.port(), a.ip()),
+            Target::Pssl(a) => write!(f, "pssl:{}:{}", a.port(), a.ip()),
             Target::Punix(p) => write!(f, "punix:{}", p.display()),
         }
     }
@@ -142,6 +154,10 @@ mod tests {
             ("ptcp:6634:127.0.0.1", "ptcp:6634:127.0.0.1"),
             ("ptcp:0:127.0.0.1", "ptcp:0:127.0.0.1"),
             ("punix:/run/x.sock", "punix:/run/x.sock"),
+            ("pssl:", "pssl:6653:0.0.0.0"),
+            ("pssl:6634", "pssl:6634:0.0.0.0"),
+            ("pssl:6634:127.0.0.1", "pssl:6634:127.0.0.1"),
+            ("pssl:6634:[::1]", "pssl:6634:::1"),
         ];
         for (s, want) in ok {
             let t = Target::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
@@ -151,6 +167,16 @@ mod tests {
             .map(|t| t.is_active())
             .unwrap_or(false));
         assert!(!Target::parse("ptcp:")
+            .map(|t| t.is_active())
+            .unwrap_or(true));
+        assert_eq!(
+            Target::parse("pssl:6634:127.0.0.1"),
+            Ok(Target::Pssl(SocketAddr::from(([127, 0, 0, 1], 6634))))
+        );
+        assert!(Target::parse("ssl:127.0.0.1")
+            .map(|t| t.is_active())
+            .unwrap_or(false));
+        assert!(!Target::parse("pssl:")
             .map(|t| t.is_active())
             .unwrap_or(true));
     }
@@ -164,6 +190,9 @@ mod tests {
             ("tcp:1.2.3.4:99999", "port is not a number"),
             ("ptcp:abc", "port is not a number"),
             ("ptcp:6653:nowhere", "listening address"),
+            ("pssl:x", "port is not a number"),
+            ("pssl:6653:nowhere", "listening address"),
+            ("ssl:", "missing the controller's IP"),
             ("punix:", "missing the socket path"),
             ("udp:1.2.3.4", "unknown kind"),
             ("tcp:[::1", "unclosed"),

@@ -857,3 +857,58 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn ssl_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = |n: &str| {
+        let p = dir.path().join(n);
+        std::fs::write(&p, "pem").unwrap();
+        p.display().to_string()
+    };
+    let (key, cert, ca) = (f("key.pem"), f("cert.pem"), f("ca.pem"));
+    let mut cfg = setup();
+    assert_eq!(ok(&mut cfg, "get-ssl"), "");
+    assert_eq!(ok(&mut cfg, "--format=json get-ssl"), "null\n");
+    ok(&mut cfg, &format!("set-ssl {key} {cert} {ca}"));
+    assert_eq!(
+        ok(&mut cfg, "get-ssl"),
+        format!(
+            "Private key: {key}\nCertificate: {cert}\nCA Certificate: {ca}\nBootstrap: false\n"
+        )
+    );
+    let v: Json = serde_json::from_str(&ok(&mut cfg, "-f json get-ssl")).unwrap();
+    assert_eq!(v["ca_cert"], ca.as_str());
+    let v: Json = serde_json::from_str(&ok(&mut cfg, "-f json show")).unwrap();
+    assert_eq!(v["ssl"]["private_key"], key.as_str());
+    // Like ovs-vsctl, the text show leaves SSL out.
+    assert!(!ok(&mut cfg, "show").contains("key.pem"));
+
+    let missing = dir.path().join("nope.pem").display().to_string();
+    let e = err(&mut cfg, &format!("set-ssl {key} {missing} {ca}"));
+    assert!(e.starts_with("set-ssl: cannot use the certificate"), "{e}");
+    assert!(e.contains("nope.pem"), "{e}");
+    let e = err(&mut cfg, &format!("set-ssl key.pem {cert} {ca}"));
+    assert!(
+        e.contains("private key path \"key.pem\" must be absolute"),
+        "{e}"
+    );
+    let d = dir.path().display().to_string();
+    let e = err(&mut cfg, &format!("set-ssl {key} {cert} {d}"));
+    assert!(
+        e.contains("CA certificate") && e.contains("not a regular file"),
+        "{e}"
+    );
+    assert_eq!(
+        err(&mut cfg, &format!("set-ssl {key} {cert}")),
+        "'set-ssl' command requires at least 3 arguments"
+    );
+    assert_eq!(
+        err(&mut cfg, &format!("--bootstrap set-ssl {key} {cert} {ca}")),
+        "'set-ssl' command has no '--bootstrap' option"
+    );
+
+    ok(&mut cfg, "del-ssl");
+    assert_eq!(cfg.ssl, None);
+    assert_eq!(ok(&mut cfg, "get-ssl"), "");
+}
