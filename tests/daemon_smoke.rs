@@ -131,3 +131,53 @@ fn ours_xid(s: &str) -> String {
         .map(|x| format!("xid={x}"))
         .unwrap_or_default()
 }
+
+/// `--detach`: the command returns once the daemon runs, the pid file names
+/// it, a second daemon on the same state directory is refused with one
+/// line, and SIGTERM stops it and removes its sockets and pid file.
+#[test]
+fn detach_pidfile_and_sigterm() {
+    if !require_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("state dir");
+    let run = |args: &[&str]| {
+        std::process::Command::new(ofswitch_bin())
+            .arg("--state-dir")
+            .arg(dir.path())
+            .args(args)
+            .output()
+            .expect("run ofswitch")
+    };
+    let first = run(&["daemon", "--detach"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let pid: i32 = std::fs::read_to_string(dir.path().join("ofswitch.pid"))
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    struct Stop(i32);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            // SAFETY: signalling the daemon this test started.
+            unsafe { libc::kill(self.0, libc::SIGTERM) };
+        }
+    }
+    let stop = Stop(pid);
+    assert!(run(&["vsctl", "list-br"]).status.success());
+    let second = run(&["daemon", "--detach"]);
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("already runs"), "{err}");
+    drop(stop);
+    wait_for(
+        "the daemon to stop",
+        std::time::Duration::from_secs(5),
+        || !dir.path().join("ofswitch.pid").exists() && !dir.path().join("ofswitch.ctl").exists(),
+    );
+}
