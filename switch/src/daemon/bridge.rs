@@ -13,8 +13,8 @@
 
 use super::channel::{self, ChannelEvent, ConnIds};
 use super::ports::{
-    create_netns_veth, delete_veth, spawn_packet_rx, spawn_tap_rx, NullSink, PacketSink,
-    PatchRegistry, PatchSink, TapSink,
+    create_netns_veth, delete_veth, spawn_packet_rx, spawn_tap_rx, NullSink, PacketSink, PatchSink,
+    PortRegistry, TapSink,
 };
 use super::target::Target;
 use super::tls::SslSource;
@@ -159,7 +159,7 @@ struct Bridge {
     conn_ids: Arc<ConnIds>,
     events_tx: mpsc::Sender<ChannelEvent>,
     status: Arc<Mutex<BridgeStatus>>,
-    patches: Arc<PatchRegistry>,
+    patches: Arc<PortRegistry>,
     clock: Clock,
     /// When a controller channel was last ready (for fail-open).
     last_controller: u64,
@@ -170,7 +170,7 @@ struct Bridge {
 pub fn spawn(
     cfg: model::Bridge,
     settings: BridgeSettings,
-    patches: Arc<PatchRegistry>,
+    patches: Arc<PortRegistry>,
     clock: Clock,
 ) -> std::io::Result<BridgeHandle> {
     let name = cfg.name.clone();
@@ -568,7 +568,9 @@ impl Bridge {
         mac: [u8; 6],
     ) {
         let rx = spawn_tap_rx(tap.clone(), ofport, self.fwd.clone());
-        self.sinks.insert(ofport, Arc::new(TapSink(tap.clone())));
+        let mtu = sys::mtu(name).unwrap_or(1500);
+        self.sinks
+            .insert(ofport, Arc::new(TapSink(tap.clone(), mtu)));
         self.ports.insert(
             ofport,
             PortRt {
@@ -629,6 +631,9 @@ impl Bridge {
         if rt.veth {
             delete_veth(&rt.name);
         }
+        if rt.kind == InterfaceType::Vxlan {
+            self.patches.vxlan.detach(&rt.name);
+        }
         self.sinks.remove(&ofport);
         self.pipeline.remove_port(ofport);
         if let Some(desc) = self.info.ports.remove(&ofport) {
@@ -682,13 +687,57 @@ impl Bridge {
             }
             InterfaceType::Dummy => self.placeholder_port(p, None),
             InterfaceType::System => self.add_system_port(p),
-            InterfaceType::Vxlan | InterfaceType::Gre => self.placeholder_port(
+            InterfaceType::Vxlan => self.add_vxlan_port(p),
+            InterfaceType::Gre => self.placeholder_port(
                 p,
                 Some(format!(
                     "{} interfaces are not supported by this datapath yet",
                     kind.as_str()
                 )),
             ),
+        }
+    }
+
+    /// A VXLAN tunnel on the daemon's shared UDP socket for its port.
+    fn add_vxlan_port(&mut self, p: &model::Port) {
+        use crate::datapath::vxlan::{TunnelKey, VXLAN_PORT};
+        let opts = &p.interface.options;
+        let remote = opts
+            .get("remote_ip")
+            .and_then(|r| r.parse::<std::net::IpAddr>().ok());
+        let key = TunnelKey::parse(opts.get("key").map(String::as_str));
+        let udp_port = match opts.get("dst_port").map(|v| v.parse::<u16>()) {
+            None => Ok(VXLAN_PORT),
+            Some(Ok(n)) => Ok(n),
+            Some(Err(_)) => Err("bad options:dst_port".to_string()),
+        };
+        let attached = match (remote, key, udp_port) {
+            (None, _, _) => Err("options:remote_ip must be an IP address".to_string()),
+            (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+            (Some(remote), Ok(key), Ok(udp_port)) => self
+                .patches
+                .vxlan
+                .attach(&p.name, udp_port, remote, key, p.ofport, self.fwd.clone())
+                .map_err(|e| e.to_string()),
+        };
+        match attached {
+            Ok(sink) => {
+                self.sinks.insert(p.ofport, Arc::new(sink));
+                self.ports.insert(
+                    p.ofport,
+                    PortRt {
+                        name: p.name.clone(),
+                        kind: p.interface.kind,
+                        rx: None,
+                        _tap: None,
+                        patch: false,
+                        veth: false,
+                    },
+                );
+                let mac = model::default_bridge_mac(&p.name);
+                self.port_up(p.ofport, &p.name, mac, true, None);
+            }
+            Err(e) => self.placeholder_port(p, Some(e)),
         }
     }
 
@@ -709,7 +758,8 @@ impl Bridge {
             Ok(sock) => {
                 let sock = Arc::new(sock);
                 let rx = spawn_packet_rx(sock.clone(), p.ofport, self.fwd.clone());
-                self.sinks.insert(p.ofport, Arc::new(PacketSink(sock)));
+                let mtu = sys::mtu(&p.name).unwrap_or(1500);
+                self.sinks.insert(p.ofport, Arc::new(PacketSink(sock, mtu)));
                 self.ports.insert(
                     p.ofport,
                     PortRt {

@@ -21,14 +21,16 @@ use std::io;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::task::JoinHandle;
 
-/// Patch ports of every bridge by name: where a frame sent to a patch
-/// port enters (its peer's bridge and OpenFlow port number).
+/// What ports of different bridges share, daemon-wide: patch ports by
+/// name (where a frame sent to a patch port enters: its peer's bridge and
+/// OpenFlow port number), and the VXLAN sockets.
 #[derive(Default)]
-pub struct PatchRegistry {
+pub struct PortRegistry {
     ports: RwLock<HashMap<String, (Arc<Forwarder>, u32)>>,
+    pub vxlan: crate::datapath::vxlan::VxlanRegistry,
 }
 
-impl PatchRegistry {
+impl PortRegistry {
     pub fn insert(&self, name: &str, fwd: Arc<Forwarder>, ofport: u32) {
         if let Ok(mut m) = self.ports.write() {
             m.insert(name.to_string(), (fwd, ofport));
@@ -56,13 +58,13 @@ thread_local! {
 /// Sends into the peer of a patch port.
 pub struct PatchSink {
     pub peer: String,
-    pub registry: Arc<PatchRegistry>,
+    pub registry: Arc<PortRegistry>,
     /// The cache for frames entering the peer's bridge from this patch.
     cache: Mutex<MicroflowCache>,
 }
 
 impl PatchSink {
-    pub fn new(peer: &str, registry: Arc<PatchRegistry>) -> PatchSink {
+    pub fn new(peer: &str, registry: Arc<PortRegistry>) -> PatchSink {
         PatchSink {
             peer: peer.to_string(),
             registry,
@@ -109,12 +111,12 @@ impl PortSink for PatchSink {
     }
 }
 
-/// A TAP port's sink.
-pub struct TapSink(pub Arc<Tap>);
+/// A TAP port's sink; `mtu` is read when the port is opened.
+pub struct TapSink(pub Arc<Tap>, pub u32);
 
 impl PortSink for TapSink {
     fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
-        with_offload(frame, |hdr, f| self.0.send(hdr, f))
+        with_offload(frame, self.1, |hdr, f| self.0.send(hdr, f))
     }
 }
 
@@ -123,10 +125,19 @@ impl PortSink for TapSink {
 /// being forwarded on this thread.
 fn with_offload(
     frame: &[u8],
-    send: impl FnOnce(&[u8; vnet::VNET_HDR_LEN], &[u8]) -> io::Result<()>,
+    mtu: u32,
+    send: impl Fn(&[u8; vnet::VNET_HDR_LEN], &[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
     let o = vnet::current();
     if !o.needs_csum {
+        // A plain TCP super-segment (from a local tunnel end) too big for
+        // this port: cut to the MTU.
+        if let Some(segs) = vnet::fit_to_mtu(frame, mtu) {
+            for s in segs {
+                send(&[0; vnet::VNET_HDR_LEN], &s)?;
+            }
+            return Ok(());
+        }
         return send(&[0; vnet::VNET_HDR_LEN], frame);
     }
     let mut f = frame.to_vec();
@@ -171,12 +182,12 @@ pub fn spawn_tap_rx(tap: Arc<Tap>, ofport: u32, fwd: Arc<Forwarder>) -> JoinHand
     })
 }
 
-/// A system port's sink.
-pub struct PacketSink(pub Arc<crate::datapath::afpacket::PacketSocket>);
+/// A system port's sink; `mtu` is read when the port is opened.
+pub struct PacketSink(pub Arc<crate::datapath::afpacket::PacketSocket>, pub u32);
 
 impl PortSink for PacketSink {
     fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
-        with_offload(frame, |hdr, f| self.0.send(hdr, f))
+        with_offload(frame, self.1, |hdr, f| self.0.send(hdr, f))
     }
 }
 

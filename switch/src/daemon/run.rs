@@ -8,7 +8,7 @@
 
 use super::bridge::{self, BridgeCmd, BridgeHandle, BridgeSettings};
 use super::channel::bind_unix;
-use super::ports::PatchRegistry;
+use super::ports::PortRegistry;
 use super::process::{self, Pidfile, ReadyPipe};
 use super::tls::SslSource;
 use crate::config::model::Config;
@@ -161,7 +161,7 @@ async fn serve(
     let ctl_path = protocol::socket_path(&state_dir);
     let listener = bind_unix(&ctl_path).map_err(|e| format!("{}: {e}", ctl_path.display()))?;
     let clock = Clock::default();
-    let patches = Arc::new(PatchRegistry::default());
+    let patches = Arc::new(PortRegistry::default());
     let mut bridges: BTreeMap<String, BridgeHandle> = BTreeMap::new();
     for b in config.bridges.values() {
         match bridge::spawn(b.clone(), settings.clone(), patches.clone(), clock) {
@@ -230,7 +230,7 @@ async fn execute(
     config: &mut Config,
     bridges: &mut BTreeMap<String, BridgeHandle>,
     settings: &BridgeSettings,
-    patches: &Arc<PatchRegistry>,
+    patches: &Arc<PortRegistry>,
     clock: Clock,
     req: Request,
 ) -> Response {
@@ -287,7 +287,7 @@ async fn apply(
     config: &Config,
     bridges: &mut BTreeMap<String, BridgeHandle>,
     settings: &BridgeSettings,
-    patches: &Arc<PatchRegistry>,
+    patches: &Arc<PortRegistry>,
     clock: Clock,
 ) {
     // Channel tasks read the SSL settings when they connect.

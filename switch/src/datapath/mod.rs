@@ -10,6 +10,7 @@
 //! - [`forward`]: receive a frame on a port, run it through the published
 //!   pipeline with a per-task microflow cache, send the outputs, pass the
 //!   packet-ins to the control plane.
+//! - [`vxlan`]: VXLAN tunnel ports over the kernel's UDP stack.
 //! - [`vnet`]: checksum offload and TSO super-segments across the switch
 //!   (`virtio_net_hdr` in and out).
 
@@ -18,3 +19,4 @@ pub mod forward;
 pub mod sys;
 pub mod tap;
 pub mod vnet;
+pub mod vxlan;

@@ -160,6 +160,118 @@ pub fn finish(frame: &mut [u8], o: RxOffload) {
     }
 }
 
+/// The frames to put on a wire that takes no offload header (a tunnel):
+/// a partial checksum finished, a TCP super-segment cut into `gso_size`
+/// segments with their own lengths, IPv4 ids, sequence numbers, flags and
+/// checksums (what the kernel's GSO would have done).
+pub fn finished_segments(frame: &[u8], o: RxOffload) -> Vec<Vec<u8>> {
+    if !o.needs_csum {
+        return vec![frame.to_vec()];
+    }
+    let mut whole = frame.to_vec();
+    from_complemented(&mut whole, o);
+    let tcp_gso = matches!(o.gso_type & !GSO_ECN, GSO_TCPV4 | GSO_TCPV6);
+    if !tcp_gso || o.gso_size == 0 {
+        packet::fill_l4_checksum(&mut whole);
+        return vec![whole];
+    }
+    let mut key = FlowKey::ZERO;
+    let lay = packet::parse(&whole, &mut key);
+    let (Some(l3), Some(l4)) = (lay.l3, lay.l4) else {
+        packet::fill_l4_checksum(&mut whole);
+        return vec![whole];
+    };
+    let (l3, l4) = (usize::from(l3), usize::from(l4));
+    let Some(&doff) = whole.get(l4 + 12) else {
+        return vec![whole];
+    };
+    let hdr_end = l4 + usize::from(doff >> 4) * 4;
+    let end = usize::from(lay.end).min(whole.len());
+    if hdr_end > end {
+        return vec![whole];
+    }
+    let v4 = key.eth_type() == openflow::types::eth_type::IPV4;
+    let mss = usize::from(o.gso_size);
+    let payload = &whole[hdr_end..end];
+    let seq0 = u32::from_be_bytes([whole[l4 + 4], whole[l4 + 5], whole[l4 + 6], whole[l4 + 7]]);
+    let flags0 = whole[l4 + 13];
+    let id0 = u16::from_be_bytes([whole[l3 + 4], whole[l3 + 5]]);
+    let n = payload.len().div_ceil(mss).max(1);
+    let mut out = Vec::with_capacity(n);
+    for (i, chunk) in payload.chunks(mss).enumerate() {
+        let mut seg = Vec::with_capacity(hdr_end + chunk.len());
+        seg.extend_from_slice(&whole[..hdr_end]);
+        seg.extend_from_slice(chunk);
+        let seq = seq0.wrapping_add((i * mss) as u32);
+        seg[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
+        let mut flags = flags0;
+        if i + 1 < n {
+            flags &= !(0x01 | 0x08); // FIN, PSH only on the last
+        }
+        if i > 0 {
+            flags &= !0x80; // CWR only on the first
+        }
+        seg[l4 + 13] = flags;
+        if v4 {
+            let total = (seg.len() - l3) as u16;
+            seg[l3 + 2..l3 + 4].copy_from_slice(&total.to_be_bytes());
+            seg[l3 + 4..l3 + 6].copy_from_slice(&id0.wrapping_add(i as u16).to_be_bytes());
+            seg[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
+            let ihl = usize::from(seg[l3] & 0x0f) * 4;
+            let c = !ip_header_sum(&seg[l3..l3 + ihl]);
+            seg[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
+        } else {
+            let plen = (seg.len() - l3 - 40) as u16;
+            seg[l3 + 4..l3 + 6].copy_from_slice(&plen.to_be_bytes());
+        }
+        packet::fill_l4_checksum(&mut seg);
+        out.push(seg);
+    }
+    out
+}
+
+/// A plain TCP frame too big for an egress MTU (a super-segment that came
+/// without an offload header, e.g. from a tunnel end on this machine): cut
+/// into segments that fit. `None` when the frame fits or is not TCP.
+pub fn fit_to_mtu(frame: &[u8], mtu: u32) -> Option<Vec<Vec<u8>>> {
+    let mtu = usize::try_from(mtu).ok().filter(|m| *m >= 576)?;
+    let mut key = FlowKey::ZERO;
+    let lay = packet::parse(frame, &mut key);
+    let l3 = usize::from(lay.l3?);
+    let l4 = usize::from(lay.l4?);
+    if frame.len().saturating_sub(l3) <= mtu || key.u8_at(off::IP_PROTO) != TCP {
+        return None;
+    }
+    let doff = usize::from(frame.get(l4 + 12)? >> 4) * 4;
+    let mss = mtu.checked_sub(l4 - l3 + doff)?;
+    let gso_type = if key.eth_type() == openflow::types::eth_type::IPV4 {
+        GSO_TCPV4
+    } else {
+        GSO_TCPV6
+    };
+    let o = RxOffload {
+        needs_csum: true,
+        gso_type,
+        gso_size: u16::try_from(mss).ok()?,
+    };
+    // finished_segments expects a complemented checksum; every segment's
+    // checksum is recomputed anyway.
+    let mut f = frame.to_vec();
+    to_complemented(&mut f, o);
+    Some(finished_segments(&f, o))
+}
+
+fn ip_header_sum(h: &[u8]) -> u16 {
+    let mut s: u32 = 0;
+    for c in h.chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)]));
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    s as u16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +329,63 @@ mod tests {
         let mut want = fin.clone();
         packet::fill_l4_checksum(&mut want);
         assert_eq!(fin, want);
+    }
+
+    #[test]
+    fn tso_super_segments_are_cut_like_gso() {
+        // 14 + 20 + 20 header bytes and 3000 bytes of payload, MSS 1000.
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        let total = (20 + 20 + 3000) as u16;
+        f.extend([
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0x12,
+            0x34,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ]);
+        f.extend([10, 0, 0, 1, 10, 0, 0, 2]);
+        f.extend([
+            0x04, 0xd2, 0, 80, 0, 0, 0x10, 0, 0, 0, 0, 0, 0x50, 0x19, 0xff, 0xff, 0, 0, 0, 0,
+        ]);
+        f.extend((0..3000).map(|i| i as u8));
+        let o = RxOffload {
+            needs_csum: true,
+            gso_type: GSO_TCPV4,
+            gso_size: 1000,
+        };
+        // Received: partial checksum, complemented by the receive path.
+        to_complemented(&mut f, o);
+        let segs = finished_segments(&f, o);
+        assert_eq!(segs.len(), 3);
+        for (i, s) in segs.iter().enumerate() {
+            assert_eq!(s.len(), 54 + 1000);
+            assert_eq!(
+                u16::from_be_bytes([s[16], s[17]]),
+                1040,
+                "IPv4 total length"
+            );
+            assert_eq!(
+                u16::from_be_bytes([s[18], s[19]]),
+                0x1234 + i as u16,
+                "IPv4 id"
+            );
+            let seq = u32::from_be_bytes([s[38], s[39], s[40], s[41]]);
+            assert_eq!(seq, 0x1000 + 1000 * i as u32);
+            let fin_psh = s[47] & 0x09;
+            assert_eq!(fin_psh != 0, i == 2, "FIN/PSH only on the last");
+            assert_eq!(&s[54..56], &[(1000 * i) as u8, (1000 * i + 1) as u8]);
+            let mut check = s.clone();
+            packet::fill_l4_checksum(&mut check);
+            assert_eq!(&check, s, "TCP checksum of segment {i}");
+            assert_eq!(ip_header_sum(&s[14..34]), 0xffff, "IPv4 header checksum");
+        }
     }
 
     #[test]

@@ -49,6 +49,48 @@ pub fn fill_l4_checksum(frame: &mut [u8]) {
     frame[l4 + csum_at..l4 + csum_at + 2].copy_from_slice(&c.to_be_bytes());
 }
 
+/// Finishes the TCP/UDP checksum of a frame only when it was left
+/// unfinished: the field holds exactly the pseudo-header sum (what a
+/// sender with checksum offload leaves) and the full checksum does not
+/// verify. A frame decapsulated from a tunnel that never left this machine
+/// arrives like that (the kernel delivers the encapsulating datagram to
+/// our socket before any device computed the inner checksum); a frame
+/// damaged on the way keeps its wrong checksum.
+pub fn finish_if_partial(frame: &mut [u8]) {
+    let mut key = FlowKey::ZERO;
+    let lay = parse(frame, &mut key);
+    let (Some(l3), Some(l4)) = (lay.l3, lay.l4) else {
+        return;
+    };
+    if lay.frag != super::Frag::No {
+        return;
+    }
+    let proto = key.u8_at(off::IP_PROTO);
+    let csum_at = match proto {
+        TCP => 16,
+        UDP => 6,
+        _ => return,
+    };
+    let (l3, l4, end) = (usize::from(l3), usize::from(l4), usize::from(lay.end));
+    if end > frame.len() || l4 + csum_at + 2 > end {
+        return;
+    }
+    let pseudo = match key.eth_type() {
+        eth_type::IPV4 => sum(&frame[l3 + 12..l3 + 20]),
+        eth_type::IPV6 => sum(&frame[l3 + 8..l3 + 40]),
+        _ => return,
+    } + u64::from(proto)
+        + (end - l4) as u64;
+    let field = u16::from_be_bytes([frame[l4 + csum_at], frame[l4 + csum_at + 1]]);
+    if proto == UDP && field == 0 {
+        return;
+    }
+    let verifies = fold(pseudo + sum(&frame[l4..end])) == 0xffff;
+    if !verifies && field == fold(pseudo) {
+        fill_l4_checksum(frame);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +126,27 @@ mod tests {
         for n in 0..40 {
             let mut t = testutil::tcp4()[..n].to_vec();
             fill_l4_checksum(&mut t);
+            finish_if_partial(&mut t);
         }
+    }
+
+    #[test]
+    fn finishes_partial_checksums_only() {
+        let good = testutil::tcp4();
+        // A partial checksum: the folded pseudo-header sum.
+        let mut partial = good.clone();
+        let pseudo = fold(sum(&good[26..34]) + 6 + (good.len() - 34) as u64);
+        partial[50..52].copy_from_slice(&pseudo.to_be_bytes());
+        finish_if_partial(&mut partial);
+        assert_eq!(partial, good);
+        // A good checksum is left alone, and so is a damaged one.
+        let mut same = good.clone();
+        finish_if_partial(&mut same);
+        assert_eq!(same, good);
+        let mut damaged = good.clone();
+        damaged[60] ^= 0xff;
+        let before = damaged.clone();
+        finish_if_partial(&mut damaged);
+        assert_eq!(damaged, before);
     }
 }
