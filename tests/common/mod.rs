@@ -99,6 +99,8 @@ pub struct Daemon {
     pub state: tempfile::TempDir,
     child: Option<Child>,
     pub extra_args: Vec<String>,
+    /// Runs inside this network namespace (`ip netns exec`).
+    pub netns: Option<String>,
 }
 
 impl Daemon {
@@ -112,6 +114,23 @@ impl Daemon {
             state,
             child: None,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            netns: None,
+        };
+        d.spawn();
+        d
+    }
+
+    /// Starts a daemon inside network namespace `ns`.
+    pub fn start_in(ns: &str, extra_args: &[&str]) -> Daemon {
+        let state = tempfile::Builder::new()
+            .prefix("ofswitch-e2e")
+            .tempdir()
+            .expect("state dir");
+        let mut d = Daemon {
+            state,
+            child: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            netns: Some(ns.to_string()),
         };
         d.spawn();
         d
@@ -127,7 +146,15 @@ impl Daemon {
             .append(true)
             .open(self.dir().join("daemon.log"))
             .expect("log file");
-        let child = Command::new(ofswitch_bin())
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(ofswitch_bin());
+                c
+            }
+            None => Command::new(ofswitch_bin()),
+        };
+        let child = cmd
             .arg("--state-dir")
             .arg(self.dir())
             .arg("daemon")

@@ -634,6 +634,9 @@ impl Bridge {
         if rt.kind == InterfaceType::Vxlan {
             self.patches.vxlan.detach(&rt.name);
         }
+        if rt.kind == InterfaceType::Gre {
+            self.patches.gre.detach(&rt.name);
+        }
         self.sinks.remove(&ofport);
         self.pipeline.remove_port(ofport);
         if let Some(desc) = self.info.ports.remove(&ofport) {
@@ -688,13 +691,44 @@ impl Bridge {
             InterfaceType::Dummy => self.placeholder_port(p, None),
             InterfaceType::System => self.add_system_port(p),
             InterfaceType::Vxlan => self.add_vxlan_port(p),
-            InterfaceType::Gre => self.placeholder_port(
-                p,
-                Some(format!(
-                    "{} interfaces are not supported by this datapath yet",
-                    kind.as_str()
-                )),
-            ),
+            InterfaceType::Gre => self.add_gre_port(p),
+        }
+    }
+
+    /// A GRE (Ethernet) tunnel on the daemon's shared raw socket.
+    fn add_gre_port(&mut self, p: &model::Port) {
+        let opts = &p.interface.options;
+        let remote = opts
+            .get("remote_ip")
+            .and_then(|r| r.parse::<std::net::Ipv4Addr>().ok());
+        let key = crate::datapath::gre::parse_key(opts.get("key").map(String::as_str));
+        let attached = match (remote, key) {
+            (None, _) => Err("options:remote_ip must be an IPv4 address".to_string()),
+            (_, Err(e)) => Err(e),
+            (Some(remote), Ok(key)) => self
+                .patches
+                .gre
+                .attach(&p.name, remote, key, p.ofport, self.fwd.clone())
+                .map_err(|e| e.to_string()),
+        };
+        match attached {
+            Ok(sink) => {
+                self.sinks.insert(p.ofport, Arc::new(sink));
+                self.ports.insert(
+                    p.ofport,
+                    PortRt {
+                        name: p.name.clone(),
+                        kind: p.interface.kind,
+                        rx: None,
+                        _tap: None,
+                        patch: false,
+                        veth: false,
+                    },
+                );
+                let mac = model::default_bridge_mac(&p.name);
+                self.port_up(p.ofport, &p.name, mac, true, None);
+            }
+            Err(e) => self.placeholder_port(p, Some(e)),
         }
     }
 

@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 pub struct PortRegistry {
     ports: RwLock<HashMap<String, (Arc<Forwarder>, u32)>>,
     pub vxlan: crate::datapath::vxlan::VxlanRegistry,
+    pub gre: crate::datapath::gre::GreRegistry,
 }
 
 impl PortRegistry {

@@ -11,11 +11,13 @@
 //!   pipeline with a per-task microflow cache, send the outputs, pass the
 //!   packet-ins to the control plane.
 //! - [`vxlan`]: VXLAN tunnel ports over the kernel's UDP stack.
+//! - [`gre`]: GRE (Ethernet, "gretap") tunnel ports over a raw IPv4 socket.
 //! - [`vnet`]: checksum offload and TSO super-segments across the switch
 //!   (`virtio_net_hdr` in and out).
 
 pub mod afpacket;
 pub mod forward;
+pub mod gre;
 pub mod sys;
 pub mod tap;
 pub mod vnet;
