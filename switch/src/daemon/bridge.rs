@@ -712,24 +712,27 @@ impl Bridge {
                 .map_err(|e| e.to_string()),
         };
         match attached {
-            Ok(sink) => {
-                self.sinks.insert(p.ofport, Arc::new(sink));
-                self.ports.insert(
-                    p.ofport,
-                    PortRt {
-                        name: p.name.clone(),
-                        kind: p.interface.kind,
-                        rx: None,
-                        _tap: None,
-                        patch: false,
-                        veth: false,
-                    },
-                );
-                let mac = model::default_bridge_mac(&p.name);
-                self.port_up(p.ofport, &p.name, mac, true, None);
-            }
+            Ok(sink) => self.tunnel_port_up(p, Arc::new(sink)),
             Err(e) => self.placeholder_port(p, Some(e)),
         }
+    }
+
+    /// Records a tunnel port (no device of its own) as up.
+    fn tunnel_port_up(&mut self, p: &model::Port, sink: Arc<dyn PortSink>) {
+        self.sinks.insert(p.ofport, sink);
+        self.ports.insert(
+            p.ofport,
+            PortRt {
+                name: p.name.clone(),
+                kind: p.interface.kind,
+                rx: None,
+                _tap: None,
+                patch: false,
+                veth: false,
+            },
+        );
+        let mac = model::default_bridge_mac(&p.name);
+        self.port_up(p.ofport, &p.name, mac, true, None);
     }
 
     /// A VXLAN tunnel on the daemon's shared UDP socket for its port.
@@ -755,22 +758,7 @@ impl Bridge {
                 .map_err(|e| e.to_string()),
         };
         match attached {
-            Ok(sink) => {
-                self.sinks.insert(p.ofport, Arc::new(sink));
-                self.ports.insert(
-                    p.ofport,
-                    PortRt {
-                        name: p.name.clone(),
-                        kind: p.interface.kind,
-                        rx: None,
-                        _tap: None,
-                        patch: false,
-                        veth: false,
-                    },
-                );
-                let mac = model::default_bridge_mac(&p.name);
-                self.port_up(p.ofport, &p.name, mac, true, None);
-            }
+            Ok(sink) => self.tunnel_port_up(p, Arc::new(sink)),
             Err(e) => self.placeholder_port(p, Some(e)),
         }
     }

@@ -11,42 +11,66 @@ use openflow::types::eth_type;
 const TCP: u8 = 6;
 const UDP: u8 = 17;
 
+/// Where a frame's TCP or UDP checksum lives and what covers it.
+struct L4Sum {
+    proto: u8,
+    /// Start of the L4 header and end of the datagram.
+    l4: usize,
+    end: usize,
+    /// Offset of the checksum field.
+    at: usize,
+    /// The pseudo-header sum (not folded).
+    pseudo: u64,
+}
+
+/// Finds the TCP/UDP checksum of an Ethernet frame (IPv4 or IPv6, VLAN
+/// tags allowed); `None` for other frames, fragments and frames whose
+/// headers do not parse.
+fn locate(frame: &[u8]) -> Option<L4Sum> {
+    let mut key = FlowKey::ZERO;
+    let lay = parse(frame, &mut key);
+    let (l3, l4) = (usize::from(lay.l3?), usize::from(lay.l4?));
+    if lay.frag != super::Frag::No {
+        return None;
+    }
+    let proto = key.u8_at(off::IP_PROTO);
+    let at = l4
+        + match proto {
+            TCP => 16,
+            UDP => 6,
+            _ => return None,
+        };
+    let end = usize::from(lay.end);
+    if end > frame.len() || at + 2 > end {
+        return None;
+    }
+    let addrs = match key.eth_type() {
+        eth_type::IPV4 => sum(frame.get(l3 + 12..l3 + 20)?),
+        eth_type::IPV6 => sum(frame.get(l3 + 8..l3 + 40)?),
+        _ => return None,
+    };
+    Some(L4Sum {
+        proto,
+        l4,
+        end,
+        at,
+        pseudo: addrs + u64::from(proto) + (end - l4) as u64,
+    })
+}
+
 /// Recomputes the TCP or UDP checksum of an Ethernet frame from scratch
 /// (IPv4 or IPv6, VLAN tags allowed). Other frames, fragments and frames
 /// whose headers do not parse are left alone.
 pub fn fill_l4_checksum(frame: &mut [u8]) {
-    let mut key = FlowKey::ZERO;
-    let lay = parse(frame, &mut key);
-    let (Some(l3), Some(l4)) = (lay.l3, lay.l4) else {
+    let Some(c) = locate(frame) else {
         return;
     };
-    if lay.frag != super::Frag::No {
-        return;
+    frame[c.at..c.at + 2].copy_from_slice(&[0, 0]);
+    let mut sum16 = !fold(c.pseudo + sum(&frame[c.l4..c.end]));
+    if c.proto == UDP && sum16 == 0 {
+        sum16 = 0xffff;
     }
-    let proto = key.u8_at(off::IP_PROTO);
-    let csum_at = match proto {
-        TCP => 16,
-        UDP => 6,
-        _ => return,
-    };
-    let (l3, l4, end) = (usize::from(l3), usize::from(l4), usize::from(lay.end));
-    if end > frame.len() || l4 + csum_at + 2 > end {
-        return;
-    }
-    let l4_len = end - l4;
-    let mut s = match key.eth_type() {
-        eth_type::IPV4 => sum(&frame[l3 + 12..l3 + 20]),
-        eth_type::IPV6 => sum(&frame[l3 + 8..l3 + 40]),
-        _ => return,
-    };
-    s += u64::from(proto) + l4_len as u64;
-    frame[l4 + csum_at..l4 + csum_at + 2].copy_from_slice(&[0, 0]);
-    s += sum(&frame[l4..end]);
-    let mut c = !fold(s);
-    if proto == UDP && c == 0 {
-        c = 0xffff;
-    }
-    frame[l4 + csum_at..l4 + csum_at + 2].copy_from_slice(&c.to_be_bytes());
+    frame[c.at..c.at + 2].copy_from_slice(&sum16.to_be_bytes());
 }
 
 /// Finishes the TCP/UDP checksum of a frame only when it was left
@@ -57,36 +81,15 @@ pub fn fill_l4_checksum(frame: &mut [u8]) {
 /// our socket before any device computed the inner checksum); a frame
 /// damaged on the way keeps its wrong checksum.
 pub fn finish_if_partial(frame: &mut [u8]) {
-    let mut key = FlowKey::ZERO;
-    let lay = parse(frame, &mut key);
-    let (Some(l3), Some(l4)) = (lay.l3, lay.l4) else {
+    let Some(c) = locate(frame) else {
         return;
     };
-    if lay.frag != super::Frag::No {
+    let field = u16::from_be_bytes([frame[c.at], frame[c.at + 1]]);
+    if c.proto == UDP && field == 0 {
         return;
     }
-    let proto = key.u8_at(off::IP_PROTO);
-    let csum_at = match proto {
-        TCP => 16,
-        UDP => 6,
-        _ => return,
-    };
-    let (l3, l4, end) = (usize::from(l3), usize::from(l4), usize::from(lay.end));
-    if end > frame.len() || l4 + csum_at + 2 > end {
-        return;
-    }
-    let pseudo = match key.eth_type() {
-        eth_type::IPV4 => sum(&frame[l3 + 12..l3 + 20]),
-        eth_type::IPV6 => sum(&frame[l3 + 8..l3 + 40]),
-        _ => return,
-    } + u64::from(proto)
-        + (end - l4) as u64;
-    let field = u16::from_be_bytes([frame[l4 + csum_at], frame[l4 + csum_at + 1]]);
-    if proto == UDP && field == 0 {
-        return;
-    }
-    let verifies = fold(pseudo + sum(&frame[l4..end])) == 0xffff;
-    if !verifies && field == fold(pseudo) {
+    let verifies = fold(c.pseudo + sum(&frame[c.l4..c.end])) == 0xffff;
+    if !verifies && field == fold(c.pseudo) {
         fill_l4_checksum(frame);
     }
 }
