@@ -42,7 +42,9 @@ ping_check() {  # ping_check FROM_NS TO_IP EXPECT(ok|fail)
 }
 
 step "start ofswitch daemon (state in $STATE)"
-ofs daemon --log-file "$STATE/ofswitch.log" &
+# The binary itself in the background (not the ofs function, whose $! would
+# be a subshell), so the cleanup stops the daemon by its own PID.
+"$BIN" --state-dir "$STATE" daemon --log-file "$STATE/ofswitch.log" &
 DAEMON_PID=$!
 for _ in $(seq 50); do [ -S "$STATE/ofswitch.ctl" ] && break; sleep 0.1; done
 
