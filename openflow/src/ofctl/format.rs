@@ -14,7 +14,7 @@
 //!   are one TOS byte; `arp_op` is `nw_proto`), and then prints that
 //!   structure in one fixed order with shorthands (`tcp`, `arp`, `ipv6`, ...)
 //!   that absorb `dl_type` and `nw_proto` (`match_format()` in lib/match.c).
-//!   [`Flow`] is that structure and `Flow::format` that order, so a match
+//!   `Flow` is that structure and `Flow::format` that order, so a match
 //!   whose fields arrive in any order prints as OVS prints it. Values are
 //!   stored masked, so `10.1.2.3/255.0.0.0` prints as `10.0.0.0/8`.
 //! - Instructions are printed in OVS's canonical order whatever their order

@@ -2,7 +2,7 @@
 //! switch, and one timer.
 //!
 //! The connection frames the received byte stream, negotiates the version
-//! with HELLO, answers requests ([`super::requests`]), and runs the
+//! with HELLO, answers requests (`super::requests`), and runs the
 //! inactivity probe ([`super::probe`]). It never touches a socket or a
 //! clock: the daemon passes received bytes and the current time in, sends
 //! what [`Connection::take_output`] returns, sleeps until

@@ -12,7 +12,7 @@
 //! # Pieces
 //!
 //! - [`Connection`] ([`connection`]): one channel. Framing, HELLO, errors,
-//!   probe; requests in [`requests`], multipart replies in [`replies`].
+//!   probe; requests in `requests`, multipart replies in `replies`.
 //! - [`Controllers`] ([`controllers`]): all channels of a bridge, their
 //!   roles (one generation id per switch, master demotion), async masks,
 //!   and the fan-out of PACKET_IN / FLOW_REMOVED / PORT_STATUS.

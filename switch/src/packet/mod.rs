@@ -1,6 +1,6 @@
 //! Packet parsing and rewriting: the bytes side of the pipeline.
 //!
-//! [`parse`] reads an Ethernet frame into a [`FlowKey`](crate::flow_key::FlowKey)
+//! [`parse()`] reads an Ethernet frame into a [`FlowKey`](crate::flow_key::FlowKey)
 //! and returns a [`Layout`] (where each header starts); [`apply`] executes
 //! one packet-changing OpenFlow action on the frame and keeps key and layout
 //! in step with the new bytes. Both are sans-IO, allocation-free on the fast
