@@ -408,7 +408,6 @@ impl Bridge {
                     frame,
                 }];
                 let p = self.shared.load();
-                self.fwd.ports.store(Arc::new(self.sinks.clone()));
                 self.fwd.deliver(&p, &mut out);
             }
             Effect::PipelineChanged => {}
