@@ -215,6 +215,15 @@ async fn connect(addr: SocketAddr, ssl: Option<&SslSource>) -> Result<Stream, Fa
         Ok(Err(e)) => return Err(Failure::Connect(format!("connect failed: {e}"))),
         Err(_) => return Err(Failure::Connect("connect timed out".into())),
     };
+    // A controller on this machine that is down: the kernel may pick the
+    // controller's own port as our source port, and TCP's simultaneous open
+    // then connects the socket to itself. That is no controller, and it
+    // would hold the port the controller needs to listen on again.
+    if s.local_addr().ok() == s.peer_addr().ok() {
+        return Err(Failure::Connect(
+            "connected to itself (no controller listening)".into(),
+        ));
+    }
     let _ = s.set_nodelay(true);
     let Some(tls) = tls else {
         return Ok(Stream::Tcp(s));
