@@ -26,6 +26,7 @@
 
 use crate::flow_key::{off, FlowKey};
 use crate::packet;
+use crate::packet::csum;
 use std::cell::Cell;
 
 /// Size of `struct virtio_net_hdr` (no `num_buffers`).
@@ -218,7 +219,7 @@ pub fn finished_segments(frame: &[u8], o: RxOffload) -> Vec<Vec<u8>> {
             seg[l3 + 4..l3 + 6].copy_from_slice(&id0.wrapping_add(i as u16).to_be_bytes());
             seg[l3 + 10..l3 + 12].copy_from_slice(&[0, 0]);
             let ihl = usize::from(seg[l3] & 0x0f) * 4;
-            let c = !ip_header_sum(&seg[l3..l3 + ihl]);
+            let c = !csum::fold(csum::sum(&seg[l3..l3 + ihl]));
             seg[l3 + 10..l3 + 12].copy_from_slice(&c.to_be_bytes());
         } else {
             let plen = (seg.len() - l3 - 40) as u16;
@@ -259,17 +260,6 @@ pub fn fit_to_mtu(frame: &[u8], mtu: u32) -> Option<Vec<Vec<u8>>> {
     let mut f = frame.to_vec();
     to_complemented(&mut f, o);
     Some(finished_segments(&f, o))
-}
-
-fn ip_header_sum(h: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in h.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    s as u16
 }
 
 #[cfg(test)]
@@ -384,7 +374,11 @@ mod tests {
             let mut check = s.clone();
             packet::fill_l4_checksum(&mut check);
             assert_eq!(&check, s, "TCP checksum of segment {i}");
-            assert_eq!(ip_header_sum(&s[14..34]), 0xffff, "IPv4 header checksum");
+            assert_eq!(
+                csum::fold(csum::sum(&s[14..34])),
+                0xffff,
+                "IPv4 header checksum"
+            );
         }
     }
 

@@ -49,7 +49,7 @@
 //! wrong); in IP fragments it cannot be recomputed and is left as is.
 
 pub mod bytes;
-mod csum;
+pub(crate) mod csum;
 pub mod edit;
 pub mod offload;
 pub mod parse;

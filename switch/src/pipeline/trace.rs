@@ -11,6 +11,7 @@
 use super::state::Pipeline;
 use super::xlate::{extract, Op, PacketMeta};
 use crate::packet;
+use crate::packet::csum;
 use openflow::ofctl::format::{actions_to_string, match_to_string};
 use openflow::ofctl::parse::parse_match;
 use openflow::oxm::{Oxm, OxmField};
@@ -151,7 +152,7 @@ fn base_frame(et: u16, proto: Option<u8>) -> Vec<u8> {
             f.extend(total.to_be_bytes());
             f.extend([0, 0, 0x40, 0, 64, proto.unwrap_or(0xfd), 0, 0]);
             f.extend([10, 0, 0, 1, 10, 0, 0, 2]);
-            let sum = !ones_sum(&f[14..34]);
+            let sum = !csum::fold(csum::sum(&f[14..34]));
             f[24..26].copy_from_slice(&sum.to_be_bytes());
             f.extend(body);
         }
@@ -180,17 +181,6 @@ fn base_frame(et: u16, proto: Option<u8>) -> Vec<u8> {
         f.resize(60, 0);
     }
     f
-}
-
-fn ones_sum(b: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in b.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    s as u16
 }
 
 fn port_name(p: u32) -> String {
