@@ -33,16 +33,9 @@ const F_SEQ: u16 = 0x1000;
 pub fn parse_key(s: Option<&str>) -> Result<Option<TunnelKey>, String> {
     match s {
         None => Ok(None),
-        Some("flow") => Ok(Some(TunnelKey::Flow)),
-        Some(v) => {
-            let n = if let Some(h) = v.strip_prefix("0x") {
-                u32::from_str_radix(h, 16)
-            } else {
-                v.parse()
-            };
-            n.map(|n| Some(TunnelKey::Fixed(n)))
-                .map_err(|_| format!("bad GRE key {v:?} (0 to 4294967295, or flow)"))
-        }
+        Some(v) => TunnelKey::parse_value(v, u32::MAX)
+            .map(Some)
+            .ok_or_else(|| format!("bad GRE key {v:?} (0 to 4294967295, or flow)")),
     }
 }
 

@@ -44,19 +44,22 @@ impl TunnelKey {
     pub fn parse(s: Option<&str>) -> Result<TunnelKey, String> {
         match s {
             None => Ok(TunnelKey::Fixed(0)),
-            Some("flow") => Ok(TunnelKey::Flow),
-            Some(v) => {
-                let n = if let Some(h) = v.strip_prefix("0x") {
-                    u32::from_str_radix(h, 16)
-                } else {
-                    v.parse()
-                };
-                match n {
-                    Ok(n) if n < 1 << 24 => Ok(TunnelKey::Fixed(n)),
-                    _ => Err(format!("bad VXLAN key {v:?} (0 to 16777215, or flow)")),
-                }
-            }
+            Some(v) => TunnelKey::parse_value(v, 0x00ff_ffff)
+                .ok_or_else(|| format!("bad VXLAN key {v:?} (0 to 16777215, or flow)")),
         }
+    }
+
+    /// `flow`, or a decimal or `0x` hexadecimal key of at most `max`
+    /// (VXLAN and GRE keys differ only in width).
+    pub fn parse_value(v: &str, max: u32) -> Option<TunnelKey> {
+        if v == "flow" {
+            return Some(TunnelKey::Flow);
+        }
+        let n = match v.strip_prefix("0x") {
+            Some(h) => u32::from_str_radix(h, 16),
+            None => v.parse(),
+        };
+        n.ok().filter(|n| *n <= max).map(TunnelKey::Fixed)
     }
 }
 
@@ -133,9 +136,15 @@ impl VxlanRegistry {
                 },
             );
         }
+        // An IPv6 (dual-stack) socket sends to IPv4 peers through mapped
+        // addresses; decided once here, not per frame.
+        let dst = match (remote, sock.sock.local_addr()?) {
+            (IpAddr::V4(v4), SocketAddr::V6(_)) => IpAddr::V6(v4.to_ipv6_mapped()),
+            _ => remote,
+        };
         Ok(VxlanSink {
             sock: sock.sock.clone(),
-            remote: SocketAddr::new(remote, udp_port),
+            remote: SocketAddr::new(dst, udp_port),
             key,
         })
     }
@@ -244,6 +253,7 @@ pub fn header(vni: u32) -> [u8; HDR] {
 /// Sends into one VXLAN tunnel.
 pub struct VxlanSink {
     sock: Arc<UdpSocket>,
+    /// The peer, in the socket's address family.
     remote: SocketAddr,
     key: TunnelKey,
 }
@@ -254,18 +264,11 @@ impl PortSink for VxlanSink {
             TunnelKey::Fixed(k) => k,
             TunnelKey::Flow => (tunnel_id & 0x00ff_ffff) as u32,
         };
-        let remote = match (self.remote.ip(), self.sock.local_addr()) {
-            // An IPv6 socket sends to IPv4 peers through mapped addresses.
-            (IpAddr::V4(v4), Ok(SocketAddr::V6(_))) => {
-                SocketAddr::new(IpAddr::V6(v4.to_ipv6_mapped()), self.remote.port())
-            }
-            _ => self.remote,
-        };
         for seg in vnet::finished_segments(frame, vnet::current()) {
             let mut d = Vec::with_capacity(HDR + seg.len());
             d.extend_from_slice(&header(vni));
             d.extend_from_slice(&seg);
-            self.sock.try_send_to(&d, remote)?;
+            self.sock.try_send_to(&d, self.remote)?;
         }
         Ok(())
     }
