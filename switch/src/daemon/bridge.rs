@@ -163,6 +163,9 @@ struct Bridge {
     clock: Clock,
     /// When a controller channel was last ready (for fail-open).
     last_controller: u64,
+    /// The configuration names a controller the switch connects to (set
+    /// on reconfiguration, read by the fail-open check every tick).
+    has_active_controller: bool,
 }
 
 /// Starts a bridge. Fails (and leaves nothing behind) when its LOCAL port
@@ -209,6 +212,7 @@ pub fn spawn(
         patches,
         clock,
         last_controller: 0,
+        has_active_controller: false,
     };
     // The management socket for ovs-ofctl-like tools, as OVS's BR.mgmt.
     let mgmt = settings.state_dir.join(format!("{name}.mgmt"));
@@ -471,11 +475,7 @@ impl Bridge {
     /// Standalone fail mode: after three probe intervals without a ready
     /// controller, forward everything with NORMAL until one is back.
     fn fail_open_check(&mut self, now: u64) {
-        let has_active = self
-            .cfg
-            .controllers
-            .iter()
-            .any(|t| Target::parse(t).map(|t| t.is_active()).unwrap_or(false));
+        let has_active = self.has_active_controller;
         let standalone = self.cfg.effective_fail_mode() == model::FailMode::Standalone;
         let connected = self.controllers.ids().any(|id| {
             self.controllers
@@ -922,6 +922,11 @@ impl Bridge {
                 Err(e) => tracing::warn!("{}: {e}", self.name),
             }
         }
+        self.has_active_controller = self
+            .cfg
+            .controllers
+            .iter()
+            .any(|t| Target::parse(t).map(|t| t.is_active()).unwrap_or(false));
         // Secure mode never forwards on its own.
         if self.cfg.effective_fail_mode() == model::FailMode::Secure {
             self.pipeline.set_fail_open(false);
