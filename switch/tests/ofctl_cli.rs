@@ -11,6 +11,10 @@
 //! The OVS test needs root, Open vSwitch and `ip`; without them it skips
 //! with a message, except under `CI=true`, where it fails.
 
+#[path = "../../tests/common/ports.rs"]
+mod ports;
+use ports::free_port;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -40,13 +44,6 @@ fn assert_one_line_error(o: &Output, contains: &str) -> String {
     assert!(err.contains(contains), "expected {contains:?} in {err:?}");
     assert!(o.stdout.is_empty(), "stdout: {}", text(&o.stdout));
     err
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 #[test]

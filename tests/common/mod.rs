@@ -7,6 +7,9 @@
 
 #![allow(dead_code)]
 
+#[path = "ports.rs"]
+mod ports;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -54,13 +57,8 @@ pub fn unique(suffix: &str) -> String {
     name
 }
 
-/// A TCP port nobody listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+#[allow(unused_imports)]
+pub use ports::free_port;
 
 /// The `ofswitch` binary of this workspace (built if missing).
 pub fn ofswitch_bin() -> PathBuf {
