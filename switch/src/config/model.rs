@@ -514,7 +514,9 @@ impl InterfaceType {
             "csum",
         ];
         match self {
-            InterfaceType::System | InterfaceType::Internal => Some(&[]),
+            // backend=native|pnet: how a system port reaches its interface.
+            InterfaceType::System => Some(&["backend"]),
+            InterfaceType::Internal => Some(&[]),
             InterfaceType::Patch => Some(&["peer"]),
             InterfaceType::Vxlan | InterfaceType::Gre => Some(TUNNEL),
             InterfaceType::Dummy => None,
@@ -591,6 +593,14 @@ impl Interface {
                 Some(p) => validate_name("peer", p)?,
             },
             InterfaceType::Vxlan | InterfaceType::Gre => self.validate_tunnel()?,
+            InterfaceType::System => match self.options.get("backend").map(String::as_str) {
+                None | Some("native") | Some("pnet") => {}
+                Some(other) => {
+                    return err(format!(
+                        "options:backend must be native or pnet, not \"{other}\""
+                    ))
+                }
+            },
             _ => {}
         }
         if let Some(mtu) = self.mtu_request {
@@ -991,6 +1001,22 @@ mod tests {
             .contains("unknown option \"bogus\""));
 
         let mut s = port("eth1");
+        s.interface.options.insert("x".into(), "1".into());
+        assert!(valid_config(s)
+            .unwrap_err()
+            .0
+            .contains("unknown option \"x\" for interface type system (known: backend)"));
+        let mut s = port("eth1");
+        s.interface.options.insert("backend".into(), "pnet".into());
+        assert!(valid_config(s).is_ok());
+        let mut s = port("eth1");
+        s.interface.options.insert("backend".into(), "dpdk".into());
+        assert!(valid_config(s)
+            .unwrap_err()
+            .0
+            .contains("options:backend must be native or pnet"));
+        let mut s = port("eth1");
+        s.interface.kind = InterfaceType::Internal;
         s.interface.options.insert("x".into(), "1".into());
         assert!(valid_config(s).unwrap_err().0.contains("takes no options"));
         let mut s = port("eth1");

@@ -11,10 +11,12 @@
 //!
 //! [`agent`]: crate::agent
 
+mod link;
+
 use super::channel::{self, ChannelEvent, ConnIds};
 use super::ports::{
-    create_netns_veth, delete_veth, spawn_packet_rx, spawn_tap_rx, NullSink, PacketSink, PatchSink,
-    PortRegistry, TapSink,
+    create_netns_veth, delete_veth, Device, NullSink, PacketSink, PatchSink, PnetSink,
+    PortRegistry, PortRx, TapSink,
 };
 use super::target::Target;
 use super::tls::SslSource;
@@ -24,8 +26,9 @@ use crate::agent::{
 use crate::config::model::{self, InterfaceType};
 use crate::config::runtime::{ControllerStatus, InterfaceStatus};
 use crate::datapath::forward::{Clock, Forwarder, PortSink, Upcall};
+use crate::datapath::workers::RxRegistration;
 use crate::datapath::{sys, tap::Tap};
-use crate::pipeline::ports::PortInfo;
+use crate::pipeline::ports::{PortCounters, PortInfo};
 use crate::pipeline::{Outcome, Pipeline, SharedPipeline};
 use openflow::messages::flow_mod_command;
 use openflow::port::{self, Port, PortStatus};
@@ -118,20 +121,13 @@ struct PortRt {
     kind: InterfaceType,
     /// A veth pair we created for a namespace (deleted with the port).
     veth: bool,
-    /// The receive task (TAP ports).
-    rx: Option<JoinHandle<()>>,
+    /// The receiver on a forwarding thread (device-backed ports); dropping
+    /// it stops receiving.
+    _rx: Option<RxRegistration>,
     /// Keeps the TAP device alive.
     _tap: Option<Arc<Tap>>,
     /// Patch ports are registered under their name.
     patch: bool,
-}
-
-impl Drop for PortRt {
-    fn drop(&mut self) {
-        if let Some(rx) = self.rx.take() {
-            rx.abort();
-        }
-    }
 }
 
 /// One OpenFlow channel as the bridge task sees it.
@@ -166,6 +162,8 @@ struct Bridge {
     /// The configuration names a controller the switch connects to (set
     /// on reconfiguration, read by the fail-open check every tick).
     has_active_controller: bool,
+    /// Follows the ports' link states (every tick).
+    links: link::LinkMonitor,
 }
 
 /// Starts a bridge. Fails (and leaves nothing behind) when its LOCAL port
@@ -213,6 +211,7 @@ pub fn spawn(
         clock,
         last_controller: 0,
         has_active_controller: false,
+        links: link::LinkMonitor::default(),
     };
     // The management socket for ovs-ofctl-like tools, as OVS's BR.mgmt.
     let mgmt = settings.state_dir.join(format!("{name}.mgmt"));
@@ -469,6 +468,7 @@ impl Bridge {
             self.close(id);
         }
         self.fail_open_check(now);
+        self.poll_links();
         self.update_controller_status();
     }
 
@@ -566,27 +566,64 @@ impl Bridge {
         tap: Arc<Tap>,
         mac: [u8; 6],
     ) {
-        let rx = spawn_tap_rx(tap.clone(), ofport, self.fwd.clone());
+        let counters = self.counters(ofport);
+        let rx = self.patches.threads.add(Box::new(PortRx::new(
+            name,
+            Device::Tap(tap.clone()),
+            ofport,
+            self.fwd.clone(),
+            counters.clone(),
+        )));
         let mtu = sys::mtu(name).unwrap_or(1500);
-        self.sinks
-            .insert(ofport, Arc::new(TapSink(tap.clone(), mtu)));
+        self.sinks.insert(
+            ofport,
+            Arc::new(TapSink {
+                tap: tap.clone(),
+                mtu,
+                counters: counters.clone(),
+            }),
+        );
         self.ports.insert(
             ofport,
             PortRt {
                 name: name.to_string(),
                 kind,
-                rx: Some(rx),
+                _rx: Some(rx),
                 _tap: Some(tap),
                 patch: false,
                 veth: false,
             },
         );
-        self.port_up(ofport, name, mac, true, None);
+        self.port_up_counted(ofport, name, mac, true, None, counters);
+    }
+
+    /// The counters of port `ofport`: the pipeline's when it has the port,
+    /// else new ones (which [`Self::port_up`] then gives the pipeline).
+    fn counters(&self, ofport: u32) -> Arc<PortCounters> {
+        self.pipeline
+            .port(ofport)
+            .map(|p| p.counters.clone())
+            .unwrap_or_default()
     }
 
     /// Records a new port everywhere it is known and tells controllers.
     fn port_up(&mut self, ofport: u32, name: &str, mac: [u8; 6], up: bool, error: Option<String>) {
+        self.port_up_counted(ofport, name, mac, up, error, self.counters(ofport))
+    }
+
+    /// [`Self::port_up`] for a port whose datapath side already counts into
+    /// `counters`.
+    fn port_up_counted(
+        &mut self,
+        ofport: u32,
+        name: &str,
+        mac: [u8; 6],
+        up: bool,
+        error: Option<String>,
+        counters: Arc<PortCounters>,
+    ) {
         let mut info = PortInfo::new(ofport);
+        info.counters = counters;
         info.created = self.now();
         info.live = up;
         if let Some(p) = self.cfg.ports.get(name) {
@@ -679,7 +716,7 @@ impl Bridge {
                     PortRt {
                         name: p.name.clone(),
                         kind,
-                        rx: None,
+                        _rx: None,
                         _tap: None,
                         patch: true,
                         veth: false,
@@ -707,7 +744,14 @@ impl Bridge {
             (Some(remote), Ok(key)) => self
                 .patches
                 .gre
-                .attach(&p.name, remote, key, p.ofport, self.fwd.clone())
+                .attach(
+                    &p.name,
+                    remote,
+                    key,
+                    p.ofport,
+                    self.fwd.clone(),
+                    &self.patches.threads,
+                )
                 .map_err(|e| e.to_string()),
         };
         match attached {
@@ -724,7 +768,7 @@ impl Bridge {
             PortRt {
                 name: p.name.clone(),
                 kind: p.interface.kind,
-                rx: None,
+                _rx: None,
                 _tap: None,
                 patch: false,
                 veth: false,
@@ -753,7 +797,15 @@ impl Bridge {
             (Some(remote), Ok(key), Ok(udp_port)) => self
                 .patches
                 .vxlan
-                .attach(&p.name, udp_port, remote, key, p.ofport, self.fwd.clone())
+                .attach(
+                    &p.name,
+                    udp_port,
+                    remote,
+                    key,
+                    p.ofport,
+                    self.fwd.clone(),
+                    &self.patches.threads,
+                )
                 .map_err(|e| e.to_string()),
         };
         match attached {
@@ -775,18 +827,46 @@ impl Bridge {
         } else if let Some(mtu) = p.interface.mtu_request {
             let _ = sys::set_mtu(&p.name, mtu);
         }
-        match crate::datapath::afpacket::PacketSocket::open(&p.name) {
-            Ok(sock) => {
-                let sock = Arc::new(sock);
-                let rx = spawn_packet_rx(sock.clone(), p.ofport, self.fwd.clone());
-                let mtu = sys::mtu(&p.name).unwrap_or(1500);
-                self.sinks.insert(p.ofport, Arc::new(PacketSink(sock, mtu)));
+        let counters = self.counters(p.ofport);
+        let mtu = sys::mtu(&p.name).unwrap_or(1500);
+        let opened: std::io::Result<(Device, Arc<dyn PortSink>)> =
+            if p.interface.options.get("backend").map(String::as_str) == Some("pnet") {
+                crate::datapath::pnet::PnetPort::open(&p.name).map(|port| {
+                    let port = Arc::new(port);
+                    let sink = PnetSink {
+                        port: port.clone(),
+                        mtu,
+                        counters: counters.clone(),
+                    };
+                    (Device::Pnet(port), Arc::new(sink) as Arc<dyn PortSink>)
+                })
+            } else {
+                crate::datapath::afpacket::PacketSocket::open(&p.name).map(|sock| {
+                    let sock = Arc::new(sock);
+                    let sink = PacketSink {
+                        sock: sock.clone(),
+                        mtu,
+                        counters: counters.clone(),
+                    };
+                    (Device::Packet(sock), Arc::new(sink) as Arc<dyn PortSink>)
+                })
+            };
+        match opened {
+            Ok((dev, sink)) => {
+                let rx = self.patches.threads.add(Box::new(PortRx::new(
+                    &p.name,
+                    dev,
+                    p.ofport,
+                    self.fwd.clone(),
+                    counters.clone(),
+                )));
+                self.sinks.insert(p.ofport, sink);
                 self.ports.insert(
                     p.ofport,
                     PortRt {
                         name: p.name.clone(),
                         kind: p.interface.kind,
-                        rx: Some(rx),
+                        _rx: Some(rx),
                         _tap: None,
                         patch: false,
                         veth,
@@ -794,7 +874,7 @@ impl Bridge {
                 );
                 let mac = sys::mac_address(&p.name).unwrap_or(model::default_bridge_mac(&p.name));
                 let up = sys::is_running(&p.name).unwrap_or(false);
-                self.port_up(p.ofport, &p.name, mac, up, None);
+                self.port_up_counted(p.ofport, &p.name, mac, up, None, counters);
             }
             Err(e) => {
                 if veth {
@@ -818,7 +898,7 @@ impl Bridge {
             PortRt {
                 name: p.name.clone(),
                 kind: p.interface.kind,
-                rx: None,
+                _rx: None,
                 _tap: None,
                 patch: false,
                 veth: false,

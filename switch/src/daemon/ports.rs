@@ -11,27 +11,41 @@
 //!   get their OpenFlow number and appear in PORT_DESC as link-down, with
 //!   an error the interface status shows.
 
+use crate::datapath::afpacket::PacketSocket;
 use crate::datapath::forward::{Forwarder, PortSink};
 use crate::datapath::tap::Tap;
 use crate::datapath::vnet;
-use crate::pipeline::{MicroflowCache, PacketMeta};
+use crate::datapath::workers::{ForwardingThreads, RxSource, Scratch};
+use crate::pipeline::ports::PortCounters;
+use crate::pipeline::{MicroflowCache, Outcome, PacketMeta};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, RwLock};
-use tokio::task::JoinHandle;
 
-/// What ports of different bridges share, daemon-wide: patch ports by
-/// name (where a frame sent to a patch port enters: its peer's bridge and
-/// OpenFlow port number), and the VXLAN sockets.
-#[derive(Default)]
+/// What ports of different bridges share, daemon-wide: the forwarding
+/// threads, patch ports by name (where a frame sent to a patch port
+/// enters: its peer's bridge and OpenFlow port number), and the tunnel
+/// sockets.
 pub struct PortRegistry {
     ports: RwLock<HashMap<String, (Arc<Forwarder>, u32)>>,
+    pub threads: ForwardingThreads,
     pub vxlan: crate::datapath::vxlan::VxlanRegistry,
     pub gre: crate::datapath::gre::GreRegistry,
 }
 
 impl PortRegistry {
+    pub fn new(threads: ForwardingThreads) -> PortRegistry {
+        PortRegistry {
+            ports: RwLock::default(),
+            threads,
+            vxlan: Default::default(),
+            gre: Default::default(),
+        }
+    }
+
     pub fn insert(&self, name: &str, fwd: Arc<Forwarder>, ofport: u32) {
         if let Ok(mut m) = self.ports.write() {
             m.insert(name.to_string(), (fwd, ofport));
@@ -113,20 +127,57 @@ impl PortSink for PatchSink {
 }
 
 /// A TAP port's sink; `mtu` is read when the port is opened.
-pub struct TapSink(pub Arc<Tap>, pub u32);
+pub struct TapSink {
+    pub tap: Arc<Tap>,
+    pub mtu: u32,
+    pub counters: Arc<PortCounters>,
+}
 
 impl PortSink for TapSink {
     fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
-        with_offload(frame, self.1, |hdr, f| self.0.send(hdr, f))
+        with_offload(frame, self.mtu, &self.counters, |hdr, f| {
+            self.tap.send(hdr, f)
+        })
     }
+}
+
+/// A system port's sink; `mtu` is read when the port is opened.
+pub struct PacketSink {
+    pub sock: Arc<PacketSocket>,
+    pub mtu: u32,
+    pub counters: Arc<PortCounters>,
+}
+
+impl PortSink for PacketSink {
+    fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
+        with_offload(frame, self.mtu, &self.counters, |hdr, f| {
+            self.sock.send(hdr, f, &self.counters)
+        })
+    }
+}
+
+/// Whether `frame` is longer than a port with this MTU carries (the MTU
+/// counts from the end of the Ethernet header; each VLAN tag adds 4).
+fn too_big(frame: &[u8], mtu: u32) -> bool {
+    let mut allowed = mtu as usize + 14;
+    let mut at = 12;
+    while frame.len() >= at + 4 && matches!([frame[at], frame[at + 1]], [0x81, 0x00] | [0x88, 0xa8])
+    {
+        allowed += 4;
+        at += 4;
+    }
+    frame.len() > allowed
 }
 
 /// Calls `send` with the frame as it must leave (partial checksum back in
 /// place) and its `virtio_net_hdr`, from the offload state of the frame
-/// being forwarded on this thread.
+/// being forwarded on this thread. A frame too large for the port (and
+/// not one the port can cut: TSO) is counted in `tx_errors` and not sent:
+/// never truncated.
 fn with_offload(
     frame: &[u8],
     mtu: u32,
+    counters: &PortCounters,
     send: impl Fn(&[u8; vnet::VNET_HDR_LEN], &[u8]) -> io::Result<()>,
 ) -> io::Result<()> {
     let o = vnet::current();
@@ -139,7 +190,15 @@ fn with_offload(
             }
             return Ok(());
         }
+        if too_big(frame, mtu) {
+            counters.tx_errors.fetch_add(1, Relaxed);
+            return Ok(());
+        }
         return send(&[0; vnet::VNET_HDR_LEN], frame);
+    }
+    if !o.is_gso() && too_big(frame, mtu) {
+        counters.tx_errors.fetch_add(1, Relaxed);
+        return Ok(());
     }
     let mut f = frame.to_vec();
     vnet::from_complemented(&mut f, o);
@@ -156,71 +215,136 @@ impl PortSink for NullSink {
     }
 }
 
-/// Receives frames from a TAP forever and runs them through the bridge.
-pub fn spawn_tap_rx(tap: Arc<Tap>, ofport: u32, fwd: Arc<Forwarder>) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut cache = MicroflowCache::default();
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 65_536];
-        loop {
-            match tap.recv(&mut buf).await {
-                Ok((n, o)) => {
-                    vnet::with_rx(o, || {
-                        fwd.handle(
-                            &mut cache,
-                            PacketMeta::port(ofport),
-                            buf[..n].to_vec(),
-                            &mut out,
-                        )
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!("{}: receive failed: {e}", tap.name());
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            }
-        }
-    })
+/// A system port's sink through pnet (`options:backend=pnet`): no
+/// offload metadata, so frames leave finished.
+pub struct PnetSink {
+    pub port: Arc<crate::datapath::pnet::PnetPort>,
+    pub mtu: u32,
+    pub counters: Arc<PortCounters>,
 }
 
-/// A system port's sink; `mtu` is read when the port is opened.
-pub struct PacketSink(pub Arc<crate::datapath::afpacket::PacketSocket>, pub u32);
-
-impl PortSink for PacketSink {
+impl PortSink for PnetSink {
     fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
-        with_offload(frame, self.1, |hdr, f| self.0.send(hdr, f))
+        for seg in vnet::finished_segments(frame, vnet::current()) {
+            if too_big(&seg, self.mtu) {
+                self.counters.tx_errors.fetch_add(1, Relaxed);
+                continue;
+            }
+            self.port.send(&seg)?;
+        }
+        Ok(())
     }
 }
 
-/// Receives frames from an `AF_PACKET` socket forever.
-pub fn spawn_packet_rx(
-    sock: Arc<crate::datapath::afpacket::PacketSocket>,
+/// A device frames arrive on: an `AF_PACKET` socket, the same through
+/// pnet, or a TAP.
+pub enum Device {
+    Packet(Arc<PacketSocket>),
+    Pnet(Arc<crate::datapath::pnet::PnetPort>),
+    Tap(Arc<Tap>),
+}
+
+/// The receiving side of one device-backed port, run by a forwarding
+/// thread: frames into the port's bridge, with the port's own microflow
+/// cache.
+pub struct PortRx {
+    name: String,
+    dev: Device,
     ofport: u32,
     fwd: Arc<Forwarder>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut cache = MicroflowCache::default();
-        let mut out = Vec::new();
-        let mut buf = Vec::with_capacity(65_540);
-        loop {
-            match sock.recv(&mut buf).await {
-                Ok((n, o)) => {
-                    vnet::with_rx(o, || {
-                        fwd.handle(
-                            &mut cache,
-                            PacketMeta::port(ofport),
-                            buf[..n].to_vec(),
-                            &mut out,
-                        )
-                    });
+    counters: Arc<PortCounters>,
+    cache: MicroflowCache,
+    out: Vec<Outcome>,
+}
+
+impl PortRx {
+    pub fn new(
+        name: &str,
+        dev: Device,
+        ofport: u32,
+        fwd: Arc<Forwarder>,
+        counters: Arc<PortCounters>,
+    ) -> PortRx {
+        PortRx {
+            name: name.to_string(),
+            dev,
+            ofport,
+            fwd,
+            counters,
+            cache: MicroflowCache::default(),
+            out: Vec::new(),
+        }
+    }
+
+    fn forward(&mut self, frame: &[u8], o: vnet::RxOffload) {
+        if frame.len() < 14 {
+            // A runt (or a frame we could not take whole): dropped, counted.
+            self.counters.rx_errors.fetch_add(1, Relaxed);
+            return;
+        }
+        let (fwd, cache, out) = (&self.fwd, &mut self.cache, &mut self.out);
+        vnet::with_rx(o, || {
+            fwd.handle(cache, PacketMeta::port(self.ofport), frame.to_vec(), out)
+        });
+    }
+}
+
+impl RxSource for PortRx {
+    fn fd(&self) -> RawFd {
+        match &self.dev {
+            Device::Packet(s) => s.fd(),
+            Device::Pnet(p) => p.fd(),
+            Device::Tap(t) => t.fd(),
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn receive(&mut self, scratch: &mut Scratch, budget: usize) -> io::Result<usize> {
+        let mut k = 0;
+        while k < budget {
+            match &self.dev {
+                Device::Packet(s) => {
+                    let s = s.clone();
+                    let n = s.recv_batch(&mut scratch.batch)?;
+                    if n == 0 {
+                        break;
+                    }
+                    for i in 0..n {
+                        let (frame, o) = scratch.batch.frame(i);
+                        self.forward(frame, o);
+                    }
+                    k += n;
+                    if n < crate::datapath::afpacket::RECV_BATCH {
+                        break;
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!("{}: receive failed: {e}", sock.name());
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                Device::Pnet(p) => {
+                    let p = p.clone();
+                    let got = p.try_recv(|frame| {
+                        self.forward(frame, vnet::RxOffload::default());
+                    })?;
+                    if !got {
+                        break;
+                    }
+                    k += 1;
+                }
+                Device::Tap(t) => {
+                    let t = t.clone();
+                    match t.try_recv(&mut scratch.buf)? {
+                        Some((n, o)) => {
+                            self.forward(&scratch.buf[..n], o);
+                            k += 1;
+                        }
+                        None => break,
+                    }
                 }
             }
         }
-    })
+        Ok(k)
+    }
 }
 
 /// Attaches a network namespace the way `ovs-docker add-port` does: a veth

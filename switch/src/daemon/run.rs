@@ -16,6 +16,7 @@ use crate::config::protocol::{self, Request, Response};
 use crate::config::runtime::{ControllerStatus, InterfaceStatus, RuntimeInfo};
 use crate::config::{store, vsctl};
 use crate::datapath::forward::Clock;
+use crate::datapath::workers::ForwardingThreads;
 use clap::Parser;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,11 @@ struct Args {
     /// controller.
     #[arg(long, default_value_t = 5.0)]
     probe_interval: f64,
+    /// Forwarding threads: dedicated threads that receive from every
+    /// port and run the frames through the pipeline (ports are spread
+    /// over them).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    forwarding_threads: u16,
 }
 
 /// Runs the daemon; returns when it stops (SIGTERM, SIGINT).
@@ -117,7 +123,15 @@ pub fn main(state_dir: &Path, args: Vec<String>) -> ExitCode {
         .pidfile
         .clone()
         .unwrap_or_else(|| state_dir.join("ofswitch.pid"));
-    match runtime.block_on(serve(settings, &pidfile, &mut ready)) {
+    let threads = match ForwardingThreads::start(usize::from(args.forwarding_threads)) {
+        Ok(t) => t,
+        Err(e) => {
+            ready.failed(&e.to_string());
+            eprintln!("ofswitch daemon: cannot start the forwarding threads: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(settings, threads, &pidfile, &mut ready)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             ready.failed(&e);
@@ -151,6 +165,7 @@ impl RuntimeInfo for Runtime<'_> {
 
 async fn serve(
     settings: BridgeSettings,
+    threads: ForwardingThreads,
     pidfile: &Path,
     ready: &mut ReadyPipe,
 ) -> Result<(), String> {
@@ -161,7 +176,7 @@ async fn serve(
     let ctl_path = protocol::socket_path(&state_dir);
     let listener = bind_unix(&ctl_path).map_err(|e| format!("{}: {e}", ctl_path.display()))?;
     let clock = Clock::default();
-    let patches = Arc::new(PortRegistry::default());
+    let patches = Arc::new(PortRegistry::new(threads));
     let mut bridges: BTreeMap<String, BridgeHandle> = BTreeMap::new();
     for b in config.bridges.values() {
         match bridge::spawn(b.clone(), settings.clone(), patches.clone(), clock) {

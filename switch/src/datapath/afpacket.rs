@@ -12,14 +12,22 @@
 //! - **Our own transmissions** would be received again: the socket asks the
 //!   kernel not to loop them back (`PACKET_IGNORE_OUTGOING`).
 //!
-//! This is the plain one-frame-per-syscall path; a batched ring
-//! (TPACKET_V3) is the planned fast path.
+//! Frames are received in batches with `recvmmsg(2)` into a forwarding
+//! thread's [`RecvBatch`] (see [`super::workers`]) and sent in batches with
+//! `sendmmsg(2)` (see [`super::txbatch`]). Not a TPACKET ring: ring slots
+//! are fixed-size, and GSO frames (up to 64 KiB with offloads on) would
+//! need 64 KiB slots; TPACKET_V3's variable blocks wake the reader only
+//! when a block fills or times out, which costs latency.
 
 use super::sys;
 use super::vnet::{to_complemented, RxOffload, VNET_HDR_LEN};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use tokio::io::unix::AsyncFd;
+
+/// Frames one `recvmmsg` call takes at most.
+pub const RECV_BATCH: usize = 32;
+/// Room for the largest frame (GSO) plus a VLAN tag put back in front.
+const SLOT: usize = 65_536 + 4;
 
 const ETH_P_ALL: u16 = 0x0003;
 const PACKET_AUXDATA: libc::c_int = 8;
@@ -45,7 +53,7 @@ struct AuxData {
 /// An `AF_PACKET` socket bound to one interface.
 #[derive(Debug)]
 pub struct PacketSocket {
-    fd: AsyncFd<OwnedFd>,
+    fd: OwnedFd,
     name: String,
     ifindex: i32,
 }
@@ -73,12 +81,9 @@ fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, opt: libc::c_int, v: &T) -> l
 
 impl PacketSocket {
     /// Opens the interface `name` (which must exist), in promiscuous mode.
-    /// Needs a tokio runtime and CAP_NET_RAW.
+    /// Needs CAP_NET_RAW.
     pub fn open(name: &str) -> io::Result<PacketSocket> {
         sys::check_name(name)?;
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(io::Error::other("a system port needs a tokio runtime"));
-        }
         let cname = std::ffi::CString::new(name)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in name"))?;
         // SAFETY: valid C string.
@@ -139,8 +144,6 @@ impl PacketSocket {
             setsockopt(&fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq),
             "promiscuous mode",
         )?;
-        // SAFETY: the OwnedFd moves into the AsyncFd and stays open.
-        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| io::Error::other(e.to_string()))?;
         let _ = sys::set_up(name, true);
         Ok(PacketSocket {
             fd,
@@ -157,24 +160,32 @@ impl PacketSocket {
         self.ifindex
     }
 
-    /// Waits for the next frame, as it was on the wire (VLAN tag back in
-    /// place) into `buf[..len]`; returns `len` and what its offload header said
-    /// (a partial checksum is already complemented, see super::vnet).
-    pub async fn recv(&self, buf: &mut Vec<u8>) -> io::Result<(usize, RxOffload)> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| recv_one(fd.get_ref(), buf)) {
-                Ok(Ok(Some(n))) => return Ok(n),
-                Ok(Ok(None)) => continue,
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
-            }
-        }
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Receives the frames waiting, at most [`RECV_BATCH`], without
+    /// blocking, into `batch`: each as it was on the wire (VLAN tag back in
+    /// place), with what its offload header said (a partial checksum is
+    /// already complemented, see super::vnet). Returns how many; 0 when
+    /// none is waiting.
+    pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        batch.recv(&self.fd)
     }
 
     /// Sends one frame with its offload header, without blocking; a full
-    /// queue drops it (error).
-    pub fn send(&self, hdr: &[u8; VNET_HDR_LEN], frame: &[u8]) -> io::Result<()> {
+    /// queue drops it (error). On a forwarding thread the frame is queued
+    /// and leaves with the thread's next batch; a refusal then is counted
+    /// in `counters`.
+    pub fn send(
+        &self,
+        hdr: &[u8; VNET_HDR_LEN],
+        frame: &[u8],
+        counters: &std::sync::Arc<crate::pipeline::ports::PortCounters>,
+    ) -> io::Result<()> {
+        if super::txbatch::queue(self.fd.as_raw_fd(), hdr, frame, counters) {
+            return Ok(());
+        }
         let mut iov = [
             libc::iovec {
                 iov_base: hdr.as_ptr() as *mut libc::c_void,
@@ -191,7 +202,7 @@ impl PacketSocket {
         msg.msg_iovlen = 2;
         // SAFETY: sendmsg(2) from buffers that live through the call; the
         // kernel only reads them.
-        let n = unsafe { libc::sendmsg(self.fd.get_ref().as_raw_fd(), &msg, 0) };
+        let n = unsafe { libc::sendmsg(self.fd.as_raw_fd(), &msg, libc::MSG_DONTWAIT) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -199,59 +210,137 @@ impl PacketSocket {
     }
 }
 
-/// One recvmsg: the frame into `buf` (resized), fixed up from the auxdata.
-/// `Ok(None)`: nothing usable (e.g. an outgoing frame on old kernels).
-fn recv_one(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<Option<(usize, RxOffload)>> {
-    // Sized once: resizing after every truncate would zero 64 KiB per
-    // frame (it was 8% of the forwarding CPU).
-    if buf.len() < 65_536 + 4 {
-        buf.resize(65_536 + 4, 0);
+/// Receive memory for one `recvmmsg` call: [`RECV_BATCH`] slots, each
+/// large enough for a GSO frame, with room for its offload header and
+/// auxdata. A forwarding thread owns one and lends it to its sources.
+pub struct RecvBatch {
+    bufs: Vec<Vec<u8>>,
+    hdrs: Vec<[u8; VNET_HDR_LEN]>,
+    cmsgs: Vec<[u64; 8]>,
+    /// Per received frame: its slot's bytes `[start..start + len]` and
+    /// offload state.
+    got: Vec<(usize, usize, RxOffload)>,
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        RecvBatch::new()
     }
-    let mut hdr = [0u8; VNET_HDR_LEN];
-    // Leave 4 bytes of room in front for a VLAN tag to put back.
-    let mut iov = [
-        libc::iovec {
-            iov_base: hdr.as_mut_ptr().cast(),
-            iov_len: hdr.len(),
-        },
-        libc::iovec {
-            iov_base: buf[4..].as_mut_ptr().cast(),
-            iov_len: buf.len() - 4,
-        },
-    ];
-    let mut cbuf = [0u64; 16];
-    // SAFETY: an all-zero msghdr is valid to fill in.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = iov.as_mut_ptr();
-    msg.msg_iovlen = 2;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
-    // SAFETY: recvmsg with buffers that live through the call.
-    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_TRUNC) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
+}
+
+impl RecvBatch {
+    pub fn new() -> RecvBatch {
+        RecvBatch {
+            bufs: (0..RECV_BATCH).map(|_| vec![0u8; SLOT]).collect(),
+            hdrs: vec![[0; VNET_HDR_LEN]; RECV_BATCH],
+            cmsgs: vec![[0; 8]; RECV_BATCH],
+            got: Vec::with_capacity(RECV_BATCH),
+        }
     }
-    let Some(n) = (n as usize).checked_sub(VNET_HDR_LEN) else {
-        return Ok(None);
-    };
-    if n > buf.len() - 4 || n < 14 {
-        // Truncated (larger than any frame we accept) or runt: drop.
-        return Ok(None);
+
+    /// How many frames the last receive got.
+    pub fn len(&self) -> usize {
+        self.got.len()
     }
-    let mut aux = None;
+
+    pub fn is_empty(&self) -> bool {
+        self.got.is_empty()
+    }
+
+    /// Frame `i` of the last receive and its offload state.
+    pub fn frame(&self, i: usize) -> (&[u8], RxOffload) {
+        let (start, len, o) = self.got[i];
+        (&self.bufs[i][start..start + len], o)
+    }
+
+    fn recv(&mut self, fd: &OwnedFd) -> io::Result<usize> {
+        self.got.clear();
+        let mut iovs: Vec<[libc::iovec; 2]> = Vec::with_capacity(RECV_BATCH);
+        for (hdr, buf) in self.hdrs.iter_mut().zip(self.bufs.iter_mut()) {
+            // Leave 4 bytes of room in front for a VLAN tag to put back.
+            iovs.push([
+                libc::iovec {
+                    iov_base: hdr.as_mut_ptr().cast(),
+                    iov_len: hdr.len(),
+                },
+                libc::iovec {
+                    iov_base: buf[4..].as_mut_ptr().cast(),
+                    iov_len: buf.len() - 4,
+                },
+            ]);
+        }
+        let mut msgs: Vec<libc::mmsghdr> = Vec::with_capacity(RECV_BATCH);
+        for (iov, cbuf) in iovs.iter_mut().zip(self.cmsgs.iter_mut()) {
+            // SAFETY: an all-zero mmsghdr is valid to fill in.
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_iov = iov.as_mut_ptr();
+            m.msg_hdr.msg_iovlen = 2;
+            m.msg_hdr.msg_control = cbuf.as_mut_ptr().cast();
+            m.msg_hdr.msg_controllen = std::mem::size_of_val(cbuf) as _;
+            msgs.push(m);
+        }
+        // SAFETY: recvmmsg(2) into headers whose buffers live through the
+        // call.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                msgs.len() as libc::c_uint,
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::WouldBlock {
+                return Ok(0);
+            }
+            return Err(e);
+        }
+        let n = n as usize;
+        for (i, m) in msgs.iter().enumerate().take(n) {
+            let aux = aux_data(&m.msg_hdr);
+            let got = fix_up(&mut self.bufs[i], &self.hdrs[i], m.msg_len as usize, aux);
+            // A frame we cannot use still takes its slot, as empty.
+            self.got
+                .push(got.map_or((0, 0, RxOffload::default()), |(len, o)| (0, len, o)));
+        }
+        Ok(n)
+    }
+}
+
+/// The `PACKET_AUXDATA` of one received message.
+fn aux_data(msg: &libc::msghdr) -> AuxData {
+    let mut aux = AuxData::default();
     // SAFETY: walking the control messages the kernel wrote, with the
     // libc CMSG macros, within `msg_controllen`.
     unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        let mut c = libc::CMSG_FIRSTHDR(msg);
         while !c.is_null() {
             if (*c).cmsg_level == libc::SOL_PACKET && (*c).cmsg_type == PACKET_AUXDATA {
                 let p = libc::CMSG_DATA(c) as *const AuxData;
-                aux = Some(std::ptr::read_unaligned(p));
+                aux = std::ptr::read_unaligned(p);
             }
-            c = libc::CMSG_NXTHDR(&msg, c);
+            c = libc::CMSG_NXTHDR(msg, c);
         }
     }
-    let aux = aux.unwrap_or_default();
+    aux
+}
+
+/// Turns what the kernel wrote into a slot (`n` bytes: offload header,
+/// then the frame at `buf[4..]`) into the frame as it was on the wire, at
+/// `buf[..len]`. `None`: nothing usable (runt, or larger than any frame we
+/// accept).
+fn fix_up(
+    buf: &mut [u8],
+    hdr: &[u8; VNET_HDR_LEN],
+    n: usize,
+    aux: AuxData,
+) -> Option<(usize, RxOffload)> {
+    let n = n.checked_sub(VNET_HDR_LEN)?;
+    if n > buf.len() - 4 || n < 14 {
+        return None;
+    }
     let mut start = 4;
     let mut len = n;
     if aux.tp_status & TP_STATUS_VLAN_VALID != 0 {
@@ -270,12 +359,12 @@ fn recv_one(fd: &OwnedFd, buf: &mut Vec<u8>) -> io::Result<Option<(usize, RxOffl
     if start != 0 {
         buf.copy_within(start..start + len, 0);
     }
-    let mut o = RxOffload::from_header(&hdr);
+    let mut o = RxOffload::from_header(hdr);
     if aux.tp_status & TP_STATUS_CSUMNOTREADY != 0 && !o.needs_csum {
         // Partial checksum reported only in the auxdata: finish it here.
         crate::packet::fill_l4_checksum(&mut buf[..len]);
         o = RxOffload::default();
     }
     to_complemented(&mut buf[..len], o);
-    Ok(Some((len, o)))
+    Some((len, o))
 }

@@ -14,14 +14,13 @@
 use super::forward::{Forwarder, PortSink};
 use super::vnet;
 use super::vxlan::TunnelKey;
+use super::workers::{ForwardingThreads, RxRegistration, RxSource, Scratch};
 use crate::pipeline::{MicroflowCache, PacketMeta};
 use std::collections::HashMap;
 use std::io;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
-use tokio::io::unix::AsyncFd;
-use tokio::task::JoinHandle;
 
 const IPPROTO_GRE: libc::c_int = 47;
 const PROTO_TEB: u16 = 0x6558;
@@ -49,14 +48,14 @@ struct Endpoint {
 }
 
 struct Shared {
-    fd: AsyncFd<OwnedFd>,
+    fd: OwnedFd,
     endpoints: Mutex<HashMap<String, Endpoint>>,
 }
 
 /// The daemon's GRE socket; opened with the first GRE port.
 #[derive(Default)]
 pub struct GreRegistry {
-    shared: Mutex<Option<(Arc<Shared>, JoinHandle<()>)>>,
+    shared: Mutex<Option<(Arc<Shared>, RxRegistration)>>,
 }
 
 impl GreRegistry {
@@ -67,6 +66,7 @@ impl GreRegistry {
         key: Option<TunnelKey>,
         ofport: u32,
         fwd: Arc<Forwarder>,
+        threads: &ForwardingThreads,
     ) -> io::Result<GreSink> {
         let mut slot = self
             .shared
@@ -74,7 +74,11 @@ impl GreRegistry {
             .map_err(|_| io::Error::other("GRE registry poisoned"))?;
         if slot.is_none() {
             let s = Arc::new(open()?);
-            let rx = tokio::spawn(receive(s.clone()));
+            let rx = threads.add(Box::new(GreRx {
+                s: s.clone(),
+                caches: HashMap::new(),
+                out: Vec::new(),
+            }));
             *slot = Some((s, rx));
         }
         let Some((s, _)) = slot.as_ref() else {
@@ -114,17 +118,13 @@ impl GreRegistry {
             None => false,
         };
         if empty {
-            if let Some((_, rx)) = slot.take() {
-                rx.abort();
-            }
+            // Stops the receiver; the socket closes with the last sink.
+            *slot = None;
         }
     }
 }
 
 fn open() -> io::Result<Shared> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(io::Error::other("a GRE port needs a tokio runtime"));
-    }
     // SAFETY: plain socket(2); checked and owned at once.
     let raw = unsafe {
         libc::socket(
@@ -139,8 +139,6 @@ fn open() -> io::Result<Shared> {
     }
     // SAFETY: fresh descriptor.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-    // SAFETY: the OwnedFd moves into the AsyncFd and stays open.
-    let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| io::Error::other(e.to_string()))?;
     Ok(Shared {
         fd,
         endpoints: Mutex::new(HashMap::new()),
@@ -190,71 +188,76 @@ pub fn header(key: Option<u32>) -> Vec<u8> {
     h
 }
 
-async fn receive(s: Arc<Shared>) {
-    let mut buf = vec![0u8; 65_536];
-    let mut caches: HashMap<u32, MicroflowCache> = HashMap::new();
-    let mut out = Vec::new();
-    loop {
-        let n = match s.fd.readable().await {
-            Ok(mut g) => match g.try_io(|fd| {
-                // SAFETY: recv(2) into a live buffer of the given length.
-                let n = unsafe {
-                    libc::recv(
-                        fd.get_ref().as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        0,
-                    )
-                };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
+/// The receiving side of the GRE socket, on a forwarding thread.
+struct GreRx {
+    s: Arc<Shared>,
+    caches: HashMap<u32, MicroflowCache>,
+    out: Vec<crate::pipeline::Outcome>,
+}
+
+impl RxSource for GreRx {
+    fn fd(&self) -> RawFd {
+        self.s.fd.as_raw_fd()
+    }
+
+    fn name(&self) -> &str {
+        "GRE socket"
+    }
+
+    fn receive(&mut self, scratch: &mut Scratch, budget: usize) -> io::Result<usize> {
+        let buf = &mut scratch.buf;
+        let mut k = 0;
+        while k < budget {
+            // SAFETY: recv(2) into a live buffer of the given length.
+            let n = unsafe {
+                libc::recv(
+                    self.s.fd.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    break;
                 }
-            }) {
-                Ok(Ok(n)) => n,
-                Ok(Err(e)) => {
-                    tracing::warn!("GRE receive: {e}");
-                    continue;
-                }
-                Err(_would_block) => continue,
-            },
-            Err(e) => {
-                tracing::warn!("GRE socket: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
+                return Err(e);
             }
-        };
-        let Some((src, key, inner)) = decap(&buf[..n]) else {
-            continue;
-        };
-        let ep = s.endpoints.lock().ok().and_then(|eps| {
-            eps.values()
-                .find(|e| {
-                    e.remote == src
-                        && match (e.key, key) {
-                            (None, None) => true,
-                            (Some(TunnelKey::Flow), _) => true,
-                            (Some(TunnelKey::Fixed(a)), Some(b)) => a == b,
-                            _ => false,
-                        }
-                })
-                .cloned()
-        });
-        let Some(ep) = ep else {
-            continue;
-        };
-        let meta = PacketMeta {
-            in_port: ep.ofport,
-            in_phy_port: ep.ofport,
-            tunnel_id: u64::from(key.unwrap_or(0)),
-        };
-        let mut frame = inner.to_vec();
-        crate::packet::finish_if_partial(&mut frame);
-        let cache = caches.entry(ep.ofport).or_default();
-        vnet::with_rx(vnet::RxOffload::default(), || {
-            ep.fwd.handle(cache, meta, frame, &mut out)
-        });
+            k += 1;
+            let Some((src, key, inner)) = decap(&buf[..n as usize]) else {
+                continue;
+            };
+            let ep = self.s.endpoints.lock().ok().and_then(|eps| {
+                eps.values()
+                    .find(|e| {
+                        e.remote == src
+                            && match (e.key, key) {
+                                (None, None) => true,
+                                (Some(TunnelKey::Flow), _) => true,
+                                (Some(TunnelKey::Fixed(a)), Some(b)) => a == b,
+                                _ => false,
+                            }
+                    })
+                    .cloned()
+            });
+            let Some(ep) = ep else {
+                continue;
+            };
+            let meta = PacketMeta {
+                in_port: ep.ofport,
+                in_phy_port: ep.ofport,
+                tunnel_id: u64::from(key.unwrap_or(0)),
+            };
+            let mut frame = inner.to_vec();
+            crate::packet::finish_if_partial(&mut frame);
+            let cache = self.caches.entry(ep.ofport).or_default();
+            let out = &mut self.out;
+            vnet::with_rx(vnet::RxOffload::default(), || {
+                ep.fwd.handle(cache, meta, frame, out)
+            });
+        }
+        Ok(k)
     }
 }
 
@@ -282,7 +285,7 @@ impl PortSink for GreSink {
             // SAFETY: sendto(2) from a live buffer to a valid sockaddr_in.
             let n = unsafe {
                 libc::sendto(
-                    self.shared.fd.get_ref().as_raw_fd(),
+                    self.shared.fd.as_raw_fd(),
                     d.as_ptr().cast(),
                     d.len(),
                     0,

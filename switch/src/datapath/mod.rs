@@ -5,6 +5,8 @@
 //!   link flags, MTU, MAC), as small safe wrappers over `ioctl`.
 //! - [`afpacket`]: any Linux interface (veth, NIC) through an `AF_PACKET`
 //!   socket: VLAN tags put back, offloaded checksums completed.
+//! - [`pnet`]: the same through the `pnet_datalink` crate
+//!   (`options:backend=pnet`), a baseline to measure `afpacket` against.
 //! - [`tap`]: a TAP device as a port (the bridge's internal port, with the
 //!   host's IP on it, as Open vSwitch's `type=internal`).
 //! - [`forward`]: receive a frame on a port, run it through the published
@@ -12,13 +14,18 @@
 //!   packet-ins to the control plane.
 //! - [`vxlan`]: VXLAN tunnel ports over the kernel's UDP stack.
 //! - [`gre`]: GRE (Ethernet, "gretap") tunnel ports over a raw IPv4 socket.
+//! - [`workers`]: the forwarding threads that wait on every port's
+//!   descriptor and drain them in batches; [`txbatch`]: their batched sends.
 //! - [`vnet`]: checksum offload and TSO super-segments across the switch
 //!   (`virtio_net_hdr` in and out).
 
 pub mod afpacket;
 pub mod forward;
 pub mod gre;
+pub mod pnet;
 pub mod sys;
 pub mod tap;
+pub mod txbatch;
 pub mod vnet;
 pub mod vxlan;
+pub mod workers;

@@ -165,6 +165,68 @@ pub fn is_running(name: &str) -> io::Result<bool> {
     Ok(flags & libc::IFF_UP != 0 && flags & libc::IFF_RUNNING != 0)
 }
 
+/// A link's administrative and operational state, from SIOCGIFFLAGS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkFlags {
+    /// IFF_UP: administratively up (`ip link set X up`).
+    pub up: bool,
+    /// IFF_RUNNING: operationally up, i.e. up with carrier (a veth whose
+    /// peer is down has none). Never set while the link is admin down.
+    pub running: bool,
+}
+
+impl LinkFlags {
+    /// From the `ifr_flags` of SIOCGIFFLAGS.
+    pub fn from_bits(flags: libc::c_short) -> LinkFlags {
+        let flags = i32::from(flags);
+        LinkFlags {
+            up: flags & libc::IFF_UP != 0,
+            running: flags & libc::IFF_RUNNING != 0,
+        }
+    }
+}
+
+/// A socket kept open to read link flags again and again: one ioctl per
+/// read, no allocation (what [`is_running`] does with a socket of its own
+/// per call).
+#[derive(Debug)]
+pub struct FlagsReader {
+    sock: OwnedFd,
+}
+
+impl FlagsReader {
+    pub fn open() -> io::Result<FlagsReader> {
+        // SAFETY: plain socket(2); the result is checked and owned at once.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(FlagsReader { sock })
+    }
+
+    /// The link's flags; ENODEV when there is no such link in the
+    /// daemon's network namespace (deleted, or moved to another one).
+    pub fn link_flags(&self, name: &str) -> io::Result<LinkFlags> {
+        let mut ifr = IfReq::new(name)?;
+        // SAFETY: `ifr` is a valid, properly sized `struct ifreq`, which
+        // SIOCGIFFLAGS reads the name from and writes the flags into.
+        let rc = unsafe {
+            libc::ioctl(
+                self.sock.as_raw_fd(),
+                libc::SIOCGIFFLAGS as _,
+                &mut ifr as *mut IfReq,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: SIOCGIFFLAGS filled the `flags` member.
+        Ok(LinkFlags::from_bits(unsafe { ifr.data.flags }))
+    }
+}
+
 /// The link's MAC address.
 pub fn mac_address(name: &str) -> io::Result<[u8; 6]> {
     let mut ifr = IfReq::new(name)?;
@@ -211,6 +273,34 @@ pub fn mtu(name: &str) -> io::Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_flags_from_bits() {
+        let up = libc::IFF_UP as libc::c_short;
+        let running = libc::IFF_RUNNING as libc::c_short;
+        let bcast = libc::IFF_BROADCAST as libc::c_short;
+        let cases = [
+            (0, false, false),
+            (up, true, false),
+            (up | running, true, true),
+            (up | running | bcast, true, true),
+        ];
+        for (bits, want_up, want_running) in cases {
+            let f = LinkFlags::from_bits(bits);
+            assert_eq!((f.up, f.running), (want_up, want_running), "{bits:#x}");
+        }
+    }
+
+    #[test]
+    fn flags_of_loopback_and_of_a_missing_link() {
+        let r = FlagsReader::open().expect("an AF_INET datagram socket");
+        // Loopback exists in every network namespace; it may be down in a
+        // fresh one, so only the call is checked.
+        assert!(r.link_flags("lo").is_ok());
+        let e = r.link_flags("nosuchlink0x").expect_err("no such link");
+        assert_eq!(e.raw_os_error(), Some(libc::ENODEV), "{e}");
+        assert!(r.link_flags("a/b").is_err());
+    }
 
     #[test]
     fn names_are_checked() {

@@ -9,32 +9,24 @@
 use super::sys;
 use super::vnet::{to_complemented, RxOffload, VNET_HDR_LEN};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
-use tokio::io::unix::AsyncFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 /// An open TAP device.
 #[derive(Debug)]
 pub struct Tap {
-    fd: AsyncFd<OwnedFd>,
+    fd: OwnedFd,
     name: String,
 }
 
 impl Tap {
     /// Creates the TAP device `name` with MAC `mac` (the kernel picks a
-    /// random one when `None`) and sets it up. Needs a tokio runtime (the
-    /// descriptor is registered with its reactor) and CAP_NET_ADMIN.
+    /// random one when `None`) and sets it up. Needs CAP_NET_ADMIN.
     pub fn open_with_mac(name: &str, mac: Option<[u8; 6]>) -> io::Result<Tap> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(io::Error::other("a TAP port needs a tokio runtime"));
-        }
         let (fd, name) = sys::open_tap(name)?;
         if let Some(mac) = mac {
             sys::set_mac_address(&name, mac)
                 .map_err(|e| io::Error::new(e.kind(), format!("{name}: set MAC: {e}")))?;
         }
-        // SAFETY: the OwnedFd moves into the AsyncFd and stays open, the
-        // same descriptor, until the AsyncFd is dropped.
-        let fd = unsafe { AsyncFd::register(fd) }.map_err(|e| io::Error::other(e.to_string()))?;
         let tap = Tap { fd, name };
         sys::set_up(&tap.name, true)?;
         Ok(tap)
@@ -49,42 +41,39 @@ impl Tap {
         &self.name
     }
 
-    /// Waits for the next frame the host sends into the device and copies
-    /// it into `buf`; returns its length and its offload state (a partial
-    /// checksum is already complemented, see `datapath::vnet`).
-    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<(usize, RxOffload)> {
-        loop {
-            let mut guard = self.fd.readable().await?;
-            let mut hdr = [0u8; VNET_HDR_LEN];
-            let r = guard.try_io(|fd| {
-                let mut iov = [
-                    libc::iovec {
-                        iov_base: hdr.as_mut_ptr().cast(),
-                        iov_len: hdr.len(),
-                    },
-                    libc::iovec {
-                        iov_base: buf.as_mut_ptr().cast(),
-                        iov_len: buf.len(),
-                    },
-                ];
-                // SAFETY: readv(2) into live, writable buffers.
-                let n = unsafe { libc::readv(fd.get_ref().as_raw_fd(), iov.as_mut_ptr(), 2) };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok((n as usize).saturating_sub(VNET_HDR_LEN))
-                }
-            });
-            match r {
-                Ok(Ok(n)) => {
-                    let o = RxOffload::from_header(&hdr);
-                    to_complemented(&mut buf[..n], o);
-                    return Ok((n, o));
-                }
-                Ok(Err(e)) => return Err(e),
-                Err(_would_block) => continue,
+    pub fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Takes the next frame the host sent into the device, without
+    /// blocking, into `buf`; returns its length and its offload state (a
+    /// partial checksum is already complemented, see `datapath::vnet`), or
+    /// `None` when there is none.
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, RxOffload)>> {
+        let mut hdr = [0u8; VNET_HDR_LEN];
+        let mut iov = [
+            libc::iovec {
+                iov_base: hdr.as_mut_ptr().cast(),
+                iov_len: hdr.len(),
+            },
+            libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            },
+        ];
+        // SAFETY: readv(2) into live, writable buffers.
+        let n = unsafe { libc::readv(self.fd.as_raw_fd(), iov.as_mut_ptr(), 2) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::WouldBlock {
+                return Ok(None);
             }
+            return Err(e);
         }
+        let n = (n as usize).saturating_sub(VNET_HDR_LEN);
+        let o = RxOffload::from_header(&hdr);
+        to_complemented(&mut buf[..n], o);
+        Ok(Some((n, o)))
     }
 
     /// Hands one frame to the host with its offload header. Never blocks:
@@ -102,7 +91,7 @@ impl Tap {
             },
         ];
         // SAFETY: writev(2) from live buffers; the kernel only reads them.
-        let n = unsafe { libc::writev(self.fd.get_ref().as_raw_fd(), iov.as_ptr(), 2) };
+        let n = unsafe { libc::writev(self.fd.as_raw_fd(), iov.as_ptr(), 2) };
         if n < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -139,8 +128,8 @@ mod tests {
     /// The host side of a TAP in a namespace sends an ARP request for a
     /// neighbour; the port reads it; a reply written to the port reaches
     /// the host (its neighbour table learns the MAC).
-    #[tokio::test]
-    async fn frames_flow_both_ways() {
+    #[test]
+    fn frames_flow_both_ways() {
         if !root() {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -182,12 +171,16 @@ mod tests {
             ])
             .spawn();
         let mut buf = vec![0u8; 2048];
+        let t0 = std::time::Instant::now();
         let arp = loop {
-            let n = tokio::time::timeout(std::time::Duration::from_secs(5), tap.recv(&mut buf))
-                .await
-                .expect("a frame within 5 s")
-                .expect("read")
-                .0;
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(5),
+                "a frame within 5 s"
+            );
+            let Some((n, _)) = tap.try_recv(&mut buf).expect("read") else {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            };
             let f = &buf[..n];
             if n >= 42 && f[12..14] == [0x08, 0x06] {
                 break f.to_vec();
@@ -216,7 +209,7 @@ mod tests {
                 learned = true;
                 break;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
         assert!(learned, "the host learned the MAC from our reply");
     }

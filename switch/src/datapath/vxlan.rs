@@ -17,13 +17,13 @@
 
 use super::forward::{Forwarder, PortSink};
 use super::vnet;
+use super::workers::{ForwardingThreads, RxRegistration, RxSource, Scratch};
 use crate::pipeline::{MicroflowCache, PacketMeta};
 use std::collections::HashMap;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex};
-use tokio::net::UdpSocket;
-use tokio::task::JoinHandle;
 
 /// The IANA VXLAN port.
 pub const VXLAN_PORT: u16 = 4789;
@@ -74,30 +74,20 @@ struct Endpoint {
 
 /// A UDP socket shared by the VXLAN ports on one destination port.
 pub struct VxlanSocket {
-    sock: Arc<UdpSocket>,
+    sock: UdpSocket,
     endpoints: Mutex<HashMap<String, Endpoint>>,
-    rx: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl Drop for VxlanSocket {
-    fn drop(&mut self) {
-        if let Ok(mut rx) = self.rx.lock() {
-            if let Some(h) = rx.take() {
-                h.abort();
-            }
-        }
-    }
-}
-
-/// The daemon's VXLAN sockets by UDP port; a socket lives while a port
-/// uses it.
+/// The daemon's VXLAN sockets by UDP port, each with its receiver on a
+/// forwarding thread; a socket lives while a port uses it.
 #[derive(Default)]
 pub struct VxlanRegistry {
-    sockets: Mutex<HashMap<u16, Arc<VxlanSocket>>>,
+    sockets: Mutex<HashMap<u16, (Arc<VxlanSocket>, RxRegistration)>>,
 }
 
 impl VxlanRegistry {
     /// Adds VXLAN port `name`; returns its sink.
+    #[allow(clippy::too_many_arguments)]
     pub fn attach(
         &self,
         name: &str,
@@ -106,6 +96,7 @@ impl VxlanRegistry {
         key: TunnelKey,
         ofport: u32,
         fwd: Arc<Forwarder>,
+        threads: &ForwardingThreads,
     ) -> io::Result<VxlanSink> {
         let sock = {
             let mut map = self
@@ -113,14 +104,16 @@ impl VxlanRegistry {
                 .lock()
                 .map_err(|_| io::Error::other("VXLAN registry poisoned"))?;
             match map.get(&udp_port) {
-                Some(s) => s.clone(),
+                Some((s, _)) => s.clone(),
                 None => {
                     let s = Arc::new(open_socket(udp_port)?);
-                    let rx = tokio::spawn(receive(s.clone()));
-                    if let Ok(mut slot) = s.rx.lock() {
-                        *slot = Some(rx);
-                    }
-                    map.insert(udp_port, s.clone());
+                    let rx = threads.add(Box::new(VxlanRx {
+                        s: s.clone(),
+                        name: format!("VXLAN UDP port {udp_port}"),
+                        caches: HashMap::new(),
+                        out: Vec::new(),
+                    }));
+                    map.insert(udp_port, (s.clone(), rx));
                     s
                 }
             }
@@ -143,7 +136,7 @@ impl VxlanRegistry {
             _ => remote,
         };
         Ok(VxlanSink {
-            sock: sock.sock.clone(),
+            sock,
             remote: SocketAddr::new(dst, udp_port),
             key,
         })
@@ -155,7 +148,7 @@ impl VxlanRegistry {
             return;
         };
         let mut empty = Vec::new();
-        for (port, s) in map.iter() {
+        for (port, (s, _)) in map.iter() {
             if let Ok(mut eps) = s.endpoints.lock() {
                 eps.remove(name);
                 if eps.is_empty() {
@@ -171,14 +164,13 @@ impl VxlanRegistry {
 
 fn open_socket(port: u16) -> io::Result<VxlanSocket> {
     // Dual-stack: IPv6 socket accepting IPv4-mapped peers.
-    let std_sock = std::net::UdpSocket::bind(("::", port))
-        .or_else(|_| std::net::UdpSocket::bind(("0.0.0.0", port)))
+    let sock = UdpSocket::bind(("::", port))
+        .or_else(|_| UdpSocket::bind(("0.0.0.0", port)))
         .map_err(|e| io::Error::new(e.kind(), format!("VXLAN UDP port {port}: {e}")))?;
-    std_sock.set_nonblocking(true)?;
+    sock.set_nonblocking(true)?;
     Ok(VxlanSocket {
-        sock: Arc::new(UdpSocket::from_std(std_sock)?),
+        sock,
         endpoints: Mutex::new(HashMap::new()),
-        rx: Mutex::new(None),
     })
 }
 
@@ -189,48 +181,65 @@ fn unmap(ip: IpAddr) -> IpAddr {
     }
 }
 
-async fn receive(s: Arc<VxlanSocket>) {
-    let mut buf = vec![0u8; 65_536];
-    let mut caches: HashMap<u32, MicroflowCache> = HashMap::new();
-    let mut out = Vec::new();
-    loop {
-        let (n, from) = match s.sock.recv_from(&mut buf).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!("VXLAN receive: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+/// The receiving side of one VXLAN socket, on a forwarding thread.
+struct VxlanRx {
+    s: Arc<VxlanSocket>,
+    name: String,
+    caches: HashMap<u32, MicroflowCache>,
+    out: Vec<crate::pipeline::Outcome>,
+}
+
+impl RxSource for VxlanRx {
+    fn fd(&self) -> RawFd {
+        self.s.sock.as_raw_fd()
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn receive(&mut self, scratch: &mut Scratch, budget: usize) -> io::Result<usize> {
+        let buf = &mut scratch.buf;
+        let mut k = 0;
+        while k < budget {
+            let (n, from) = match self.s.sock.recv_from(buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            };
+            k += 1;
+            let Some((vni, inner)) = decap(&buf[..n]) else {
                 continue;
-            }
-        };
-        let Some((vni, inner)) = decap(&buf[..n]) else {
-            continue;
-        };
-        let from = unmap(from.ip());
-        let ep = s.endpoints.lock().ok().and_then(|eps| {
-            eps.values()
-                .find(|e| {
-                    unmap(e.remote) == from
-                        && match e.key {
-                            TunnelKey::Fixed(k) => k == vni,
-                            TunnelKey::Flow => true,
-                        }
-                })
-                .cloned()
-        });
-        let Some(ep) = ep else {
-            continue;
-        };
-        let meta = PacketMeta {
-            in_port: ep.ofport,
-            in_phy_port: ep.ofport,
-            tunnel_id: u64::from(vni),
-        };
-        let cache = caches.entry(ep.ofport).or_default();
-        let mut frame = inner.to_vec();
-        crate::packet::finish_if_partial(&mut frame);
-        vnet::with_rx(vnet::RxOffload::default(), || {
-            ep.fwd.handle(cache, meta, frame, &mut out)
-        });
+            };
+            let from = unmap(from.ip());
+            let ep = self.s.endpoints.lock().ok().and_then(|eps| {
+                eps.values()
+                    .find(|e| {
+                        unmap(e.remote) == from
+                            && match e.key {
+                                TunnelKey::Fixed(k) => k == vni,
+                                TunnelKey::Flow => true,
+                            }
+                    })
+                    .cloned()
+            });
+            let Some(ep) = ep else {
+                continue;
+            };
+            let meta = PacketMeta {
+                in_port: ep.ofport,
+                in_phy_port: ep.ofport,
+                tunnel_id: u64::from(vni),
+            };
+            let cache = self.caches.entry(ep.ofport).or_default();
+            let mut frame = inner.to_vec();
+            crate::packet::finish_if_partial(&mut frame);
+            let out = &mut self.out;
+            vnet::with_rx(vnet::RxOffload::default(), || {
+                ep.fwd.handle(cache, meta, frame, out)
+            });
+        }
+        Ok(k)
     }
 }
 
@@ -252,7 +261,7 @@ pub fn header(vni: u32) -> [u8; HDR] {
 
 /// Sends into one VXLAN tunnel.
 pub struct VxlanSink {
-    sock: Arc<UdpSocket>,
+    sock: Arc<VxlanSocket>,
     /// The peer, in the socket's address family.
     remote: SocketAddr,
     key: TunnelKey,
@@ -268,7 +277,7 @@ impl PortSink for VxlanSink {
             let mut d = Vec::with_capacity(HDR + seg.len());
             d.extend_from_slice(&header(vni));
             d.extend_from_slice(&seg);
-            self.sock.try_send_to(&d, self.remote)?;
+            self.sock.sock.send_to(&d, self.remote)?;
         }
         Ok(())
     }

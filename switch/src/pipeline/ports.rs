@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 /// What the pipeline counts for a port. Shared by every pipeline version
 /// (atomics), so counts survive table changes and port reconfiguration.
-/// The datapath adds what only it can see (transmit failures) through
-/// [`PortCounters::tx_dropped`].
+/// The datapath adds what only it can see (transmit failures, frames it
+/// could not use or send) through [`PortCounters::tx_dropped`],
+/// [`PortCounters::rx_errors`] and [`PortCounters::tx_errors`].
 #[derive(Debug, Default)]
 pub struct PortCounters {
     pub rx_packets: AtomicU64,
@@ -21,6 +22,10 @@ pub struct PortCounters {
     pub tx_packets: AtomicU64,
     pub tx_bytes: AtomicU64,
     pub tx_dropped: AtomicU64,
+    /// Received frames the datapath could not use (runts, truncated).
+    pub rx_errors: AtomicU64,
+    /// Frames not sent because they were larger than the port's MTU.
+    pub tx_errors: AtomicU64,
 }
 
 impl PortCounters {

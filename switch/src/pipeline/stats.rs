@@ -102,7 +102,7 @@ impl Pipeline {
     }
 
     /// OFPMP_PORT_STATS for one port or all (`OFPP_ANY`), in port order.
-    /// Errors and the rest are the datapath's to fill in.
+    /// Frame, overrun and CRC errors are not counted (always 0).
     pub fn port_stats(&self, port: u32, now: u64) -> Vec<PortStats> {
         self.ports
             .values()
@@ -118,6 +118,8 @@ impl Pipeline {
                     tx_bytes: c.tx_bytes.load(Relaxed),
                     rx_dropped: c.rx_dropped.load(Relaxed),
                     tx_dropped: c.tx_dropped.load(Relaxed),
+                    rx_errors: c.rx_errors.load(Relaxed),
+                    tx_errors: c.tx_errors.load(Relaxed),
                     duration_sec,
                     duration_nsec,
                     ..PortStats::default()

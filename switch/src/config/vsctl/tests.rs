@@ -425,7 +425,7 @@ fn interface_columns() {
     );
     assert!(err(&mut cfg, "set interface vx1 mac=nope").contains("not a valid MAC"));
     // Changing the type checks the options against the new type.
-    assert!(err(&mut cfg, "set interface vx1 type=system").contains("takes no options"));
+    assert!(err(&mut cfg, "set interface vx1 type=system").contains("unknown option"));
     ok(
         &mut cfg,
         "set interface vx1 type=system -- clear interface vx1 options",

@@ -1,0 +1,317 @@
+//! Port link state end to end, on veth pairs the tests make: the switch
+//! follows the interface behind a system port as Open vSwitch does.
+//!
+//! - the veth's peer goes down (no carrier) → PORT_STATUS MODIFY with
+//!   `state` LINK_DOWN; back up → LIVE again;
+//! - the port's own interface set down (admin) → `config` PORT_DOWN and
+//!   `state` LINK_DOWN; up → neither, LIVE;
+//! - the pair deleted → LINK_DOWN;
+//! - `ofctl show` / `dump-ports-desc` and `vsctl get interface X
+//!   link_state` say the same;
+//! - a fast-failover group watching a port fails over when that port's
+//!   link goes down, and back when it returns.
+
+mod common;
+mod ofclient;
+
+use common::*;
+use ofclient::{Listener, Session};
+use openflow::port::{config, reason, state};
+use openflow::{Body, Message};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(5);
+
+/// A veth pair in the daemon's (the test's) namespace; deleted when
+/// dropped (deleting one end takes the other along).
+struct Veth {
+    end: String,
+    peer: String,
+}
+
+impl Veth {
+    fn new() -> Veth {
+        let (end, peer) = (unique("v"), unique("w"));
+        sh(&[
+            "ip", "link", "add", &end, "type", "veth", "peer", "name", &peer,
+        ]);
+        let v = Veth { end, peer };
+        // Nothing but the switch's own traffic on the wire.
+        for dev in [&v.end, &v.peer] {
+            let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"), "1");
+        }
+        sh(&["ip", "link", "set", &v.peer, "up"]);
+        v
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.end])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+fn ofctl(d: &Daemon, args: &[&str]) -> String {
+    let mut all = vec!["ofctl"];
+    all.extend_from_slice(args);
+    let out = d.run(&all);
+    assert!(
+        out.status.success(),
+        "ofctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `config:` and `state:` of port `name` in `ofctl VERB br` output.
+fn config_and_state(text: &str, name: &str) -> Option<(String, String)> {
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.contains(&format!("({name}):")));
+    lines.next()?;
+    let field = |l: Option<&str>, key: &str| {
+        l.and_then(|l| l.trim().strip_prefix(key))
+            .map(|v| v.trim().to_string())
+    };
+    let cfg = field(lines.next(), "config:")?;
+    let st = field(lines.next(), "state:")?;
+    Some((cfg, st))
+}
+
+fn link_state(d: &Daemon, iface: &str) -> String {
+    d.vsctl(&["get", "interface", iface, "link_state"])
+        .trim()
+        .trim_matches('"')
+        .to_string()
+}
+
+/// Waits for a PORT_STATUS MODIFY about `name` whose config and state
+/// pass `want`; returns (config, state).
+fn wait_modify(
+    c: &mut Session,
+    d: &Daemon,
+    name: &str,
+    what: &str,
+    want: impl Fn(u32, u32) -> bool,
+) -> (u32, u32) {
+    let m = c
+        .wait(T, |m: &Message| {
+            matches!(&m.body, Body::PortStatus(ps)
+                if ps.reason == reason::MODIFY
+                    && ps.desc.name == name
+                    && want(ps.desc.config, ps.desc.state))
+        })
+        .unwrap_or_else(|| panic!("no PORT_STATUS MODIFY for {what}\n{}", d.log()));
+    let Body::PortStatus(ps) = m.body else {
+        unreachable!("matched a PORT_STATUS");
+    };
+    (ps.desc.config, ps.desc.state)
+}
+
+/// Waits until `dump-ports-desc` shows `name` with this config and state.
+fn wait_desc(d: &Daemon, br: &str, name: &str, cfg: &str, st: &str) {
+    wait_for(&format!("{name}: config {cfg}, state {st}"), T, || {
+        config_and_state(&ofctl(d, &["dump-ports-desc", br]), name)
+            == Some((cfg.to_string(), st.to_string()))
+    });
+}
+
+#[test]
+fn port_status_follows_the_veth_link() {
+    if !require_root() {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let br = unique("br");
+    d.vsctl(&["add-br", &br]);
+    d.vsctl(&["set-fail-mode", &br, "secure"]);
+    let v = Veth::new();
+    let p = v.end.clone();
+    d.vsctl(&["add-port", &br, &p]);
+    // The port comes up once the veth has carrier (both ends up).
+    wait_desc(&d, &br, &p, "0", "LIVE");
+    assert_eq!(link_state(&d, &p), "up");
+
+    let l = Listener::bind(free_port());
+    d.vsctl(&["set-controller", &br, &format!("tcp:127.0.0.1:{}", l.port)]);
+    let mut c = l
+        .accept(T)
+        .unwrap_or_else(|| panic!("the switch did not connect\n{}", d.log()));
+    c.handshake();
+
+    // Carrier lost: the peer goes down.
+    sh(&["ip", "link", "set", &v.peer, "down"]);
+    let (cfg, st) = wait_modify(&mut c, &d, &p, "the peer down", |_, s| {
+        s & state::LINK_DOWN != 0
+    });
+    assert_eq!(cfg & config::PORT_DOWN, 0, "admin state untouched");
+    assert_eq!(st & state::LIVE, 0, "not LIVE without carrier");
+    wait_desc(&d, &br, &p, "0", "LINK_DOWN");
+    let show = ofctl(&d, &["show", &br]);
+    assert_eq!(
+        config_and_state(&show, &p),
+        Some(("0".to_string(), "LINK_DOWN".to_string())),
+        "{show}"
+    );
+    assert_eq!(link_state(&d, &p), "down");
+
+    // Carrier back.
+    sh(&["ip", "link", "set", &v.peer, "up"]);
+    let (cfg, st) = wait_modify(&mut c, &d, &p, "the peer up", |_, s| {
+        s & state::LINK_DOWN == 0
+    });
+    assert_eq!((cfg, st & state::LIVE), (0, state::LIVE));
+    wait_desc(&d, &br, &p, "0", "LIVE");
+    assert_eq!(link_state(&d, &p), "up");
+
+    // The port's own interface administratively down, then up.
+    sh(&["ip", "link", "set", &p, "down"]);
+    let (cfg, st) = wait_modify(&mut c, &d, &p, "the port admin down", |c, _| {
+        c & config::PORT_DOWN != 0
+    });
+    assert_eq!(st & (state::LINK_DOWN | state::LIVE), state::LINK_DOWN);
+    assert_eq!(cfg, config::PORT_DOWN);
+    wait_desc(&d, &br, &p, "PORT_DOWN", "LINK_DOWN");
+    assert_eq!(link_state(&d, &p), "down");
+    sh(&["ip", "link", "set", &p, "up"]);
+    wait_modify(&mut c, &d, &p, "the port admin up", |c, s| {
+        c == 0 && s & state::LIVE != 0
+    });
+    wait_desc(&d, &br, &p, "0", "LIVE");
+
+    // The pair deleted (the peer takes the port's interface along).
+    sh(&["ip", "link", "del", &v.peer]);
+    wait_modify(&mut c, &d, &p, "the veth deleted", |_, s| {
+        s & state::LINK_DOWN != 0
+    });
+    wait_desc(&d, &br, &p, "0", "LINK_DOWN");
+    assert_eq!(link_state(&d, &p), "down");
+
+    // Nothing else about the port was announced (no ADD or DELETE).
+    let others: Vec<&Message> = c
+        .seen
+        .iter()
+        .filter(|m| matches!(&m.body, Body::PortStatus(ps) if ps.desc.name == p && ps.reason != reason::MODIFY))
+        .collect();
+    assert!(others.is_empty(), "{others:?}");
+    d.vsctl(&["del-port", &br, &p]);
+}
+
+/// tx packets of `port` in `ofctl dump-ports`.
+fn tx_packets(d: &Daemon, br: &str, port: u32) -> u64 {
+    let text = ofctl(d, &["dump-ports", br, &port.to_string()]);
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("tx pkts="))
+        .and_then(|v| v.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no tx pkts in:\n{text}"))
+}
+
+#[test]
+fn fast_failover_group_follows_the_watched_link() {
+    if !require_root() {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let br = unique("br");
+    d.vsctl(&["add-br", &br]);
+    d.vsctl(&["set-fail-mode", &br, "secure"]);
+    let (v1, v2) = (Veth::new(), Veth::new());
+    d.vsctl(&["add-port", &br, &v1.end]);
+    d.vsctl(&["add-port", &br, &v2.end]);
+    for (v, n) in [(&v1, "1"), (&v2, "2")] {
+        let got = d.vsctl(&["get", "interface", &v.end, "ofport"]);
+        assert_eq!(got.trim(), n, "{} is OpenFlow port {n}", v.end);
+        wait_desc(&d, &br, &v.end, "0", "LIVE");
+    }
+    // No flows: the switch sends nothing of its own.
+    ofctl(&d, &["del-flows", &br]);
+    ofctl(
+        &d,
+        &[
+            "add-group",
+            &br,
+            "group_id=1,type=ff,bucket=watch_port:1,output:1,bucket=watch_port:2,output:2",
+        ],
+    );
+    let frame =
+        "ffffffffffff020000000001080600010800060400010200000000010a0000010000000000000a000002";
+    let send = || {
+        ofctl(&d, &["packet-out", &br, "CONTROLLER", "group:1", frame]);
+    };
+    let counts = || (tx_packets(&d, &br, 1), tx_packets(&d, &br, 2));
+
+    let (a1, a2) = counts();
+    send();
+    wait_for("the frame out of port 1", T, || counts() == (a1 + 1, a2));
+
+    // Port 1 loses carrier: the group fails over to port 2.
+    sh(&["ip", "link", "set", &v1.peer, "down"]);
+    wait_desc(&d, &br, &v1.end, "0", "LINK_DOWN");
+    let (b1, b2) = counts();
+    send();
+    wait_for("the frame out of port 2", T, || counts() == (b1, b2 + 1));
+
+    // Port 1 back: the first bucket again.
+    sh(&["ip", "link", "set", &v1.peer, "up"]);
+    wait_desc(&d, &br, &v1.end, "0", "LIVE");
+    let (c1, c2) = counts();
+    send();
+    wait_for("the frame out of port 1 again", T, || {
+        counts() == (c1 + 1, c2)
+    });
+
+    // Port 1 administratively down: fails over too.
+    sh(&["ip", "link", "set", &v1.end, "down"]);
+    wait_desc(&d, &br, &v1.end, "PORT_DOWN", "LINK_DOWN");
+    let (e1, e2) = counts();
+    send();
+    wait_for("the frame out of port 2 again", T, || {
+        counts() == (e1, e2 + 1)
+    });
+    d.vsctl(&["del-port", &br, &v1.end]);
+    d.vsctl(&["del-port", &br, &v2.end]);
+}
+
+#[test]
+fn internal_port_follows_its_admin_state_and_keeps_it_in_another_namespace() {
+    if !require_root() {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let br = unique("br");
+    let p = unique("i");
+    d.vsctl(&["add-br", &br]);
+    d.vsctl(&[
+        "add-port",
+        &br,
+        &p,
+        "--",
+        "set",
+        "interface",
+        &p,
+        "type=internal",
+    ]);
+    wait_desc(&d, &br, &p, "0", "LIVE");
+    sh(&["ip", "link", "set", &p, "down"]);
+    wait_desc(&d, &br, &p, "PORT_DOWN", "LINK_DOWN");
+    assert_eq!(link_state(&d, &p), "down");
+    sh(&["ip", "link", "set", &p, "up"]);
+    wait_desc(&d, &br, &p, "0", "LIVE");
+    assert_eq!(link_state(&d, &p), "up");
+
+    // Moved into a namespace the TAP is still the switch's: no name in the
+    // daemon's namespace does not make its link down.
+    let ns = Netns::new(&unique("n"));
+    ns.take(&p, "10.251.0.1/24");
+    std::thread::sleep(Duration::from_millis(500));
+    let desc = ofctl(&d, &["dump-ports-desc", &br]);
+    assert_eq!(
+        config_and_state(&desc, &p),
+        Some(("0".to_string(), "LIVE".to_string())),
+        "{desc}"
+    );
+}
