@@ -38,6 +38,11 @@ pub trait RuntimeInfo {
     fn interface(&self, bridge: &str, iface: &str) -> Option<InterfaceStatus>;
     /// State of the connection to `target` of bridge `bridge`.
     fn controller(&self, bridge: &str, target: &str) -> Option<ControllerStatus>;
+    /// Counters of bridge `bridge` as a whole (`packet_in_sent`,
+    /// `packet_in_dropped`, ...).
+    fn bridge_statistics(&self, _bridge: &str) -> Option<BTreeMap<String, u64>> {
+        None
+    }
 }
 
 /// Knows nothing: for offline use and tests.

@@ -85,6 +85,8 @@ pub struct BridgeHandle {
     pub shared: Arc<SharedPipeline>,
     pub status: Arc<Mutex<BridgeStatus>>,
     pub task: JoinHandle<()>,
+    /// The forwarding side's counters.
+    fwd: Arc<Forwarder>,
 }
 
 impl BridgeHandle {
@@ -108,6 +110,22 @@ impl BridgeHandle {
             }
         }
         Some(st)
+    }
+
+    /// The bridge's own counters: packet-ins sent to the control plane and
+    /// dropped on the way (rate limit reached, or the control plane behind).
+    pub fn statistics(&self) -> BTreeMap<String, u64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut m = BTreeMap::new();
+        m.insert(
+            "packet_in_sent".to_string(),
+            self.fwd.upcalls_sent.load(Relaxed),
+        );
+        m.insert(
+            "packet_in_dropped".to_string(),
+            self.fwd.upcalls_dropped.load(Relaxed),
+        );
+        m
     }
 
     pub fn controller(&self, target: &str) -> Option<ControllerStatus> {
@@ -164,6 +182,8 @@ struct Bridge {
     has_active_controller: bool,
     /// Follows the ports' link states (every tick).
     links: link::LinkMonitor,
+    /// Packet-in drops already reported in the log, and when.
+    drops_logged: (u64, u64),
 }
 
 /// Starts a bridge. Fails (and leaves nothing behind) when its LOCAL port
@@ -199,7 +219,7 @@ pub fn spawn(
         published: u64::MAX,
         info: BridgeInfo::new(cfg.datapath_id),
         controllers: Controllers::new(),
-        fwd,
+        fwd: fwd.clone(),
         sinks: HashMap::new(),
         ports: HashMap::new(),
         chans: HashMap::new(),
@@ -212,6 +232,7 @@ pub fn spawn(
         last_controller: 0,
         has_active_controller: false,
         links: link::LinkMonitor::default(),
+        drops_logged: (0, 0),
     };
     // The management socket for ovs-ofctl-like tools, as OVS's BR.mgmt.
     let mgmt = settings.state_dir.join(format!("{name}.mgmt"));
@@ -235,6 +256,7 @@ pub fn spawn(
         shared,
         status,
         task,
+        fwd,
     })
 }
 
@@ -444,8 +466,32 @@ impl Bridge {
         }
     }
 
+    /// Says in the log, at most every 10 s, how many packet-ins the
+    /// forwarding side dropped (as Open vSwitch rate-limits its upcall
+    /// warnings); the total is in `vsctl list bridge` statistics.
+    fn log_packet_in_drops(&mut self, now: u64) {
+        let (logged, at) = self.drops_logged;
+        if now.saturating_sub(at) < 10_000_000_000 {
+            return;
+        }
+        let dropped = self
+            .fwd
+            .upcalls_dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if dropped > logged {
+            tracing::warn!(
+                "{}: {} packet-ins dropped (rate limit {}/s, or the control plane behind)",
+                self.name,
+                dropped - logged,
+                crate::datapath::forward::UPCALL_RATE
+            );
+        }
+        self.drops_logged = (dropped, now);
+    }
+
     fn on_tick(&mut self) {
         let now = self.now();
+        self.log_packet_in_drops(now);
         if self.pipeline.has_timeouts() {
             let events = self.pipeline.expire(now);
             for (conn, bytes) in self.controllers.events(&events) {

@@ -161,6 +161,10 @@ impl RuntimeInfo for Runtime<'_> {
     fn controller(&self, bridge: &str, target: &str) -> Option<ControllerStatus> {
         self.bridges.get(bridge)?.controller(target)
     }
+
+    fn bridge_statistics(&self, bridge: &str) -> Option<BTreeMap<String, u64>> {
+        Some(self.bridges.get(bridge)?.statistics())
+    }
 }
 
 async fn serve(

@@ -108,6 +108,8 @@ pub struct Forwarder {
     /// Packet-ins dropped because the control plane was behind or the
     /// rate limit was reached.
     pub upcalls_dropped: AtomicU64,
+    /// Packet-ins handed to the control plane.
+    pub upcalls_sent: AtomicU64,
     pub upcall_limit: RateLimit,
 }
 
@@ -123,6 +125,7 @@ impl Forwarder {
             upcalls,
             clock,
             upcalls_dropped: AtomicU64::new(0),
+            upcalls_sent: AtomicU64::new(0),
             upcall_limit: RateLimit::new(UPCALL_RATE, UPCALL_BURST),
         }
     }
@@ -174,6 +177,8 @@ impl Forwarder {
                     super::vnet::finish(&mut packet_in.data, super::vnet::current());
                     if self.upcalls.try_send(Upcall { packet_in }).is_err() {
                         self.upcalls_dropped.fetch_add(1, Relaxed);
+                    } else {
+                        self.upcalls_sent.fetch_add(1, Relaxed);
                     }
                 }
             }

@@ -42,6 +42,7 @@ impl Table {
                 "name",
                 "other_config",
                 "ports",
+                "statistics",
             ],
             Table::Port => &[
                 "interfaces",
@@ -209,7 +210,7 @@ fn kind(table: Table, col: &str) -> Kind {
         (Table::Interface, "ofport") => Kind::Int,
         (Table::Interface, "mtu" | "mtu_request" | "ofport_request") => Kind::OptInt,
         (Table::Interface, "error" | "link_state" | "mac" | "mac_in_use") => Kind::OptStr,
-        (Table::Interface, "statistics") => Kind::NumMap,
+        (_, "statistics") => Kind::NumMap,
         _ => Kind::Str,
     }
 }
@@ -319,6 +320,7 @@ pub fn get(cfg: &Config, rt: &dyn RuntimeInfo, table: Table, rec: &Rec, col: &st
                 "fail_mode" => Val::OptStr(b.fail_mode.map(|m| m.as_str().into())),
                 "name" => Val::Str(b.name.clone()),
                 "other_config" => Val::Map(b.other_config.clone()),
+                "statistics" => Val::NumMap(rt.bridge_statistics(name).unwrap_or_default()),
                 _ => {
                     let mut ports: Vec<String> = b.ports.keys().cloned().collect();
                     ports.push(b.name.clone());
