@@ -190,6 +190,37 @@ fn port_status_follows_the_veth_link() {
     wait_desc(&d, &br, &p, "0", "LINK_DOWN");
     assert_eq!(link_state(&d, &p), "down");
 
+    // The pair made again under the same names (a new ifindex): the port
+    // is LIVE again and receives on the new interface.
+    let v2 = Veth {
+        end: v.end.clone(),
+        peer: v.peer.clone(),
+    };
+    sh(&[
+        "ip", "link", "add", &v2.end, "type", "veth", "peer", "name", &v2.peer,
+    ]);
+    sh(&["ip", "link", "set", &v2.peer, "up"]);
+    wait_modify(&mut c, &d, &p, "the veth made again", |_, s| {
+        s & state::LIVE != 0
+    });
+    let before = rx_packets(&d, &br, 1);
+    let t0 = std::time::Instant::now();
+    while rx_packets(&d, &br, 1) == before {
+        assert!(
+            t0.elapsed() < T,
+            "nothing received on the new interface\n{}",
+            d.log()
+        );
+        // ARP requests out of the peer reach the port.
+        let _ = std::process::Command::new("arping")
+            .args(["-c", "1", "-w", "1", "-I", &v2.peer, "192.0.2.77"])
+            .output();
+        let _ = std::process::Command::new("ping")
+            .args(["-c", "1", "-W", "1", "-I", &v2.peer, "192.0.2.77"])
+            .output();
+    }
+    std::mem::forget(v2);
+
     // Nothing else about the port was announced (no ADD or DELETE).
     let others: Vec<&Message> = c
         .seen
@@ -198,6 +229,16 @@ fn port_status_follows_the_veth_link() {
         .collect();
     assert!(others.is_empty(), "{others:?}");
     d.vsctl(&["del-port", &br, &p]);
+}
+
+/// rx packets of `port` in `ofctl dump-ports`.
+fn rx_packets(d: &Daemon, br: &str, port: u32) -> u64 {
+    let text = ofctl(d, &["dump-ports", br, &port.to_string()]);
+    text.lines()
+        .find_map(|l| l.split_once("rx pkts=").map(|(_, r)| r))
+        .and_then(|v| v.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no rx pkts in:\n{text}"))
 }
 
 /// tx packets of `port` in `ofctl dump-ports`.

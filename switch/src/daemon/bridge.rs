@@ -58,8 +58,10 @@ pub struct BridgeSettings {
 /// What the management side asks a bridge to do.
 #[derive(Debug)]
 pub enum BridgeCmd {
-    /// The bridge's configuration changed.
-    Reconfigure(Box<model::Bridge>),
+    /// The bridge's configuration changed; answered once it is applied
+    /// (ports open, controllers started), so that `vsctl` returns when the
+    /// change is in effect, as ovs-vsctl waits for ovs-vswitchd.
+    Reconfigure(Box<model::Bridge>, Option<oneshot::Sender<()>>),
     /// Stop: close channels, remove devices, then answer.
     Shutdown(oneshot::Sender<()>),
     /// `ofctl trace`: what the pipeline would do with the packet a flow
@@ -130,6 +132,33 @@ impl BridgeHandle {
 
     pub fn controller(&self, target: &str) -> Option<ControllerStatus> {
         self.status.lock().ok()?.controllers.get(target).cloned()
+    }
+}
+
+/// Opens a system port's interface with its back-end (`options:backend`:
+/// our own AF_PACKET code, or pnet): the receiving device and the sink.
+fn open_system_device(
+    p: &model::Port,
+    counters: &Arc<PortCounters>,
+) -> std::io::Result<(Device, Arc<dyn PortSink>)> {
+    let mtu = sys::mtu(&p.name).unwrap_or(1500);
+    let counters = counters.clone();
+    if p.interface.options.get("backend").map(String::as_str) == Some("pnet") {
+        let port = Arc::new(crate::datapath::pnet::PnetPort::open(&p.name)?);
+        let sink = PnetSink {
+            port: port.clone(),
+            mtu,
+            counters,
+        };
+        Ok((Device::Pnet(port), Arc::new(sink)))
+    } else {
+        let sock = Arc::new(crate::datapath::afpacket::PacketSocket::open(&p.name)?);
+        let sink = PacketSink {
+            sock: sock.clone(),
+            mtu,
+            counters,
+        };
+        Ok((Device::Packet(sock), Arc::new(sink)))
     }
 }
 
@@ -260,6 +289,40 @@ pub fn spawn(
     })
 }
 
+/// Deletes every flow, group and meter, as Open vSwitch's
+/// `ofproto_flush_flows` does when the fail mode changes with no controller
+/// configured. Nothing tells controllers: there are none.
+fn flush_tables(p: &mut Pipeline) {
+    use openflow::types::{group_no, meter_no, table_no};
+    let flows = openflow::messages::FlowMod {
+        command: flow_mod_command::DELETE,
+        table_id: table_no::ALL,
+        ..Default::default()
+    };
+    let groups = openflow::group::GroupMod {
+        command: openflow::group::command::DELETE,
+        group_type: 0,
+        group_id: group_no::ALL,
+        buckets: Vec::new(),
+    };
+    let meters = openflow::meter::MeterMod {
+        command: openflow::meter::command::DELETE,
+        flags: 0,
+        meter_id: meter_no::ALL,
+        bands: Vec::new(),
+    };
+    let results = [
+        p.flow_mod(&flows, 0).map(drop),
+        p.group_mod(&groups, 0).map(drop),
+        p.meter_mod(&meters, 0).map(drop),
+    ];
+    for r in results {
+        if let Err(e) = r {
+            tracing::warn!("cannot flush the tables: {:?}", e.name());
+        }
+    }
+}
+
 fn add_normal_flow(p: &mut Pipeline) {
     let fm = openflow::messages::FlowMod {
         command: flow_mod_command::ADD,
@@ -308,7 +371,13 @@ impl Bridge {
         loop {
             tokio::select! {
                 cmd = cmd_rx.recv() => match cmd {
-                    Some(BridgeCmd::Reconfigure(cfg)) => self.reconfigure(*cfg),
+                    Some(BridgeCmd::Reconfigure(cfg, done)) => {
+                        self.reconfigure(*cfg);
+                        self.publish();
+                        if let Some(done) = done {
+                            let _ = done.send(());
+                        }
+                    }
                     Some(BridgeCmd::Trace(flow, reply)) => {
                         let r = crate::pipeline::trace::packet_from_flow(&flow).map(|(frame, meta)| {
                             format!("Flow: {flow}\n{}", self.pipeline.trace(&frame, meta, self.clock.now()))
@@ -874,29 +943,7 @@ impl Bridge {
             let _ = sys::set_mtu(&p.name, mtu);
         }
         let counters = self.counters(p.ofport);
-        let mtu = sys::mtu(&p.name).unwrap_or(1500);
-        let opened: std::io::Result<(Device, Arc<dyn PortSink>)> =
-            if p.interface.options.get("backend").map(String::as_str) == Some("pnet") {
-                crate::datapath::pnet::PnetPort::open(&p.name).map(|port| {
-                    let port = Arc::new(port);
-                    let sink = PnetSink {
-                        port: port.clone(),
-                        mtu,
-                        counters: counters.clone(),
-                    };
-                    (Device::Pnet(port), Arc::new(sink) as Arc<dyn PortSink>)
-                })
-            } else {
-                crate::datapath::afpacket::PacketSocket::open(&p.name).map(|sock| {
-                    let sock = Arc::new(sock);
-                    let sink = PacketSink {
-                        sock: sock.clone(),
-                        mtu,
-                        counters: counters.clone(),
-                    };
-                    (Device::Packet(sock), Arc::new(sink) as Arc<dyn PortSink>)
-                })
-            };
+        let opened = open_system_device(p, &counters);
         match opened {
             Ok((dev, sink)) => {
                 let rx = self.patches.threads.add(Box::new(PortRx::new(
@@ -929,6 +976,45 @@ impl Bridge {
                 self.placeholder_port(p, Some(e.to_string()));
             }
         }
+    }
+
+    /// Opens the device of system port `ofport` again: its interface was
+    /// deleted and created anew (same name, new ifindex), and the old
+    /// socket is bound to the interface that is gone. Counters carry on.
+    pub(super) fn reopen_system_port(&mut self, ofport: u32) {
+        let Some(p) = self
+            .cfg
+            .ports
+            .values()
+            .find(|p| p.ofport == ofport)
+            .cloned()
+        else {
+            return;
+        };
+        let counters = self.counters(ofport);
+        let Some(rt) = self.ports.get_mut(&ofport) else {
+            return;
+        };
+        // The old receiver goes first (its socket closes).
+        rt._rx = None;
+        match open_system_device(&p, &counters) {
+            Ok((dev, sink)) => {
+                rt._rx = Some(self.patches.threads.add(Box::new(PortRx::new(
+                    &p.name,
+                    dev,
+                    ofport,
+                    self.fwd.clone(),
+                    counters,
+                ))));
+                self.sinks.insert(ofport, sink);
+                tracing::info!("{}: port {}: interface back, reopened", self.name, p.name);
+            }
+            Err(e) => {
+                self.sinks.insert(ofport, Arc::new(NullSink));
+                tracing::warn!("{}: port {}: cannot reopen: {e}", self.name, p.name);
+            }
+        }
+        self.fwd.ports.store(Arc::new(self.sinks.clone()));
     }
 
     /// A port with no working device: numbered and described, link down
@@ -1053,6 +1139,16 @@ impl Bridge {
             .controllers
             .iter()
             .any(|t| Target::parse(t).map(|t| t.is_active()).unwrap_or(false));
+        // A new fail mode with no controller configured starts from empty
+        // tables, plus the NORMAL flow in standalone mode (as Open vSwitch's
+        // connmgr_set_fail_mode and connmgr_flushed).
+        let mode = self.cfg.effective_fail_mode();
+        if mode != old.effective_fail_mode() && self.cfg.controllers.is_empty() {
+            flush_tables(&mut self.pipeline);
+            if mode == model::FailMode::Standalone {
+                add_normal_flow(&mut self.pipeline);
+            }
+        }
         // Secure mode never forwards on its own.
         if self.cfg.effective_fail_mode() == model::FailMode::Secure {
             self.pipeline.set_fail_open(false);

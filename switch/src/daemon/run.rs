@@ -321,13 +321,15 @@ async fn apply(
             stop_bridge(h).await;
         }
     }
+    let mut applied = Vec::new();
     for b in config.bridges.values() {
         match bridges.get(&b.name) {
             Some(h) => {
-                let _ = h
-                    .cmd
-                    .send(BridgeCmd::Reconfigure(Box::new(b.clone())))
-                    .await;
+                let (done, rx) = oneshot::channel();
+                let cmd = BridgeCmd::Reconfigure(Box::new(b.clone()), Some(done));
+                if h.cmd.send(cmd).await.is_ok() {
+                    applied.push(rx);
+                }
             }
             None => match bridge::spawn(b.clone(), settings.clone(), patches.clone(), clock) {
                 Ok(h) => {
@@ -335,6 +337,16 @@ async fn apply(
                 }
                 Err(e) => tracing::error!("bridge {}: {e}", b.name),
             },
+        }
+    }
+    // Answer when every bridge has applied its part (bounded: a bridge
+    // stuck elsewhere must not hang the management socket).
+    for rx in applied {
+        if tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a bridge took more than 10 s to apply a configuration change");
         }
     }
 }

@@ -24,6 +24,10 @@ use super::vnet::{to_complemented, RxOffload, VNET_HDR_LEN};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+/// Receive and send buffer of each socket, in bytes (the kernel doubles
+/// it for its bookkeeping).
+const SOCKET_BUFFER: libc::c_int = 8 << 20;
+
 /// Frames one `recvmmsg` call takes at most.
 pub const RECV_BATCH: usize = 32;
 /// Room for the largest frame (GSO) plus a VLAN tag put back in front.
@@ -122,6 +126,19 @@ impl PacketSocket {
             setsockopt(&fd, libc::SOL_PACKET, PACKET_IGNORE_OUTGOING, &one),
             "PACKET_IGNORE_OUTGOING",
         )?;
+        // Room for bursts: the default receive buffer (about 200 KiB) holds
+        // three GSO frames, and a frame that finds it full is lost (TCP
+        // then retransmits). Root may exceed net.core.rmem_max with the
+        // FORCE variants; otherwise take what the limit allows.
+        let size: libc::c_int = SOCKET_BUFFER;
+        for (force, plain) in [
+            (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+            (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+        ] {
+            if setsockopt(&fd, libc::SOL_SOCKET, force, &size) < 0 {
+                let _ = setsockopt(&fd, libc::SOL_SOCKET, plain, &size);
+            }
+        }
         // SAFETY: an all-zero sockaddr_ll is valid to fill in.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         sll.sll_family = libc::AF_PACKET as u16;

@@ -25,7 +25,8 @@
 //!   descriptions.
 //!
 //! An interface that is gone from the daemon's namespace: a system port's
-//! link is down (a veth goes with its peer). An internal port's TAP stays
+//! link is down (a veth goes with its peer); when an interface of that name
+//! comes back, the port's device is opened again on it. An internal port's TAP stays
 //! ours wherever it is (tests and container setups move it into another
 //! namespace with `ip link set X netns`), so there its last state stays.
 //!
@@ -168,6 +169,8 @@ impl Bridge {
         };
         links.ports.retain(|n, _| ports.contains_key(n));
         let mut changed: Vec<(String, Port)> = Vec::new();
+        // System ports whose interface is back after being gone.
+        let mut reopen: Vec<u32> = Vec::new();
         for (&ofport, rt) in ports.iter() {
             if !matches!(rt.kind, InterfaceType::System | InterfaceType::Internal) {
                 continue;
@@ -212,6 +215,9 @@ impl Bridge {
                     continue;
                 }
             };
+            if prev == Some(Link::Gone) && rt.kind == InterfaceType::System {
+                reopen.push(ofport);
+            }
             if prev != Some(link) {
                 let watch = Watch::Seen(link);
                 links.ports.insert(ofport, Entry { created, watch });
@@ -228,10 +234,13 @@ impl Bridge {
                 changed.push((rt.name.clone(), desc));
             }
         }
+        for ofport in reopen {
+            self.reopen_system_port(ofport);
+        }
         if changed.is_empty() {
             return;
         }
-        if let Ok(mut s) = status.lock() {
+        if let Ok(mut s) = self.status.lock() {
             for (name, desc) in &changed {
                 if let Some(st) = s.interfaces.get_mut(name) {
                     st.link_up = Some(desc.state & state::LINK_DOWN == 0);
