@@ -37,6 +37,7 @@ const ETH_P_ALL: u16 = 0x0003;
 const PACKET_AUXDATA: libc::c_int = 8;
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 const PACKET_VNET_HDR: libc::c_int = 15;
+const PACKET_STATISTICS: libc::c_int = 6;
 const TP_STATUS_CSUMNOTREADY: u32 = 1 << 3;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
@@ -179,6 +180,29 @@ impl PacketSocket {
 
     pub fn fd(&self) -> std::os::fd::RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// Frames the kernel dropped for want of room in this socket's receive
+    /// buffer since the last call (`PACKET_STATISTICS`, which resets on
+    /// read); 0 when it cannot tell.
+    pub fn take_drops(&self) -> u32 {
+        let mut st = [0u32; 2]; // struct tpacket_stats { tp_packets, tp_drops }
+        let mut len = std::mem::size_of_val(&st) as libc::socklen_t;
+        // SAFETY: getsockopt(2) into a live buffer of the length given.
+        let rc = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_STATISTICS,
+                st.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if rc < 0 {
+            0
+        } else {
+            st[1]
+        }
     }
 
     /// Receives the frames waiting, at most [`RECV_BATCH`], without

@@ -17,7 +17,8 @@ use std::sync::Arc;
 pub struct PortCounters {
     pub rx_packets: AtomicU64,
     pub rx_bytes: AtomicU64,
-    /// Received while the port has OFPPC_NO_RECV or is down.
+    /// Received while the port has OFPPC_NO_RECV or is down, or lost in
+    /// the kernel before the datapath could take them (socket buffer full).
     pub rx_dropped: AtomicU64,
     pub tx_packets: AtomicU64,
     pub tx_bytes: AtomicU64,
