@@ -16,7 +16,6 @@ mod ports;
 use ports::free_port;
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
