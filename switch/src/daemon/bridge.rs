@@ -877,6 +877,18 @@ impl Bridge {
 
     /// Records a tunnel port (no device of its own) as up.
     fn tunnel_port_up(&mut self, p: &model::Port, sink: Arc<dyn PortSink>) {
+        self.deviceless_port_up(p, sink, true, None);
+    }
+
+    /// Records a port with no device or receiver of its own (a tunnel, or
+    /// a placeholder) that sends into `sink`.
+    fn deviceless_port_up(
+        &mut self,
+        p: &model::Port,
+        sink: Arc<dyn PortSink>,
+        up: bool,
+        error: Option<String>,
+    ) {
         self.sinks.insert(p.ofport, sink);
         self.ports.insert(
             p.ofport,
@@ -890,7 +902,7 @@ impl Bridge {
             },
         );
         let mac = model::default_bridge_mac(&p.name);
-        self.port_up(p.ofport, &p.name, mac, true, None);
+        self.port_up(p.ofport, &p.name, mac, up, error);
     }
 
     /// A VXLAN tunnel on the daemon's shared UDP socket for its port.
@@ -1024,20 +1036,7 @@ impl Bridge {
         if let Some(e) = &error {
             tracing::warn!("{}: port {}: {e}", self.name, p.name);
         }
-        self.sinks.insert(p.ofport, Arc::new(NullSink));
-        self.ports.insert(
-            p.ofport,
-            PortRt {
-                name: p.name.clone(),
-                kind: p.interface.kind,
-                _rx: None,
-                _tap: None,
-                patch: false,
-                veth: false,
-            },
-        );
-        let mac = model::default_bridge_mac(&p.name);
-        self.port_up(p.ofport, &p.name, mac, up, error);
+        self.deviceless_port_up(p, Arc::new(NullSink), up, error);
     }
 
     /// Brings ports, controllers and settings in line with `cfg`.
