@@ -1,15 +1,18 @@
 //! A bridge's ports at run time: the device behind each configured port,
-//! the task that receives its frames, and the sink the forwarder sends to.
+//! the receiver that runs its frames on a forwarding thread ([`PortRx`]),
+//! and the sink the forwarder sends to.
 //!
 //! - `internal` ports (and the bridge's LOCAL port) are TAP devices named
 //!   after the port, so the host (or a namespace the device is moved into)
 //!   can use them, as Open vSwitch's internal ports;
 //! - `patch` ports hand frames to their peer's bridge, on the same thread,
 //!   with a hop limit so that a loop of patch ports cannot recurse forever;
-//! - `dummy` ports have no device (tests and placeholders);
-//! - `system`, `vxlan` and `gre` ports need the datapath of issue 6: they
-//!   get their OpenFlow number and appear in PORT_DESC as link-down, with
-//!   an error the interface status shows.
+//! - `system` ports are Linux interfaces through AF_PACKET (or pnet with
+//!   `options:backend=pnet`); a namespace port's veth pair is made here;
+//! - `vxlan` and `gre` ports live in `datapath::vxlan` / `datapath::gre`;
+//! - `dummy` ports have no device (tests and placeholders); a port whose
+//!   device cannot be opened is numbered and shown link-down, with the
+//!   error in its interface status.
 
 use crate::datapath::afpacket::PacketSocket;
 use crate::datapath::forward::{Forwarder, PortSink};

@@ -1,7 +1,7 @@
 //! Running received frames through the published pipeline and delivering
 //! the results: frames to ports, packet-ins to the control plane.
 //!
-//! Each receiving task owns a [`MicroflowCache`] and loads the latest
+//! Each port's receiver (on a forwarding thread) owns a [`MicroflowCache`] and loads the latest
 //! pipeline snapshot per frame (a lock-free `arc-swap` load), so table
 //! changes never stall forwarding. Output never blocks either: a port that
 //! cannot take a frame drops it and counts `tx_dropped`; a control plane
@@ -97,7 +97,7 @@ impl RateLimit {
     }
 }
 
-/// The forwarding state one bridge's receive tasks share.
+/// The forwarding state one bridge's port receivers share.
 pub struct Forwarder {
     pub pipeline: Arc<SharedPipeline>,
     /// Where each OpenFlow port number sends; replaced as a whole when

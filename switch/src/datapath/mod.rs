@@ -10,7 +10,7 @@
 //! - [`tap`]: a TAP device as a port (the bridge's internal port, with the
 //!   host's IP on it, as Open vSwitch's `type=internal`).
 //! - [`forward`]: receive a frame on a port, run it through the published
-//!   pipeline with a per-task microflow cache, send the outputs, pass the
+//!   pipeline with a per-port microflow cache, send the outputs, pass the
 //!   packet-ins to the control plane.
 //! - [`vxlan`]: VXLAN tunnel ports over the kernel's UDP stack.
 //! - [`gre`]: GRE (Ethernet, "gretap") tunnel ports over a raw IPv4 socket.
