@@ -32,6 +32,10 @@
 #   TCP throughput, iperf3, after `ethtool -K eth0 tx off` in both hosts
 #   64-byte UDP, iperf3 -u -l 64 -b 0: packets per second the receiver got   (tx off)
 #   round-trip latency, ping -c 20 -i 0.05: average                           (tx off)
+#   64-byte frames (60 + FCS, IPv4/UDP), trafgen in h1 on one CPU: frames per second h2's
+#   interface received (h2 keeps the UDP port open, unread: a cheap sink for every setup)
+# The iperf3 UDP figure is mostly the hosts' own UDP stacks and iperf3 (three busy tasks on
+# two cores when a userspace switch sits between them); the trafgen figure is the switch.
 # UDP and ping run with tx off so that every setup sees the same packets (through Open vSwitch
 # with default offloads the checksums are left unfinished and the receiver drops them).
 #
@@ -71,7 +75,7 @@ done
 [ -n "$ONLY" ] && [ "$SAVE" -eq 1 ] && { echo "bench-datapath: --save wants the whole table, not --only" >&2; exit 2; }
 [[ $FLOOD_PPS =~ ^[0-9]+$ ]] || { echo "bench-datapath: --flood-pps wants a number" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench-datapath: needs root (namespaces, veths, bridges)" >&2; exit 1; }
-for tool in iperf3 ping ethtool ip jq ovs-vsctl ovs-ofctl flock python3; do
+for tool in iperf3 ping ethtool ip jq ovs-vsctl ovs-ofctl flock python3 trafgen pgrep; do
   command -v "$tool" >/dev/null || { echo "bench-datapath: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
 
@@ -90,6 +94,8 @@ OVS_LOCK=/tmp/ofswitch-ovs.lock
 DAEMON_PIDS=()                 # ofswitch daemons (two in (f))
 CTL_PID=                       # (j)/(k)'s controller
 FLOOD_PID=                     # (k)'s trafgen
+GEN_PID=                       # the 64-byte frames' trafgen (h1)
+SINK_PID=                      # their sink (h2)
 OVS_DIR=
 SERVER_PID=
 LOCK_FD=
@@ -114,9 +120,23 @@ stop_flood() {  # trafgen stops on SIGINT (its forked sender ignores SIGTERM)
   FLOOD_PID=
 }
 
+stop_frames() {  # the 64-byte frame generator and its sink
+  local pid kids
+  if [ -n "$GEN_PID" ]; then
+    kids=$(pgrep -P "$GEN_PID")
+    for pid in "$GEN_PID" $kids; do kill -INT "$pid" 2>/dev/null; done
+    for _ in $(seq 20); do kill -0 "$GEN_PID" 2>/dev/null || break; sleep 0.1; done
+    for pid in "$GEN_PID" $kids; do kill -9 "$pid" 2>/dev/null; done
+    wait "$GEN_PID" 2>/dev/null
+  fi
+  [ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+  GEN_PID= SINK_PID=
+}
+
 cleanup() {
   set +e
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  stop_frames
   stop_flood
   [ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
   CTL_PID=
@@ -186,6 +206,44 @@ udp() {
   R[$3]=${v:-fail (no result)}
 }
 
+# frames NS1 NS2 KEY: 64-byte frames (60 bytes and the FCS: IPv4/UDP h1 -> h2, port 9) from
+# trafgen in h1, as fast as one sender CPU goes, for $T s; R[KEY] = frames per second h2's
+# eth0 received. h2 holds UDP port 9 open and never reads it, so the frames end in a full
+# socket buffer: the same small cost for every setup (no ICMP port-unreachable replies).
+frames() {
+  local n1=$1 n2=$2 key=$3 m1 m2 r0 r1 t0 t1 v
+  command -v trafgen >/dev/null || { R[$key]="fail (no trafgen)"; return; }
+  m1=$(ip -n "$n1" -j link show eth0 | jq -r '.[0].address') &&
+    m2=$(ip -n "$n2" -j link show eth0 | jq -r '.[0].address') || { R[$key]="fail (no eth0)"; return; }
+  frames_cfg "$m1" "$m2" >"$WORK/frames.cfg"
+  in_ns "$n2" python3 -c 'import signal, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 9)); signal.pause()' &
+  SINK_PID=$!
+  for _ in $(seq 50); do in_ns "$n2" ss -uln 2>/dev/null | grep -q ':9 ' && break; sleep 0.1; done
+  in_ns "$n1" trafgen --dev eth0 --conf "$WORK/frames.cfg" --cpus 1 --no-sock-mem --notouch-irq -q \
+    </dev/null >"$WORK/frames.out" 2>&1 &
+  GEN_PID=$!
+  sleep 1  # the sender up to speed, learning tables filled
+  r0=$(rx_of "$n2"); t0=$(date +%s.%N)
+  sleep "$T"
+  r1=$(rx_of "$n2"); t1=$(date +%s.%N)
+  stop_frames
+  v=$(awk -v a="${r0:-x}" -v b="${r1:-x}" -v t0="$t0" -v t1="$t1" \
+    'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b > a) printf "%d", (b - a) / (t1 - t0) }')
+  R[$key]=${v:-fail ($(grep -v '^$' "$WORK/frames.out" | tail -1))}
+}
+rx_of() { ip -n "$1" -j -s link show eth0 2>/dev/null | jq '.[0].stats64.rx.packets'; }
+frames_cfg() {  # frames_cfg MAC1 MAC2: trafgen's packet: IPv4/UDP $NET.1:9 -> $NET.2:9, 60 bytes
+  local a b
+  a=$(echo "$1" | sed 's/^/0x/; s/:/, 0x/g'); b=$(echo "$2" | sed 's/^/0x/; s/:/, 0x/g')
+  cat <<CFG
+{ $b, $a, c16(0x0800),
+  0x45, 0x00, c16(46), drnd(2), c16(0), 64, 17, csumip(14, 33),
+  ${NET//./, }, 1, ${NET//./, }, 2,
+  c16(9), c16(9), c16(26), c16(0), fill(0x00, 18) }
+CFG
+}
+
 # rtt NS1 KEY: average ping time to h2 in ms.
 rtt() {
   local v
@@ -245,7 +303,8 @@ measure() {
   log "$s: TCP, tx off"; tcp "$n1" "$n2" "$s,tcp_off"
   log "$s: 64-byte UDP"; udp "$n1" "$n2" "$s,udp"
   log "$s: ping"; rtt "$n1" "$s,rtt"
-  log "$s: tcp ${R[$s,tcp_on]} / ${R[$s,tcp_off]} Gbit/s, udp ${R[$s,udp]} pps, rtt ${R[$s,rtt]} ms"
+  log "$s: 64-byte frames, trafgen"; frames "$n1" "$n2" "$s,frames"
+  log "$s: tcp ${R[$s,tcp_on]} / ${R[$s,tcp_off]} Gbit/s, udp ${R[$s,udp]} pps, rtt ${R[$s,rtt]} ms, frames ${R[$s,frames]} pps"
 }
 
 # ---- setups: each returns non-zero with ERR[setup] set on failure -------------------------
@@ -700,22 +759,22 @@ fmt_pps() { if [[ $1 =~ ^[0-9]+$ ]]; then echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,
 ran() { [[ " ${RUNS[*]} " == *" ${1%0} "* ]]; }  # ran ROW: its setup was in this run (flood0: flood)
 
 table() {
-  echo "| setup | 64-byte UDP, received pps | TCP, default offloads, Gbit/s | TCP, tx off, Gbit/s | ping avg, ms |"
-  echo "|---|---|---|---|---|"
+  echo "| setup | 64-byte frames (trafgen), received pps | 64-byte UDP (iperf3), received pps | TCP, default offloads, Gbit/s | TCP, tx off, Gbit/s | ping avg, ms |"
+  echo "|---|---|---|---|---|---|"
   local s
   for s in "${SETUPS[@]}"; do
     ran "$s" || continue
     if [ -n "${ERR[$s]:-}" ]; then
-      echo "| ${NAME[$s]} | ERROR: ${ERR[$s]} | | | |"
+      echo "| ${NAME[$s]} | ERROR: ${ERR[$s]} | | | | |"
     else
-      echo "| ${NAME[$s]} | $(fmt_pps "${R[$s,udp]:-}") | ${R[$s,tcp_on]:-} | ${R[$s,tcp_off]:-} | ${R[$s,rtt]:-} |"
+      echo "| ${NAME[$s]} | $(fmt_pps "${R[$s,frames]:-}") | $(fmt_pps "${R[$s,udp]:-}") | ${R[$s,tcp_on]:-} | ${R[$s,tcp_off]:-} | ${R[$s,rtt]:-} |"
     fi
   done
   local pair o b
   for pair in "${RATIOS[@]}"; do
     read -r o b <<<"$pair"
     ran "$o" && ran "$b" || continue
-    echo "| ratio ${SHORT[$o]} / ${SHORT[$b]} | $(ratio "${R[$o,udp]:-}" "${R[$b,udp]:-}") | $(ratio "${R[$o,tcp_on]:-}" "${R[$b,tcp_on]:-}") | $(ratio "${R[$o,tcp_off]:-}" "${R[$b,tcp_off]:-}") | $(ratio "${R[$o,rtt]:-}" "${R[$b,rtt]:-}") |"
+    echo "| ratio ${SHORT[$o]} / ${SHORT[$b]} | $(ratio "${R[$o,frames]:-}" "${R[$b,frames]:-}") | $(ratio "${R[$o,udp]:-}" "${R[$b,udp]:-}") | $(ratio "${R[$o,tcp_on]:-}" "${R[$b,tcp_on]:-}") | $(ratio "${R[$o,tcp_off]:-}" "${R[$b,tcp_off]:-}") | $(ratio "${R[$o,rtt]:-}" "${R[$b,rtt]:-}") |"
   done
 }
 
@@ -727,10 +786,16 @@ $TABLE
 
 Ratios are ours divided by theirs ((k) divided by (j) for the flood): above 1 is better for
 pps and Gbit/s, below 1 is better for ping. Topology of (a) to (e): netns h1 -- veth --
-switch -- veth -- netns h2; always one iperf3 stream h1 -> h2. "64-byte UDP" is
+switch -- veth -- netns h2; always one stream h1 -> h2. "64-byte frames" are 60-byte
+IPv4/UDP frames (64 bytes with the FCS a wire would add) sent by trafgen in h1 on one CPU as
+fast as it goes, counted as received by h2's interface over $T s; h2 keeps the UDP port open
+without reading it, so every setup pays the same small cost to discard them. This is the
+switch's forwarding rate: with the Linux bridge the sender's CPU also does the forwarding
+(softirq), so the bridge's figure is the sender's limit. "64-byte UDP" is
 \`iperf3 -u -l 64 -b 0\` (64-byte payloads, 106-byte frames), the packets per second the
-receiver got; it and ping run with \`ethtool -K eth0 tx off\` in both hosts, like the "tx off"
-TCP column. "Default offloads" leaves veth's checksum offload and TSO on; Open vSwitch 3.1
+receiver got: mostly the cost of the hosts' UDP stacks and of iperf3, which with a userspace
+switch share the two cores with it. Both, and ping, run with \`ethtool -K eth0 tx off\` in
+both hosts, like the "tx off" TCP column. "Default offloads" leaves veth's checksum offload and TSO on; Open vSwitch 3.1
 (without \`userspace-tso-enable\`) leaves those checksums unfinished, so TCP fails through it.
 (b) has 10,000 flows over 4 tables (2,500 each, installed with \`ofswitch ofctl add-flows\`,
 fail-mode secure), the test traffic matching installed flows in all four tables.

@@ -23,6 +23,7 @@ pub mod afpacket;
 pub mod forward;
 pub mod gre;
 pub mod pnet;
+pub mod rxring;
 pub mod sys;
 pub mod tap;
 pub mod txbatch;

@@ -7,7 +7,8 @@
 //! was a third of the forwarding CPU. Here each thread owns a set of
 //! receive sources (an `AF_PACKET` socket, a TAP, a tunnel socket), waits
 //! for them with one level-triggered `epoll`, and drains each ready source
-//! in batches (`recvmmsg` where the source supports it) before it waits
+//! in batches (a shared ring or `recvmmsg` where the source supports it)
+//! before it waits
 //! again. Under load a thread never sleeps: it goes round its ready
 //! sources until they are empty.
 //!
