@@ -8,9 +8,8 @@
 //! receive sources (an `AF_PACKET` socket, a TAP, a tunnel socket), waits
 //! for them with one level-triggered `epoll`, and drains each ready source
 //! in batches (a shared ring or `recvmmsg` where the source supports it)
-//! before it waits
-//! again. Under load a thread never sleeps: it goes round its ready
-//! sources until they are empty.
+//! before it waits again. Under load a thread never sleeps: it goes round
+//! its ready sources until they are empty.
 //!
 //! Sources are spread over the threads by count (the least loaded thread
 //! takes the next one). Adding and removing a source goes through a
