@@ -180,7 +180,7 @@ wait_reachable() {
 # iperf NS1 NS2 OUT ARGS...: one iperf3 test h1 -> h2 with a one-off server; JSON in OUT.
 iperf() {
   local ns1=$1 ns2=$2 out=$3; shift 3
-  in_ns "$ns2" iperf3 -s -1 -p "$IPERF_PORT" >/dev/null 2>&1 &
+  ip netns exec "$ns2" iperf3 -s -1 -p "$IPERF_PORT" >/dev/null 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 20); do in_ns "$ns2" ss -ltn 2>/dev/null | grep -q ":$IPERF_PORT " && break; sleep 0.1; done
   timeout $((T + 20)) ip netns exec "$ns1" iperf3 -c "$NET.2" -p "$IPERF_PORT" -t "$T" -J \
@@ -216,11 +216,13 @@ frames() {
   m1=$(ip -n "$n1" -j link show eth0 | jq -r '.[0].address') &&
     m2=$(ip -n "$n2" -j link show eth0 | jq -r '.[0].address') || { R[$key]="fail (no eth0)"; return; }
   frames_cfg "$m1" "$m2" >"$WORK/frames.cfg"
-  in_ns "$n2" python3 -c 'import signal, socket
+  # `ip netns exec` itself (not in_ns, a function: $! would be a subshell) so that $! is the
+  # process to stop.
+  ip netns exec "$n2" python3 -c 'import signal, socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 9)); signal.pause()' &
   SINK_PID=$!
   for _ in $(seq 50); do in_ns "$n2" ss -uln 2>/dev/null | grep -q ':9 ' && break; sleep 0.1; done
-  in_ns "$n1" trafgen --dev eth0 --conf "$WORK/frames.cfg" --cpus 1 --no-sock-mem --notouch-irq -q \
+  ip netns exec "$n1" trafgen --dev eth0 --conf "$WORK/frames.cfg" --cpus 1 --no-sock-mem --notouch-irq -q \
     </dev/null >"$WORK/frames.out" 2>&1 &
   GEN_PID=$!
   sleep 1  # the sender up to speed, learning tables filled
