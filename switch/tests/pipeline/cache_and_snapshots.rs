@@ -112,6 +112,52 @@ fn the_cache_stays_bounded() {
     assert_eq!(cache.misses, 1000);
 }
 
+/// A flood of one-packet flows fills only half the cache at full rate; after
+/// that most misses are not inserted, so the cache is emptied far less
+/// often, and a flow that keeps sending still gets in and hits.
+#[test]
+fn a_flood_of_new_flows_is_mostly_not_cached() {
+    let mut p = Pipeline::new();
+    p.set_port(ofswitch::pipeline::ports::PortInfo::new(1));
+    p.set_port(ofswitch::pipeline::ports::PortInfo::new(2));
+    let fm = parse_flow(0, "priority=1,actions=output:2");
+    p.flow_mod(&fm, 0).expect("flow");
+    let mut cache = MicroflowCache::with_capacity(1000);
+    let mut out = Vec::new();
+    let flood = |i: u16| {
+        let mut f = frames::tcp4();
+        f[34..36].copy_from_slice(&i.to_be_bytes()); // TCP source port
+        f
+    };
+    for i in 0..500u16 {
+        p.process(&mut cache, flood(i), PacketMeta::port(1), 0, &mut out);
+    }
+    assert_eq!(
+        cache.len(),
+        500,
+        "below half the capacity every miss is cached"
+    );
+    for i in 500..10_500u16 {
+        p.process(&mut cache, flood(i), PacketMeta::port(1), 0, &mut out);
+    }
+    let inserted = cache.len() - 500;
+    assert!(
+        (100..=600).contains(&inserted),
+        "about one in {} of 10,000 misses inserted, not {inserted}",
+        ofswitch::pipeline::cache::INSERT_INV_PROB
+    );
+    // Every packet was still translated and sent.
+    assert_eq!(out.len(), 10_500);
+    // A flow that keeps sending gets in.
+    let steady = flood(60_000);
+    let misses = cache.misses;
+    for _ in 0..1000 {
+        p.process(&mut cache, steady.clone(), PacketMeta::port(1), 0, &mut out);
+    }
+    assert!(cache.misses - misses < 500, "the steady flow was cached");
+    assert_eq!(out.len(), 11_500);
+}
+
 /// A forwarding thread keeps sending packets through the latest snapshot
 /// while the control plane moves a flow between ports in batches. Every
 /// packet goes out exactly one of the two ports, and once a batch is
