@@ -124,7 +124,7 @@ impl MicroflowCache {
             EntryRef::Vacant(v) => {
                 self.misses += 1;
                 let program = p.translate(frame, key, layout, 0, now);
-                if !crowded || next_draw(&mut self.draw) % INSERT_INV_PROB == 0 {
+                if !crowded || next_draw(&mut self.draw).is_multiple_of(INSERT_INV_PROB) {
                     v.insert(program)
                 } else {
                     self.uncached = program;
