@@ -64,15 +64,17 @@ struct AuxData {
 /// wakeup cost a tenth of the forwarding CPU at 64-byte rates.
 #[derive(Debug)]
 pub struct PacketSocket {
-    /// Declared before `fd`: unmapped before the socket is closed.
-    ring: Option<RxRing>,
+    /// Declared before `fd`: unmapped before the socket is closed. Behind a
+    /// Mutex: one reader at a time (in practice always the one forwarding
+    /// thread that owns the port, so it is never contended).
+    ring: Option<std::sync::Mutex<RxRing>>,
     fd: OwnedFd,
     tx: OwnedFd,
     name: String,
     ifindex: i32,
 }
 
-fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
+pub(super) fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
     if rc < 0 {
         let e = io::Error::last_os_error();
         return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
@@ -80,7 +82,12 @@ fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
     Ok(())
 }
 
-fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, opt: libc::c_int, v: &T) -> libc::c_int {
+pub(super) fn setsockopt<T>(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    opt: libc::c_int,
+    v: &T,
+) -> libc::c_int {
     // SAFETY: `v` points to a live value of the size passed.
     unsafe {
         libc::setsockopt(
@@ -186,7 +193,7 @@ impl PacketSocket {
         // once a ring exists). Without it the socket still works, slower.
         let ring = if ring {
             match RxRing::attach(&fd) {
-                Ok(r) => Some(r),
+                Ok(r) => Some(std::sync::Mutex::new(r)),
                 Err(e) => {
                     // Start again on a socket that never had a ring.
                     tracing::warn!("{name}: no receive ring ({e}); receiving with recvmmsg");
@@ -266,7 +273,10 @@ impl PacketSocket {
     /// none is waiting.
     pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
         match &self.ring {
-            Some(ring) => batch.take_from_ring(ring, &self.fd),
+            Some(ring) => match ring.lock() {
+                Ok(mut ring) => batch.take_from_ring(&mut ring, &self.fd),
+                Err(_) => Err(io::Error::other("receive ring lock poisoned")),
+            },
             None => batch.recv(&self.fd),
         }
     }
@@ -359,7 +369,7 @@ impl RecvBatch {
     /// Takes up to [`RECV_BATCH`] frames from `ring`, each copied into its
     /// batch slot and the ring slot handed back at once; a frame too large
     /// for the ring is read whole from the socket's queue.
-    fn take_from_ring(&mut self, ring: &RxRing, fd: &OwnedFd) -> io::Result<usize> {
+    fn take_from_ring(&mut self, ring: &mut RxRing, fd: &OwnedFd) -> io::Result<usize> {
         self.got.clear();
         while self.got.len() < RECV_BATCH {
             let i = self.got.len();

@@ -22,9 +22,10 @@
 //! but it wakes the reader only when a block is full or times out (1 ms at
 //! best), which a switch cannot add to every quiet flow's latency.
 
+use super::afpacket::{check, setsockopt};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{fence, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU32, Ordering};
 
 const PACKET_RX_RING: libc::c_int = 5;
 const PACKET_COPY_THRESH: libc::c_int = 7;
@@ -76,22 +77,18 @@ pub struct Slot<'a> {
     pub bytes: &'a [u8],
 }
 
-/// A mapped receive ring. One reader at a time (the forwarding thread
-/// that owns the port): the read position is atomic only so that the
-/// socket can be shared with the threads that send on it.
+/// A mapped receive ring; reading takes `&mut self`, so one reader at a
+/// time (the socket keeps it behind a Mutex).
 pub struct RxRing {
     map: *mut u8,
     len: usize,
     frames: usize,
-    next: AtomicUsize,
+    next: usize,
 }
 
-// SAFETY: the mapping is shared memory owned by this value; slots are only
-// touched through `next_slot`/`release`, by one reader at a time (the
-// forwarding thread that owns the port); sending threads never touch it.
+// SAFETY: the mapping is memory this value owns (shared only with the
+// kernel); moving it to another thread moves that ownership.
 unsafe impl Send for RxRing {}
-// SAFETY: as above.
-unsafe impl Sync for RxRing {}
 
 impl std::fmt::Debug for RxRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,22 +98,9 @@ impl std::fmt::Debug for RxRing {
     }
 }
 
-fn setsockopt<T>(fd: &OwnedFd, opt: libc::c_int, v: &T, what: &str) -> io::Result<()> {
-    // SAFETY: `v` points to a live value of the size passed.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            libc::SOL_PACKET,
-            opt,
-            (v as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
-    }
-    Ok(())
+/// setsockopt(SOL_PACKET, `opt`), the error naming `what`.
+fn set<T>(fd: &OwnedFd, opt: libc::c_int, v: &T, what: &str) -> io::Result<()> {
+    check(setsockopt(fd, libc::SOL_PACKET, opt, v), what)
 }
 
 impl RxRing {
@@ -126,9 +110,9 @@ impl RxRing {
     /// (it still works through `recvmsg`), or the error says it could not
     /// be taken down again.
     pub fn attach(fd: &OwnedFd) -> io::Result<RxRing> {
-        setsockopt(fd, PACKET_VERSION, &TPACKET_V2, "PACKET_VERSION")?;
+        set(fd, PACKET_VERSION, &TPACKET_V2, "PACKET_VERSION")?;
         // Any non-zero value: frames larger than a slot go to the queue.
-        setsockopt(
+        set(
             fd,
             PACKET_COPY_THRESH,
             &1 as &libc::c_int,
@@ -141,7 +125,7 @@ impl RxRing {
             tp_frame_size: FRAME_SIZE as u32,
             tp_frame_nr: frames as u32,
         };
-        setsockopt(fd, PACKET_RX_RING, &req, "PACKET_RX_RING")?;
+        set(fd, PACKET_RX_RING, &req, "PACKET_RX_RING")?;
         let len = BLOCK_SIZE * BLOCKS;
         // SAFETY: mmap(2) of the ring the kernel just made for this
         // socket, shared, at an address of the kernel's choosing.
@@ -179,7 +163,7 @@ impl RxRing {
                     tp_frame_size: 0,
                     tp_frame_nr: 0,
                 };
-                setsockopt(fd, PACKET_RX_RING, &none, "PACKET_RX_RING (removal)")?;
+                set(fd, PACKET_RX_RING, &none, "PACKET_RX_RING (removal)")?;
                 return Err(io::Error::new(e.kind(), format!("mmap of the ring: {e}")));
             }
             m
@@ -190,7 +174,7 @@ impl RxRing {
             map: map.cast(),
             len,
             frames,
-            next: AtomicUsize::new(0),
+            next: 0,
         })
     }
 
@@ -210,7 +194,7 @@ impl RxRing {
     /// The next slot the kernel has filled, if any. It stays ours (the
     /// kernel will not write it) until [`RxRing::release`].
     pub fn next_slot(&self) -> Option<Slot<'_>> {
-        let i = self.next.load(Ordering::Relaxed);
+        let i = self.next;
         let status = self.status(i).load(Ordering::Acquire);
         if status & TP_STATUS_USER == 0 {
             return None;
@@ -230,10 +214,10 @@ impl RxRing {
 
     /// Hands the slot [`RxRing::next_slot`] returned back to the kernel
     /// and moves to the next.
-    pub fn release(&self) {
-        let i = self.next.load(Ordering::Relaxed);
+    pub fn release(&mut self) {
+        let i = self.next;
         self.status(i).store(TP_STATUS_KERNEL, Ordering::Release);
-        self.next.store((i + 1) % self.frames, Ordering::Relaxed);
+        self.next = (i + 1) % self.frames;
     }
 }
 
