@@ -380,7 +380,12 @@ impl RecvBatch {
             let got = if h.tp_status & rxring::TP_STATUS_COPY != 0 {
                 // A truncated copy here, the whole frame on the queue.
                 ring.release();
-                self.recv_one(i, fd)?
+                match self.recv_one(i, fd) {
+                    Ok(got) => got,
+                    Err(e) if self.got.is_empty() => return Err(e),
+                    // Keep the frames already taken from the ring.
+                    Err(_) => None,
+                }
             } else if h.tp_snaplen < h.tp_len {
                 // Too large for a slot and no room on the queue: lost.
                 ring.release();
