@@ -588,30 +588,9 @@ fn fix_up(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::process::Command;
+    use crate::datapath::test_support::{have_root, ip, IpOnDrop};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
-
-    fn root() -> bool {
-        // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() == 0 }
-    }
-
-    fn ip(args: &[&str]) -> bool {
-        Command::new("ip")
-            .args(args)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    }
-
-    /// A veth pair deleted when the test ends, even on failure.
-    struct Veth(String);
-    impl Drop for Veth {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["link", "del", &self.0]).status();
-        }
-    }
 
     fn frame(ethertype: [u8; 2], len: usize, fill: u8) -> Vec<u8> {
         let mut f = vec![0x02, 0, 0, 0, 0, 0xbb, 0x02, 0, 0, 0, 0, 0xaa];
@@ -651,12 +630,7 @@ mod tests {
     /// through the socket's queue), a small one again.
     #[test]
     fn frames_arrive_whole_and_in_order_with_and_without_the_ring() {
-        if !root() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true: this test needs root"
-            );
-            eprintln!("skipping: needs root");
+        if !have_root() {
             return;
         }
         for ring in [true, false] {
@@ -668,7 +642,7 @@ mod tests {
             assert!(ip(&[
                 "link", "add", &a, "mtu", "9000", "type", "veth", "peer", "name", &b, "mtu", "9000"
             ]));
-            let _guard = Veth(a.clone());
+            let _guard = IpOnDrop::new(&["link", "del", &a]);
             let sa = PacketSocket::open_with(&a, ring).expect("open a");
             let sb = PacketSocket::open_with(&b, false).expect("open b");
             assert_eq!(sa.has_ring(), ring);

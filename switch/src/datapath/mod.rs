@@ -26,6 +26,8 @@ pub mod pnet;
 pub mod rxring;
 pub mod sys;
 pub mod tap;
+#[cfg(test)]
+mod test_support;
 pub mod txbatch;
 pub mod vnet;
 pub mod vxlan;

@@ -102,66 +102,42 @@ impl Tap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::datapath::test_support::{have_root, ip, IpOnDrop};
     use std::process::Command;
-
-    fn root() -> bool {
-        // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() == 0 }
-    }
-
-    fn ip(args: &[&str]) -> bool {
-        Command::new("ip")
-            .args(args)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    }
-
-    /// Removes the test namespace even when the test fails.
-    struct Netns(String);
-    impl Drop for Netns {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        }
-    }
 
     /// The host side of a TAP in a namespace sends an ARP request for a
     /// neighbour; the port reads it; a reply written to the port reaches
     /// the host (its neighbour table learns the MAC).
     #[test]
     fn frames_flow_both_ways() {
-        if !root() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true: this test needs root"
-            );
-            eprintln!("skipping: needs root");
+        if !have_root() {
             return;
         }
         let tag = std::process::id();
         let name = format!("oftap{tag}");
-        let ns = Netns(format!("oftapns{tag}"));
+        let ns = format!("oftapns{tag}");
+        let _ns_guard = IpOnDrop::new(&["netns", "del", &ns]);
         let tap = Tap::open(&name).expect("open tap");
         assert_eq!(tap.name(), name);
         let mac = sys::mac_address(&name).expect("mac");
-        assert!(ip(&["netns", "add", &ns.0]));
-        assert!(ip(&["link", "set", &name, "netns", &ns.0]));
+        assert!(ip(&["netns", "add", &ns]));
+        assert!(ip(&["link", "set", &name, "netns", &ns]));
         assert!(ip(&[
             "-n",
-            &ns.0,
+            &ns,
             "addr",
             "add",
             "192.0.2.1/24",
             "dev",
             &name
         ]));
-        assert!(ip(&["-n", &ns.0, "link", "set", &name, "up"]));
+        assert!(ip(&["-n", &ns, "link", "set", &name, "up"]));
         // Make the host ARP for 192.0.2.2.
         let _ = Command::new("ip")
             .args([
                 "netns",
                 "exec",
-                &ns.0,
+                &ns,
                 "ping",
                 "-c",
                 "1",
@@ -202,7 +178,7 @@ mod tests {
         let mut learned = false;
         for _ in 0..50 {
             let out = Command::new("ip")
-                .args(["-n", &ns.0, "neigh", "show", "192.0.2.2"])
+                .args(["-n", &ns, "neigh", "show", "192.0.2.2"])
                 .output()
                 .expect("ip neigh");
             if String::from_utf8_lossy(&out.stdout).contains("02:00:00:00:00:22") {
