@@ -93,13 +93,19 @@ fn every_kind_of_change_invalidates_the_cache() {
     assert_eq!(b.ports(2, &f), Vec::<u32>::new());
 }
 
-#[test]
-fn the_cache_stays_bounded() {
+/// Ports 1 and 2, one flow sending everything to 2.
+fn everything_to_port_2() -> Pipeline {
     let mut p = Pipeline::new();
     p.set_port(ofswitch::pipeline::ports::PortInfo::new(1));
     p.set_port(ofswitch::pipeline::ports::PortInfo::new(2));
     let fm = parse_flow(0, "priority=1,actions=output:2");
     p.flow_mod(&fm, 0).expect("flow");
+    p
+}
+
+#[test]
+fn the_cache_stays_bounded() {
+    let p = everything_to_port_2();
     let mut cache = MicroflowCache::with_capacity(100);
     let mut out = Vec::new();
     for i in 0..1000u16 {
@@ -117,11 +123,7 @@ fn the_cache_stays_bounded() {
 /// often, and a flow that keeps sending still gets in and hits.
 #[test]
 fn a_flood_of_new_flows_is_mostly_not_cached() {
-    let mut p = Pipeline::new();
-    p.set_port(ofswitch::pipeline::ports::PortInfo::new(1));
-    p.set_port(ofswitch::pipeline::ports::PortInfo::new(2));
-    let fm = parse_flow(0, "priority=1,actions=output:2");
-    p.flow_mod(&fm, 0).expect("flow");
+    let p = everything_to_port_2();
     let mut cache = MicroflowCache::with_capacity(1000);
     let mut out = Vec::new();
     let flood = |i: u16| {
