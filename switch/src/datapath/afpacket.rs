@@ -366,6 +366,13 @@ impl RecvBatch {
         (&self.bufs[i][start..start + len], o)
     }
 
+    /// Records what slot `self.got.len()` received; a frame we cannot use
+    /// still takes its slot, as empty.
+    fn keep(&mut self, got: Option<(usize, RxOffload)>) {
+        self.got
+            .push(got.map_or((0, 0, RxOffload::default()), |(len, o)| (0, len, o)));
+    }
+
     /// Takes up to [`RECV_BATCH`] frames from `ring`, each copied into its
     /// batch slot and the ring slot handed back at once; a frame too large
     /// for the ring is read whole from the socket's queue.
@@ -405,9 +412,7 @@ impl RecvBatch {
                 ring.release();
                 None
             };
-            // A frame we cannot use still takes its slot, as empty.
-            self.got
-                .push(got.map_or((0, 0, RxOffload::default()), |(len, o)| (0, len, o)));
+            self.keep(got);
         }
         Ok(self.got.len())
     }
@@ -415,22 +420,8 @@ impl RecvBatch {
     /// Reads one frame from the socket's queue into slot `i`. `None`: none
     /// was waiting, or it was unusable.
     fn recv_one(&mut self, i: usize, fd: &OwnedFd) -> io::Result<Option<(usize, RxOffload)>> {
-        let mut iov = [
-            libc::iovec {
-                iov_base: self.hdrs[i].as_mut_ptr().cast(),
-                iov_len: VNET_HDR_LEN,
-            },
-            libc::iovec {
-                iov_base: self.bufs[i][4..].as_mut_ptr().cast(),
-                iov_len: SLOT - 4,
-            },
-        ];
-        // SAFETY: an all-zero msghdr is valid to fill in.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = iov.as_mut_ptr();
-        msg.msg_iovlen = 2;
-        msg.msg_control = self.cmsgs[i].as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&self.cmsgs[i]) as _;
+        let mut iov = slot_iov(&mut self.hdrs[i], &mut self.bufs[i]);
+        let mut msg = slot_msghdr(&mut iov, &mut self.cmsgs[i]);
         // A pending socket error (the interface went down since) is
         // reported once, before the frame: then read again.
         let mut n = -1;
@@ -464,30 +455,20 @@ impl RecvBatch {
 
     fn recv(&mut self, fd: &OwnedFd) -> io::Result<usize> {
         self.got.clear();
-        let mut iovs: Vec<[libc::iovec; 2]> = Vec::with_capacity(RECV_BATCH);
-        for (hdr, buf) in self.hdrs.iter_mut().zip(self.bufs.iter_mut()) {
-            // Leave 4 bytes of room in front for a VLAN tag to put back.
-            iovs.push([
-                libc::iovec {
-                    iov_base: hdr.as_mut_ptr().cast(),
-                    iov_len: hdr.len(),
-                },
-                libc::iovec {
-                    iov_base: buf[4..].as_mut_ptr().cast(),
-                    iov_len: buf.len() - 4,
-                },
-            ]);
-        }
-        let mut msgs: Vec<libc::mmsghdr> = Vec::with_capacity(RECV_BATCH);
-        for (iov, cbuf) in iovs.iter_mut().zip(self.cmsgs.iter_mut()) {
-            // SAFETY: an all-zero mmsghdr is valid to fill in.
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = iov.as_mut_ptr();
-            m.msg_hdr.msg_iovlen = 2;
-            m.msg_hdr.msg_control = cbuf.as_mut_ptr().cast();
-            m.msg_hdr.msg_controllen = std::mem::size_of_val(cbuf) as _;
-            msgs.push(m);
-        }
+        let mut iovs: Vec<[libc::iovec; 2]> = self
+            .hdrs
+            .iter_mut()
+            .zip(self.bufs.iter_mut())
+            .map(|(hdr, buf)| slot_iov(hdr, buf))
+            .collect();
+        let mut msgs: Vec<libc::mmsghdr> = iovs
+            .iter_mut()
+            .zip(self.cmsgs.iter_mut())
+            .map(|(iov, cmsg)| libc::mmsghdr {
+                msg_hdr: slot_msghdr(iov, cmsg),
+                msg_len: 0,
+            })
+            .collect();
         // SAFETY: recvmmsg(2) into headers whose buffers live through the
         // call.
         let n = unsafe {
@@ -510,12 +491,36 @@ impl RecvBatch {
         for (i, m) in msgs.iter().enumerate().take(n) {
             let aux = aux_data(&m.msg_hdr);
             let got = fix_up(&mut self.bufs[i], &self.hdrs[i], m.msg_len as usize, aux);
-            // A frame we cannot use still takes its slot, as empty.
-            self.got
-                .push(got.map_or((0, 0, RxOffload::default()), |(len, o)| (0, len, o)));
+            self.keep(got);
         }
         Ok(n)
     }
+}
+
+/// The two pieces one message is read into: its offload header, then the
+/// frame 4 bytes into its slot (room to put a VLAN tag back in front).
+fn slot_iov(hdr: &mut [u8; VNET_HDR_LEN], buf: &mut [u8]) -> [libc::iovec; 2] {
+    [
+        libc::iovec {
+            iov_base: hdr.as_mut_ptr().cast(),
+            iov_len: hdr.len(),
+        },
+        libc::iovec {
+            iov_base: buf[4..].as_mut_ptr().cast(),
+            iov_len: buf.len() - 4,
+        },
+    ]
+}
+
+/// A message header reading into `iov`, with `cmsg` for the auxdata.
+fn slot_msghdr(iov: &mut [libc::iovec; 2], cmsg: &mut [u64; 8]) -> libc::msghdr {
+    // SAFETY: an all-zero msghdr is valid to fill in.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr();
+    msg.msg_iovlen = 2;
+    msg.msg_control = cmsg.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(cmsg) as _;
+    msg
 }
 
 /// A receive error that only means "nothing now": nothing waiting, or the

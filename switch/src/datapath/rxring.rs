@@ -25,7 +25,7 @@
 use super::afpacket::{check, setsockopt};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{fence, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 const PACKET_RX_RING: libc::c_int = 5;
 const PACKET_COPY_THRESH: libc::c_int = 7;
@@ -127,32 +127,25 @@ impl RxRing {
         };
         set(fd, PACKET_RX_RING, &req, "PACKET_RX_RING")?;
         let len = BLOCK_SIZE * BLOCKS;
-        // SAFETY: mmap(2) of the ring the kernel just made for this
-        // socket, shared, at an address of the kernel's choosing.
-        let map = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_LOCKED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
-        let map = if map == libc::MAP_FAILED {
-            // MAP_LOCKED needs room under RLIMIT_MEMLOCK; the ring's pages
-            // are the kernel's and cannot be swapped anyway.
-            // SAFETY: as above, without MAP_LOCKED.
-            let m = unsafe {
+        let mmap = |flags: libc::c_int| {
+            // SAFETY: mmap(2) of the ring the kernel just made for this
+            // socket, shared, at an address of the kernel's choosing.
+            unsafe {
                 libc::mmap(
                     std::ptr::null_mut(),
                     len,
                     libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED,
+                    libc::MAP_SHARED | flags,
                     fd.as_raw_fd(),
                     0,
                 )
-            };
+            }
+        };
+        let map = mmap(libc::MAP_LOCKED);
+        let map = if map == libc::MAP_FAILED {
+            // MAP_LOCKED needs room under RLIMIT_MEMLOCK; the ring's pages
+            // are the kernel's and cannot be swapped anyway.
+            let m = mmap(0);
             if m == libc::MAP_FAILED {
                 let e = io::Error::last_os_error();
                 // Take the ring down again: frames would otherwise go to
@@ -199,7 +192,6 @@ impl RxRing {
         if status & TP_STATUS_USER == 0 {
             return None;
         }
-        fence(Ordering::Acquire);
         let p = self.slot_ptr(i);
         // SAFETY: the slot is ours (status USER) until we release it; the
         // header is at its start; the slice stays inside the slot.
