@@ -226,15 +226,15 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 9)); si
     </dev/null >"$WORK/frames.out" 2>&1 &
   GEN_PID=$!
   sleep 1  # the sender up to speed, learning tables filled
-  r0=$(rx_of "$n2"); t0=$(date +%s.%N)
+  r0=$(eth0_packets "$n2" rx); t0=$(date +%s.%N)
   sleep "$T"
-  r1=$(rx_of "$n2"); t1=$(date +%s.%N)
+  r1=$(eth0_packets "$n2" rx); t1=$(date +%s.%N)
   stop_frames
   v=$(awk -v a="${r0:-x}" -v b="${r1:-x}" -v t0="$t0" -v t1="$t1" \
     'BEGIN { if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && b > a) printf "%d", (b - a) / (t1 - t0) }')
   R[$key]=${v:-fail ($(grep -v '^$' "$WORK/frames.out" | tail -1))}
 }
-rx_of() { ip -n "$1" -j -s link show eth0 2>/dev/null | jq '.[0].stats64.rx.packets'; }
+eth0_packets() { ip -n "$1" -j -s link show eth0 2>/dev/null | jq ".[0].stats64.$2.packets"; }  # NS rx|tx
 frames_cfg() {  # frames_cfg MAC1 MAC2: trafgen's packet: IPv4/UDP $NET.1:9 -> $NET.2:9, 60 bytes
   local a b
   a=$(echo "$1" | sed 's/^/0x/; s/:/, 0x/g'); b=$(echo "$2" | sed 's/^/0x/; s/:/, 0x/g')
@@ -649,7 +649,6 @@ flood_err() {  # the error also goes on (j)'s row when (j) has neither figures n
   [ -n "${R[flood0,rtt]:-}" ] || [ -n "${ERR[flood0]:-}" ] || ERR[flood0]=$1
   ERR[flood]=$1
 }
-tx_packets() { ip -n "$1" -j -s link show eth0 2>/dev/null | jq '.[0].stats64.tx.packets'; }
 veth_rx() { ip -j -s link show "$1" 2>/dev/null | jq '.[0].stats64.rx.packets'; }  # in the root netns
 port_rx() { ofs ofctl dump-ports "${P}br" "$1" 2>/dev/null | sed -n 's/.*rx pkts=\([0-9]*\).*/\1/p' | head -1; }
 ctl_count() { cat "$WORK/ctl.count" 2>/dev/null || echo 0; }
@@ -693,10 +692,10 @@ setup_flood() {
   FLOOD_PID=$!
   sleep 1
   kill -0 "$FLOOD_PID" 2>/dev/null || { flood_err "trafgen: $(grep -v '^$' "$WORK/trafgen.out" | tail -1)"; FLOOD_PID=; return 1; }
-  c0=$(ctl_count) tx0=$(tx_packets "$h3") v0=$(veth_rx "${P}p3") rx0=$(port_rx "$p3") t0=$(date +%s.%N)
+  c0=$(ctl_count) tx0=$(eth0_packets "$h3" tx) v0=$(veth_rx "${P}p3") rx0=$(port_rx "$p3") t0=$(date +%s.%N)
   log "flood: h3 flooding ($FLOOD_RATE offered)"
   measure flood "${P}flo1" "${P}flo2"
-  c1=$(ctl_count) tx1=$(tx_packets "$h3") v1=$(veth_rx "${P}p3") rx1=$(port_rx "$p3") t1=$(date +%s.%N)
+  c1=$(ctl_count) tx1=$(eth0_packets "$h3" tx) v1=$(veth_rx "${P}p3") rx1=$(port_rx "$p3") t1=$(date +%s.%N)
   stop_flood
   kill -0 "$pid" 2>/dev/null || { ERR[flood]="the daemon died under the flood (log: $(tail -1 "$WORK/state-flood/ofswitch.log"))"; return 1; }
   dt=$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')
