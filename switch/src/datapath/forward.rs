@@ -1,11 +1,12 @@
 //! Running received frames through the published pipeline and delivering
 //! the results: frames to ports, packet-ins to the control plane.
 //!
-//! Each port's receiver (on a forwarding thread) owns a [`MicroflowCache`] and loads the latest
-//! pipeline snapshot per frame (a lock-free `arc-swap` load), so table
-//! changes never stall forwarding. Output never blocks either: a port that
-//! cannot take a frame drops it and counts `tx_dropped`; a control plane
-//! that falls behind loses packet-ins (counted), not forwarding.
+//! Each port's receiver (on a forwarding thread) owns a
+//! [`MicroflowCache`] and loads the latest pipeline snapshot per frame (a
+//! lock-free `arc-swap` load), so table changes never stall forwarding.
+//! Output never blocks either: a port that cannot take a frame drops it
+//! and counts `tx_dropped`; a control plane that falls behind loses
+//! packet-ins (counted), not forwarding.
 
 use crate::pipeline::{MicroflowCache, Outcome, PacketMeta, SharedPipeline};
 use arc_swap::ArcSwap;
