@@ -10,7 +10,7 @@ use criterion::{black_box, criterion_group, BenchmarkId, Criterion, Throughput};
 use ofswitch::flow_key::FlowKey;
 use ofswitch::pipeline::ports::PortInfo;
 use ofswitch::pipeline::xlate::{extract, extract_into};
-use ofswitch::pipeline::{MicroflowCache, PacketMeta, Pipeline};
+use ofswitch::pipeline::{MicroflowCache, PacketMeta, Pipeline, SharedPipeline};
 use openflow::instruction::Instruction;
 use openflow::messages::FlowMod;
 use openflow::types::{eth_type, MacAddr};
@@ -262,7 +262,41 @@ fn inserts(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, lookups, inserts);
+/// What a learning controller does through the daemon: one FLOW_MOD, then
+/// a publish (the daemon publishes after each read of the channel, and the
+/// controller waits for a BARRIER before it sends more). Each iteration
+/// adds one flow and publishes, then deletes it strictly and publishes, so
+/// the table keeps its size; the time should not depend on that size.
+fn published_changes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("flow_mod_published");
+    g.throughput(Throughput::Elements(2));
+    for n in [1_000u32, 100_000] {
+        let mut p = pipeline(n);
+        let shared = SharedPipeline::new(&p);
+        let extra: Vec<(FlowMod, FlowMod)> = (n..n + 1_000)
+            .map(|i| {
+                let add = flow(i);
+                let mut del = add.clone();
+                del.command = openflow::messages::flow_mod_command::DELETE_STRICT;
+                (add, del)
+            })
+            .collect();
+        let mut i = 0usize;
+        g.bench_with_input(BenchmarkId::new("add_then_delete", n), &n, |b, _| {
+            b.iter(|| {
+                i = (i + 1) % extra.len();
+                let (add, del) = &extra[i];
+                let _ = p.flow_mod(add, 0);
+                shared.publish(&p);
+                let _ = p.flow_mod(del, 0);
+                shared.publish(&p);
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, lookups, inserts, published_changes);
 
 fn main() {
     memory_per_flow();

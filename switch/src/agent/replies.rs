@@ -21,6 +21,7 @@ use super::features::{
 };
 use super::multipart::{entry_bytes, split_reply};
 use super::{Role, SwitchState};
+use crate::pipeline::stats::flow_stats_entry;
 use openflow::message::MAX_MESSAGE_LEN;
 use openflow::multipart::{
     mp_type, Desc, FlowStats, MultipartReply, MultipartReplyBody as R, MultipartRequest,
@@ -69,8 +70,15 @@ impl Connection {
                 },
             })),
             Q::Flow(req) => {
-                let flows = sw.pipeline.flow_stats(&req, now)?;
-                split(flows.iter().map(flow_entry).collect())
+                // Encoded one entry at a time, straight into the replies:
+                // 100,000 flows never exist as decoded statistics at once.
+                let flows = sw.pipeline.select_flows(&req)?;
+                split_reply(
+                    xid,
+                    typ,
+                    flows.iter().map(|e| flow_entry(&flow_stats_entry(e, now))),
+                    MAX_MESSAGE_LEN,
+                )
             }
             Q::Aggregate(req) => one(R::Aggregate(sw.pipeline.aggregate_stats(&req)?)),
             Q::Table => split(

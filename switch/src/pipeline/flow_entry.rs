@@ -111,6 +111,19 @@ impl FlowEntry {
         duration_ms(self.created, now)
     }
 
+    /// The earliest time (ns) a timeout can remove this entry as things
+    /// stand (the hard deadline, or the idle one counted from the last
+    /// hit); `None` without timeouts.
+    pub fn deadline(&self) -> Option<u64> {
+        let secs = |t: u16| u64::from(t) * 1_000_000_000;
+        let hard = (self.hard_timeout != 0).then(|| self.created + secs(self.hard_timeout));
+        let idle = (self.idle_timeout != 0).then(|| self.last_used() + secs(self.idle_timeout));
+        match (hard, idle) {
+            (Some(h), Some(i)) => Some(h.min(i)),
+            (h, i) => h.or(i),
+        }
+    }
+
     /// Whether a timeout has expired at `now`, and which.
     pub fn expired(&self, now: u64) -> Option<u8> {
         use openflow::messages::flow_removed_reason::*;
@@ -133,15 +146,27 @@ impl FlowEntry {
 
     /// Whether any instruction sends to `group` (for out_group filters).
     pub fn uses_group(&self, group: u32) -> bool {
-        use openflow::Action;
-        self.actions()
-            .any(|a| matches!(a, Action::Group(g) if *g == group))
+        self.groups().any(|g| g == group)
+    }
+
+    /// The groups the instructions send to.
+    pub fn groups(&self) -> impl Iterator<Item = u32> + '_ {
+        self.actions().filter_map(|a| match a {
+            openflow::Action::Group(g) => Some(*g),
+            _ => None,
+        })
     }
 
     pub fn uses_meter(&self, meter: u32) -> bool {
-        self.instructions
-            .iter()
-            .any(|i| matches!(i, Instruction::Meter(m) if *m == meter))
+        self.meters().any(|m| m == meter)
+    }
+
+    /// The meters the instructions apply.
+    pub fn meters(&self) -> impl Iterator<Item = u32> + '_ {
+        self.instructions.iter().filter_map(|i| match i {
+            Instruction::Meter(m) => Some(*m),
+            _ => None,
+        })
     }
 
     fn actions(&self) -> impl Iterator<Item = &openflow::Action> {

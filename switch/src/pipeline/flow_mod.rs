@@ -18,7 +18,7 @@
 
 use super::flow_entry::{Counters, FlowEntry};
 use super::state::{Event, Pipeline};
-use super::table::N_TABLES;
+use super::table::{FlowTable, N_TABLES};
 use crate::flow_key::{FlowKey, WORDS};
 use openflow::group::GroupMod;
 use openflow::messages::{
@@ -27,6 +27,7 @@ use openflow::messages::{
 use openflow::meter::MeterMod;
 use openflow::types::{group_no, port_no, table_no, NO_BUFFER};
 use openflow::OfError;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -119,6 +120,41 @@ impl<'a> Selector<'a> {
     }
 }
 
+/// A selected entry: its masked key, mask and the entry.
+type Selected = (FlowKey, FlowKey, Arc<FlowEntry>);
+
+impl Selector<'_> {
+    /// Whether every entry is selected (`del-flows` with no argument).
+    fn selects_all(&self) -> bool {
+        !self.strict
+            && self.mask == FlowKey::ZERO
+            && self.cookie_mask == 0
+            && self.out_port == port_no::ANY
+            && self.out_group == group_no::ANY
+    }
+
+    /// The entries of `table` this selector picks. A strict request is one
+    /// exact lookup; a non-strict one visits only the classifier's
+    /// candidates for its match.
+    fn select(&self, table: &FlowTable) -> Vec<Selected> {
+        if self.strict {
+            return table
+                .classifier
+                .get_strict(&self.key, &self.mask, self.priority)
+                .filter(|e| self.selects(&self.key, &self.mask, e))
+                .map(|e| (self.key, self.mask, e.clone()))
+                .into_iter()
+                .collect();
+        }
+        table
+            .classifier
+            .candidates(&self.key, &self.mask)
+            .filter(|(k, m, _, e)| self.selects(k, m, e))
+            .map(|(k, m, _, e)| (k, *m, e.clone()))
+            .collect()
+    }
+}
+
 impl Pipeline {
     /// Applies a FLOW_MOD at time `now` (ns). On success returns the events
     /// it caused (FLOW_REMOVED for deleted entries that asked for it).
@@ -156,13 +192,16 @@ impl Pipeline {
                 };
                 let mut events = Vec::new();
                 for t in tables {
-                    self.remove_flows(
-                        t,
-                        flow_removed_reason::DELETE,
-                        now,
-                        &mut events,
-                        |k, m, e| sel.selects(k, m, e),
-                    );
+                    let Some(table) = self.table(t) else { continue };
+                    if table.is_empty() {
+                        continue;
+                    }
+                    if sel.selects_all() {
+                        self.clear_table(t, now, &mut events);
+                        continue;
+                    }
+                    let doomed = sel.select(table);
+                    self.remove_flows(t, flow_removed_reason::DELETE, now, &mut events, doomed);
                 }
                 Ok(events)
             }
@@ -211,28 +250,30 @@ impl Pipeline {
             created: now,
             counters,
         };
+        let entry = Arc::new(entry);
         table
             .classifier
-            .insert(&key, &mask, fm.priority, Arc::new(entry));
+            .insert(&key, &mask, fm.priority, entry.clone());
         self.generation += 1;
+        let live = self.flow_count();
+        self.expiry().watch(&entry, live);
         Ok(())
     }
 
     fn modify_flows(&mut self, fm: &FlowMod, strict: bool) {
         let sel = Selector::new(fm, strict, false);
-        let Some(table) = self.table_mut(fm.table_id) else {
+        let Some(table) = self.table(fm.table_id) else {
             return;
         };
-        let chosen: Vec<(FlowKey, FlowKey, Arc<FlowEntry>)> = table
-            .classifier
-            .iter()
-            .filter(|(k, m, _, e)| sel.selects(k, m, e))
-            .map(|(k, m, _, e)| (k, *m, e.clone()))
-            .collect();
+        let chosen = sel.select(table);
         if chosen.is_empty() {
             return;
         }
+        let Some(table) = self.table_mut(fm.table_id) else {
+            return;
+        };
         let instructions: Arc<[_]> = fm.instructions.clone().into();
+        let mut changed = Vec::with_capacity(chosen.len());
         for (key, mask, old) in chosen {
             let counters = Counters::default();
             if fm.flags & flow_mod_flags::RESET_COUNTS == 0 {
@@ -242,7 +283,7 @@ impl Pipeline {
             counters
                 .last_used
                 .store(old.counters.last_used.load(Relaxed), Relaxed);
-            let entry = FlowEntry {
+            let entry = Arc::new(FlowEntry {
                 table_id: old.table_id,
                 priority: old.priority,
                 match_: old.match_.clone(),
@@ -253,80 +294,116 @@ impl Pipeline {
                 instructions: instructions.clone(),
                 created: old.created,
                 counters,
-            };
+            });
             table
                 .classifier
-                .insert(&key, &mask, old.priority, Arc::new(entry));
+                .insert(&key, &mask, old.priority, entry.clone());
+            changed.push(entry);
         }
         self.generation += 1;
+        let live = self.flow_count();
+        let mut expiry = self.expiry();
+        for e in &changed {
+            expiry.watch(e, live);
+        }
     }
 
-    /// Removes the entries of table `t` that `pick` selects, pushing
-    /// FLOW_REMOVED events for those that asked for one.
+    /// Removes the `doomed` entries of table `t` (as selected from it just
+    /// before), pushing FLOW_REMOVED events for those that asked for one.
     fn remove_flows(
         &mut self,
         t: u8,
         reason: u8,
         now: u64,
         events: &mut Vec<Event>,
-        mut pick: impl FnMut(&FlowKey, &FlowKey, &FlowEntry) -> bool,
+        doomed: Vec<Selected>,
     ) {
-        let Some(existing) = self.table(t) else {
-            return;
-        };
-        if existing.is_empty()
-            || !existing
-                .classifier
-                .iter()
-                .any(|(k, m, _, e)| pick(&k, m, e))
-        {
+        if doomed.is_empty() {
             return;
         }
         let Some(table) = self.table_mut(t) else {
             return;
         };
-        let removed = table.classifier.remove_where(|k, m, _, e| pick(k, m, e));
-        for e in removed {
-            if e.send_flow_rem() {
+        for (k, m, e) in doomed {
+            if table.classifier.remove(&k, &m, e.priority).is_some() && e.send_flow_rem() {
                 events.push(Event::FlowRemoved(flow_removed(&e, reason, now)));
             }
         }
         self.generation += 1;
     }
 
-    /// Removes entries whose idle or hard timeout has passed at `now`.
-    pub fn expire(&mut self, now: u64) -> Vec<Event> {
-        let mut events = Vec::new();
-        for t in 0..N_TABLES as u8 {
-            let Some(table) = self.table(t) else { continue };
-            let due: Vec<(FlowKey, FlowKey, Arc<FlowEntry>, u8)> = table
+    /// Empties table `t` in one step (no removal one entry at a time),
+    /// reporting FLOW_REMOVED for the entries that asked for it.
+    fn clear_table(&mut self, t: u8, now: u64, events: &mut Vec<Event>) {
+        let Some(table) = self.table_mut(t) else {
+            return;
+        };
+        let old = std::mem::take(&mut table.classifier);
+        events.extend(
+            old.iter()
+                .filter(|(_, _, _, e)| e.send_flow_rem())
+                .map(|(_, _, _, e)| {
+                    Event::FlowRemoved(flow_removed(e, flow_removed_reason::DELETE, now))
+                }),
+        );
+        self.generation += 1;
+    }
+
+    /// The entries of table `t` for which `pick` is true (a scan of the
+    /// table, for the rare requests no match narrows: deleting a group or a
+    /// meter).
+    fn scan(&self, t: u8, pick: impl Fn(&FlowEntry) -> bool) -> Vec<Selected> {
+        self.table(t).map_or_else(Vec::new, |table| {
+            table
                 .classifier
                 .iter()
-                .filter_map(|(k, m, _, e)| e.expired(now).map(|r| (k, *m, e.clone(), r)))
-                .collect();
-            if due.is_empty() {
+                .filter(|(_, _, _, e)| pick(e))
+                .map(|(k, m, _, e)| (k, *m, e.clone()))
+                .collect()
+        })
+    }
+
+    /// Removes entries whose idle or hard timeout has passed at `now`.
+    /// Only the entries the expiry queue says may be due are looked at
+    /// ([`super::expiry`]).
+    pub fn expire(&mut self, now: u64) -> Vec<Event> {
+        let due = self.expiry().take_due(now);
+        let mut events = Vec::new();
+        let mut live_on = Vec::new();
+        for e in due {
+            let (key, mask) = FlowKey::from_match(&e.match_);
+            let installed = self
+                .table(e.table_id)
+                .and_then(|t| t.classifier.get_strict(&key, &mask, e.priority))
+                .is_some_and(|cur| Arc::ptr_eq(cur, &e));
+            if !installed {
                 continue;
             }
-            let Some(table) = self.table_mut(t) else {
+            let Some(reason) = e.expired(now) else {
+                live_on.push(e);
                 continue;
             };
-            for (k, m, e, reason) in due {
-                if table.classifier.remove(&k, &m, e.priority).is_some() && e.send_flow_rem() {
-                    events.push(Event::FlowRemoved(flow_removed(&e, reason, now)));
-                }
-            }
+            let Some(table) = self.table_mut(e.table_id) else {
+                continue;
+            };
+            table.classifier.remove(&key, &mask, e.priority);
             self.generation += 1;
+            if e.send_flow_rem() {
+                events.push(Event::FlowRemoved(flow_removed(&e, reason, now)));
+            }
+        }
+        let live = self.flow_count();
+        let mut expiry = self.expiry();
+        for e in &live_on {
+            expiry.watch(e, live);
         }
         events
     }
 
-    /// Whether any entry has a timeout (the caller can skip expiry scans
-    /// when none has).
+    /// Whether any entry has a timeout (the caller can skip expiry when
+    /// none has).
     pub fn has_timeouts(&self) -> bool {
-        self.tables.iter().any(|t| {
-            t.entries()
-                .any(|e| e.idle_timeout != 0 || e.hard_timeout != 0)
-        })
+        !self.expiry().is_empty()
     }
 
     /// Applies a GROUP_MOD; deleting a group removes the flows that use it.
@@ -347,14 +424,18 @@ impl Pipeline {
         let deleted = Arc::make_mut(&mut self.groups).apply(gm, now, &ports)?;
         self.generation += 1;
         let mut events = Vec::new();
-        for g in deleted {
+        // One scan of the tables for all the deleted groups, not one per
+        // group (deleting every group of a big pipeline).
+        let deleted: HashSet<u32> = deleted.into_iter().collect();
+        if !deleted.is_empty() {
             for t in 0..N_TABLES as u8 {
+                let doomed = self.scan(t, |e| e.groups().any(|g| deleted.contains(&g)));
                 self.remove_flows(
                     t,
                     flow_removed_reason::GROUP_DELETE,
                     now,
                     &mut events,
-                    |_, _, e| e.uses_group(g),
+                    doomed,
                 );
             }
         }
@@ -366,14 +447,16 @@ impl Pipeline {
         let deleted = Arc::make_mut(&mut self.meters).apply(mm, now)?;
         self.generation += 1;
         let mut events = Vec::new();
-        for m in deleted {
+        let deleted: HashSet<u32> = deleted.into_iter().collect();
+        if !deleted.is_empty() {
             for t in 0..N_TABLES as u8 {
+                let doomed = self.scan(t, |e| e.meters().any(|m| deleted.contains(&m)));
                 self.remove_flows(
                     t,
                     flow_removed_reason::METER_DELETE,
                     now,
                     &mut events,
-                    |_, _, e| e.uses_meter(m),
+                    doomed,
                 );
             }
         }
@@ -658,5 +741,114 @@ mod tests {
             (2, flow_removed_reason::HARD_TIMEOUT)
         );
         assert_eq!(p.flow_count(), 0);
+        assert!(!p.has_timeouts());
+    }
+
+    #[test]
+    fn replaced_and_modified_entries_keep_their_own_deadlines() {
+        let s = 1_000_000_000u64;
+        let mut p = pipeline();
+        let fm = FlowMod {
+            priority: 1,
+            hard_timeout: 5,
+            flags: ff::SEND_FLOW_REM,
+            match_: m(vec![Oxm::InPort(1)]),
+            instructions: out(2),
+            ..FlowMod::default()
+        };
+        p.flow_mod(&fm, 0).unwrap();
+        // Re-adding at 3 s restarts the hard timeout: the first entry's
+        // deadline (5 s) must not remove the second one.
+        p.flow_mod(&fm, 3 * s).unwrap();
+        assert!(p.expire(6 * s).is_empty());
+        assert_eq!(p.flow_count(), 1);
+        // MODIFY keeps the timeouts and the creation time (OpenFlow 1.3).
+        let modi = FlowMod {
+            command: cmd::MODIFY_STRICT,
+            priority: 1,
+            match_: m(vec![Oxm::InPort(1)]),
+            instructions: out(3),
+            ..FlowMod::default()
+        };
+        p.flow_mod(&modi, 7 * s).unwrap();
+        let ev = p.expire(8 * s);
+        assert_eq!(ev.len(), 1);
+        assert_eq!(p.flow_count(), 0);
+        // A deleted entry's item is dropped without effect.
+        p.flow_mod(&fm, 10 * s).unwrap();
+        let del = FlowMod {
+            command: cmd::DELETE,
+            table_id: 0xff,
+            ..FlowMod::default()
+        };
+        assert_eq!(p.flow_mod(&del, 11 * s).unwrap().len(), 1);
+        assert!(p.expire(20 * s).is_empty());
+        assert!(!p.has_timeouts());
+    }
+
+    #[test]
+    fn strict_and_narrowed_selections_in_a_big_table() {
+        // One match shape, as a learning controller installs: deleting one
+        // entry strictly or by its exact match finds it without a scan, and
+        // a broader match still finds every covered entry.
+        let mut p = pipeline();
+        for i in 0..2_000u32 {
+            let fm = FlowMod {
+                priority: 100,
+                cookie: u64::from(i % 2),
+                match_: m(vec![
+                    Oxm::VlanVid(0x1000 | (i % 4) as u16, None),
+                    Oxm::EthDst(
+                        openflow::types::MacAddr([2, 0, 0, 0, (i >> 8) as u8, i as u8]),
+                        None,
+                    ),
+                ]),
+                instructions: out(1),
+                ..FlowMod::default()
+            };
+            p.flow_mod(&fm, 0).unwrap();
+        }
+        let one = |vlan: u16, i: u32| {
+            m(vec![
+                Oxm::VlanVid(0x1000 | vlan, None),
+                Oxm::EthDst(
+                    openflow::types::MacAddr([2, 0, 0, 0, (i >> 8) as u8, i as u8]),
+                    None,
+                ),
+            ])
+        };
+        let del_strict = FlowMod {
+            command: cmd::DELETE_STRICT,
+            priority: 100,
+            match_: one(1, 5),
+            ..FlowMod::default()
+        };
+        p.flow_mod(&del_strict, 0).unwrap();
+        assert_eq!(p.flow_count(), 1_999);
+        let del_exact = FlowMod {
+            command: cmd::DELETE,
+            match_: one(2, 6),
+            ..FlowMod::default()
+        };
+        p.flow_mod(&del_exact, 0).unwrap();
+        assert_eq!(p.flow_count(), 1_998);
+        let del_vlan = FlowMod {
+            command: cmd::DELETE,
+            match_: m(vec![Oxm::VlanVid(0x1003, None)]),
+            ..FlowMod::default()
+        };
+        p.flow_mod(&del_vlan, 0).unwrap();
+        assert_eq!(p.flow_count(), 1_498);
+        let del_cookie = FlowMod {
+            command: cmd::DELETE,
+            table_id: 0xff,
+            cookie: 1,
+            cookie_mask: u64::MAX,
+            ..FlowMod::default()
+        };
+        p.flow_mod(&del_cookie, 0).unwrap();
+        // Odd i had cookie 1; VLAN 3 (i % 4 == 3) was odd and is gone, so
+        // 500 of VLAN 1 remain minus the one deleted strictly (i = 5).
+        assert_eq!(p.flow_count(), 1_498 - 499);
     }
 }

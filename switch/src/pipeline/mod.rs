@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod classifier;
 pub mod execute;
+pub mod expiry;
 pub mod flow_entry;
 pub mod flow_mod;
 pub mod group;
@@ -15,6 +16,7 @@ pub mod state;
 pub mod stats;
 pub mod table;
 pub mod trace;
+pub mod trie;
 pub mod validate;
 pub mod xlate;
 

@@ -6,15 +6,17 @@
 //! plane keeps one mutable `Pipeline`, applies FLOW_MODs and friends to it,
 //! and publishes clones as immutable snapshots ([`super::snapshot`]) that
 //! forwarding threads read without locks. Counters are atomics shared by
-//! every version.
+//! every version, and so is the expiry queue ([`super::expiry`]), which
+//! only the control copy uses.
 
+use super::expiry::ExpiryQueue;
 use super::group::GroupTable;
 use super::meter::MeterTable;
 use super::normal::MacTable;
 use super::ports::{PortInfo, Ports};
 use super::table::{FlowTable, N_TABLES};
 use openflow::messages::FlowRemoved;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Something the pipeline tells the control plane.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +45,10 @@ pub struct Pipeline {
     pub fail_open: bool,
     /// Bumped on every change; caches keyed on an older value are stale.
     pub generation: u64,
+    /// The entries with timeouts, by deadline. Shared by every version
+    /// rather than copied into each snapshot: only the control copy, the
+    /// one that applies changes and expires flows, reads or changes it.
+    expiry: Arc<Mutex<ExpiryQueue>>,
 }
 
 impl Default for Pipeline {
@@ -65,7 +71,14 @@ impl Pipeline {
             invalid_ttl_to_controller: false,
             fail_open: false,
             generation: 0,
+            expiry: Arc::default(),
         }
+    }
+
+    /// The expiry queue (a poisoned lock is still usable: the queue holds
+    /// no invariant a panic could break beyond a stale item).
+    pub(crate) fn expiry(&self) -> MutexGuard<'_, ExpiryQueue> {
+        self.expiry.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn table(&self, id: u8) -> Option<&FlowTable> {

@@ -13,11 +13,31 @@ use openflow::multipart::{
 };
 use openflow::types::{group_no, meter_no, port_no, table_no};
 use openflow::OfError;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 fn duration(created: u64, now: u64) -> (u32, u32) {
     super::flow_entry::duration_ms(created, now)
+}
+
+/// One entry's OFPMP_FLOW statistics at `now`.
+pub fn flow_stats_entry(e: &FlowEntry, now: u64) -> FlowStats {
+    let (duration_sec, duration_nsec) = e.duration(now);
+    FlowStats {
+        table_id: e.table_id,
+        duration_sec,
+        duration_nsec,
+        priority: e.priority,
+        idle_timeout: e.idle_timeout,
+        hard_timeout: e.hard_timeout,
+        flags: e.flags,
+        cookie: e.cookie,
+        packet_count: e.packets(),
+        byte_count: e.bytes(),
+        match_: e.match_.clone(),
+        instructions: e.instructions.to_vec(),
+    }
 }
 
 impl Pipeline {
@@ -38,7 +58,7 @@ impl Pipeline {
         for t in tables {
             let mut entries: Vec<Arc<FlowEntry>> = self.tables[t]
                 .classifier
-                .iter()
+                .candidates(&rk, &rm)
                 .filter(|(k, m, _, e)| {
                     covered_by(k, m, &rk, &rm)
                         && (e.cookie ^ req.cookie) & req.cookie_mask == 0
@@ -53,28 +73,13 @@ impl Pipeline {
         Ok(out)
     }
 
-    /// OFPMP_FLOW.
+    /// OFPMP_FLOW, all at once (the agent encodes [`flow_stats_entry`]
+    /// one entry at a time instead).
     pub fn flow_stats(&self, req: &FlowStatsRequest, now: u64) -> Result<Vec<FlowStats>, OfError> {
         Ok(self
             .select_flows(req)?
             .iter()
-            .map(|e| {
-                let (duration_sec, duration_nsec) = e.duration(now);
-                FlowStats {
-                    table_id: e.table_id,
-                    duration_sec,
-                    duration_nsec,
-                    priority: e.priority,
-                    idle_timeout: e.idle_timeout,
-                    hard_timeout: e.hard_timeout,
-                    flags: e.flags,
-                    cookie: e.cookie,
-                    packet_count: e.packets(),
-                    byte_count: e.bytes(),
-                    match_: e.match_.clone(),
-                    instructions: e.instructions.to_vec(),
-                }
-            })
+            .map(|e| flow_stats_entry(e, now))
             .collect())
     }
 
@@ -128,24 +133,41 @@ impl Pipeline {
             .collect()
     }
 
-    /// Number of flow entries that send to group `g`.
-    fn group_ref_count(&self, g: u32) -> u32 {
-        let flows = self
-            .tables
-            .iter()
-            .flat_map(|t| t.entries())
-            .filter(|e| e.uses_group(g))
-            .count();
-        let groups = self
-            .groups
-            .iter()
-            .filter(|x| x.children().any(|c| c == g))
-            .count();
-        (flows + groups) as u32
+    /// How many flow entries and groups refer to each group, in one pass
+    /// over the flows whatever the number of groups.
+    fn group_ref_counts(&self) -> HashMap<u32, u32> {
+        let mut counts: HashMap<u32, u32> = HashMap::new();
+        if self.groups.iter().next().is_none() {
+            return counts;
+        }
+        for e in self.tables.iter().flat_map(|t| t.entries()) {
+            for g in e.groups() {
+                *counts.entry(g).or_default() += 1;
+            }
+        }
+        for g in self.groups.iter().flat_map(|x| x.children()) {
+            *counts.entry(g).or_default() += 1;
+        }
+        counts
+    }
+
+    /// How many flow entries use each meter, in one pass over the flows.
+    fn meter_flow_counts(&self) -> HashMap<u32, u32> {
+        let mut counts: HashMap<u32, u32> = HashMap::new();
+        if self.meters.iter().next().is_none() {
+            return counts;
+        }
+        for e in self.tables.iter().flat_map(|t| t.entries()) {
+            for m in e.meters() {
+                *counts.entry(m).or_default() += 1;
+            }
+        }
+        counts
     }
 
     /// OFPMP_GROUP for one group or all (OFPG_ALL).
     pub fn group_stats(&self, group_id: u32, now: u64) -> Vec<GroupStats> {
+        let refs = self.group_ref_counts();
         self.groups
             .iter()
             .filter(|g| group_id == group_no::ALL || g.id == group_id)
@@ -153,7 +175,7 @@ impl Pipeline {
                 let (duration_sec, duration_nsec) = duration(g.created, now);
                 GroupStats {
                     group_id: g.id,
-                    ref_count: self.group_ref_count(g.id),
+                    ref_count: refs.get(&g.id).copied().unwrap_or(0),
                     packet_count: g.counters.packets.load(Relaxed),
                     byte_count: g.counters.bytes.load(Relaxed),
                     duration_sec,
@@ -185,6 +207,7 @@ impl Pipeline {
 
     /// OFPMP_METER for one meter or all (OFPM_ALL).
     pub fn meter_stats(&self, meter_id: u32, now: u64) -> Vec<MeterStats> {
+        let flows = self.meter_flow_counts();
         self.meters
             .iter()
             .filter(|m| meter_id == meter_no::ALL || m.id == meter_id)
@@ -192,12 +215,7 @@ impl Pipeline {
                 let (duration_sec, duration_nsec) = duration(m.created, now);
                 MeterStats {
                     meter_id: m.id,
-                    flow_count: self
-                        .tables
-                        .iter()
-                        .flat_map(|t| t.entries())
-                        .filter(|e| e.uses_meter(m.id))
-                        .count() as u32,
+                    flow_count: flows.get(&m.id).copied().unwrap_or(0),
                     packet_in_count: m.packets_in.load(Relaxed),
                     byte_in_count: m.bytes_in.load(Relaxed),
                     duration_sec,
