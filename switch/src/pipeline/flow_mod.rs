@@ -211,6 +211,7 @@ impl Pipeline {
 
     fn add_flow(&mut self, fm: &FlowMod, now: u64) -> Result<(), OfError> {
         let (key, mask) = FlowKey::from_match(&fm.match_);
+        let instructions = self.control().instructions.intern(&fm.instructions);
         let Some(table) = self.table_mut(fm.table_id) else {
             return Err(OfError::FMFC_BAD_TABLE_ID);
         };
@@ -246,7 +247,7 @@ impl Pipeline {
             idle_timeout: fm.idle_timeout,
             hard_timeout: fm.hard_timeout,
             flags: fm.flags,
-            instructions: fm.instructions.clone().into(),
+            instructions,
             created: now,
             counters,
         };
@@ -256,7 +257,7 @@ impl Pipeline {
             .insert(&key, &mask, fm.priority, entry.clone());
         self.generation += 1;
         let live = self.flow_count();
-        self.expiry().watch(&entry, live);
+        self.control().expiry.watch(&entry, live);
         Ok(())
     }
 
@@ -269,10 +270,10 @@ impl Pipeline {
         if chosen.is_empty() {
             return;
         }
+        let instructions = self.control().instructions.intern(&fm.instructions);
         let Some(table) = self.table_mut(fm.table_id) else {
             return;
         };
-        let instructions: Arc<[_]> = fm.instructions.clone().into();
         let mut changed = Vec::with_capacity(chosen.len());
         for (key, mask, old) in chosen {
             let counters = Counters::default();
@@ -302,9 +303,9 @@ impl Pipeline {
         }
         self.generation += 1;
         let live = self.flow_count();
-        let mut expiry = self.expiry();
+        let mut control = self.control();
         for e in &changed {
-            expiry.watch(e, live);
+            control.expiry.watch(e, live);
         }
     }
 
@@ -367,7 +368,7 @@ impl Pipeline {
     /// Only the entries the expiry queue says may be due are looked at
     /// ([`super::expiry`]).
     pub fn expire(&mut self, now: u64) -> Vec<Event> {
-        let due = self.expiry().take_due(now);
+        let due = self.control().expiry.take_due(now);
         let mut events = Vec::new();
         let mut live_on = Vec::new();
         for e in due {
@@ -393,9 +394,9 @@ impl Pipeline {
             }
         }
         let live = self.flow_count();
-        let mut expiry = self.expiry();
+        let mut control = self.control();
         for e in &live_on {
-            expiry.watch(e, live);
+            control.expiry.watch(e, live);
         }
         events
     }
@@ -403,7 +404,7 @@ impl Pipeline {
     /// Whether any entry has a timeout (the caller can skip expiry when
     /// none has).
     pub fn has_timeouts(&self) -> bool {
-        !self.expiry().is_empty()
+        !self.control().expiry.is_empty()
     }
 
     /// Applies a GROUP_MOD; deleting a group removes the flows that use it.

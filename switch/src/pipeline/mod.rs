@@ -8,6 +8,7 @@ pub mod expiry;
 pub mod flow_entry;
 pub mod flow_mod;
 pub mod group;
+pub mod interner;
 pub mod meter;
 pub mod normal;
 pub mod ports;

@@ -6,11 +6,12 @@
 //! plane keeps one mutable `Pipeline`, applies FLOW_MODs and friends to it,
 //! and publishes clones as immutable snapshots ([`super::snapshot`]) that
 //! forwarding threads read without locks. Counters are atomics shared by
-//! every version, and so is the expiry queue ([`super::expiry`]), which
-//! only the control copy uses.
+//! every version, and so is the bookkeeping only the control copy uses
+//! ([`ControlOnly`]: the expiry queue and the instruction interner).
 
 use super::expiry::ExpiryQueue;
 use super::group::GroupTable;
+use super::interner::InstructionInterner;
 use super::meter::MeterTable;
 use super::normal::MacTable;
 use super::ports::{PortInfo, Ports};
@@ -45,10 +46,19 @@ pub struct Pipeline {
     pub fail_open: bool,
     /// Bumped on every change; caches keyed on an older value are stale.
     pub generation: u64,
-    /// The entries with timeouts, by deadline. Shared by every version
-    /// rather than copied into each snapshot: only the control copy, the
-    /// one that applies changes and expires flows, reads or changes it.
-    expiry: Arc<Mutex<ExpiryQueue>>,
+    /// Shared by every version rather than copied into each snapshot:
+    /// only the control copy, the one that applies changes and expires
+    /// flows, reads or changes it.
+    control: Arc<Mutex<ControlOnly>>,
+}
+
+/// What the control plane keeps beside the tables and snapshots never read.
+#[derive(Debug, Default)]
+pub(crate) struct ControlOnly {
+    /// The entries with timeouts, by deadline.
+    pub expiry: ExpiryQueue,
+    /// Instruction lists shared between entries.
+    pub instructions: InstructionInterner,
 }
 
 impl Default for Pipeline {
@@ -71,14 +81,15 @@ impl Pipeline {
             invalid_ttl_to_controller: false,
             fail_open: false,
             generation: 0,
-            expiry: Arc::default(),
+            control: Arc::default(),
         }
     }
 
-    /// The expiry queue (a poisoned lock is still usable: the queue holds
-    /// no invariant a panic could break beyond a stale item).
-    pub(crate) fn expiry(&self) -> MutexGuard<'_, ExpiryQueue> {
-        self.expiry.lock().unwrap_or_else(|e| e.into_inner())
+    /// The control plane's bookkeeping (a poisoned lock is still usable:
+    /// neither part holds an invariant a panic could break beyond a stale
+    /// item).
+    pub(crate) fn control(&self) -> MutexGuard<'_, ControlOnly> {
+        self.control.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn table(&self, id: u8) -> Option<&FlowTable> {
