@@ -139,7 +139,10 @@ mod tests {
     fn limiters_are_independent() {
         let (a, b) = (LogLimiter::default(), LogLimiter::default());
         assert!(a.allow_at(5).is_some());
-        assert!(b.allow_at(5).is_some(), "one port's warning hides no other's");
+        assert!(
+            b.allow_at(5).is_some(),
+            "one port's warning hides no other's"
+        );
         assert!(a.allow_at(6).is_none());
     }
 

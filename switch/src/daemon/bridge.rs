@@ -12,6 +12,7 @@
 //! [`agent`]: crate::agent
 
 mod link;
+mod reopen;
 
 use super::channel::{self, ChannelEvent, ConnIds};
 use super::ports::{
@@ -990,10 +991,22 @@ impl Bridge {
         }
     }
 
+    /// Closes the device of system port `ofport` (its interface is gone):
+    /// the receiver stops and frames for the port are dropped (counted in
+    /// `tx_dropped`) until [`Self::reopen_system_port`] succeeds.
+    pub(super) fn close_system_device(&mut self, ofport: u32) {
+        if let Some(rt) = self.ports.get_mut(&ofport) {
+            rt._rx = None;
+            self.sinks.insert(ofport, Arc::new(NullSink));
+            self.fwd.ports.store(Arc::new(self.sinks.clone()));
+        }
+    }
+
     /// Opens the device of system port `ofport` again: its interface was
     /// deleted and created anew (same name, new ifindex), and the old
     /// socket is bound to the interface that is gone. Counters carry on.
-    pub(super) fn reopen_system_port(&mut self, ofport: u32) {
+    /// The caller logs ([`reopen`] says what and when).
+    pub(super) fn reopen_system_port(&mut self, ofport: u32) -> std::io::Result<()> {
         let Some(p) = self
             .cfg
             .ports
@@ -1001,32 +1014,28 @@ impl Bridge {
             .find(|p| p.ofport == ofport)
             .cloned()
         else {
-            return;
+            return Ok(());
         };
-        let counters = self.counters(ofport);
-        let Some(rt) = self.ports.get_mut(&ofport) else {
-            return;
-        };
-        // The old receiver goes first (its socket closes).
-        rt._rx = None;
-        match open_system_device(&p, &counters) {
-            Ok((dev, sink)) => {
-                rt._rx = Some(self.patches.threads.add(Box::new(PortRx::new(
-                    &p.name,
-                    dev,
-                    ofport,
-                    self.fwd.clone(),
-                    counters,
-                ))));
-                self.sinks.insert(ofport, sink);
-                tracing::info!("{}: port {}: interface back, reopened", self.name, p.name);
-            }
-            Err(e) => {
-                self.sinks.insert(ofport, Arc::new(NullSink));
-                tracing::warn!("{}: port {}: cannot reopen: {e}", self.name, p.name);
-            }
+        if !self.ports.contains_key(&ofport) {
+            return Ok(());
         }
+        // The old receiver goes first (its socket closes).
+        self.close_system_device(ofport);
+        let counters = self.counters(ofport);
+        let (dev, sink) = open_system_device(&p, &counters)?;
+        let rx = self.patches.threads.add(Box::new(PortRx::new(
+            &p.name,
+            dev,
+            ofport,
+            self.fwd.clone(),
+            counters,
+        )));
+        if let Some(rt) = self.ports.get_mut(&ofport) {
+            rt._rx = Some(rx);
+        }
+        self.sinks.insert(ofport, sink);
         self.fwd.ports.store(Arc::new(self.sinks.clone()));
+        Ok(())
     }
 
     /// A port with no working device: numbered and described, link down
