@@ -21,6 +21,7 @@
 
 use super::target::Target;
 use super::tls::{self, SslSource};
+use crate::log_limit::LogLimiter;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -164,6 +165,7 @@ pub fn start(
             let listener =
                 bind_unix(&path).map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?;
             Ok(tokio::spawn(async move {
+                let accept_failed = LogLimiter::default();
                 loop {
                     match listener.accept().await {
                         Ok((s, _)) => {
@@ -176,7 +178,9 @@ pub fn start(
                             ));
                         }
                         Err(e) => {
-                            tracing::warn!("{name}: accept failed: {e}");
+                            if let Some(suppressed) = accept_failed.allow() {
+                                tracing::warn!("{name}: accept failed: {e}{suppressed}");
+                            }
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
                     }
@@ -310,11 +314,18 @@ fn spawn_listener(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut last = String::new();
+        let accept_failed = LogLimiter::default();
+        // Clients that fail their handshake, shared by the handshake tasks:
+        // a client retrying with a refused certificate is one line per
+        // interval, not one per attempt.
+        let handshake_failed = Arc::new(LogLimiter::default());
         loop {
             let (s, peer) = match listener.accept().await {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!("{name}: accept failed: {e}");
+                    if let Some(suppressed) = accept_failed.allow() {
+                        tracing::warn!("{name}: accept failed: {e}{suppressed}");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -344,12 +355,16 @@ fn spawn_listener(
                 }
             };
             let (ids, events, name) = (ids.clone(), events.clone(), name.clone());
+            let failed = handshake_failed.clone();
             tokio::spawn(async move {
                 let handshake = TlsAcceptor::from(cfg).accept(s);
-                match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
-                    Ok(Ok(s)) => serve(s, ids.next(), peer.to_string(), name, events).await,
-                    Ok(Err(e)) => tracing::warn!("{name}: TLS handshake with {peer} failed: {e}"),
-                    Err(_) => tracing::warn!("{name}: TLS handshake with {peer} timed out"),
+                let why = match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
+                    Ok(Ok(s)) => return serve(s, ids.next(), peer.to_string(), name, events).await,
+                    Ok(Err(e)) => format!("failed: {e}"),
+                    Err(_) => "timed out".to_string(),
+                };
+                if let Some(suppressed) = failed.allow() {
+                    tracing::warn!("{name}: TLS handshake with {peer} {why}{suppressed}");
                 }
             });
         }
