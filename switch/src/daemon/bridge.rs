@@ -246,18 +246,9 @@ struct Bridge {
     /// Packet-ins withheld from controllers (shared with the handle).
     packet_ins: Arc<packet_in::Totals>,
     /// Packet-in drops already reported in the log, and when.
-    drops_logged: DropsLogged,
+    drops_logged: packet_in::Drops,
     /// Channels closed for not reading: one warning per interval.
     stuck_warnings: LogLimiter,
-}
-
-/// The packet-in drop counters as last logged.
-#[derive(Clone, Copy, Debug, Default)]
-struct DropsLogged {
-    at: u64,
-    datapath: u64,
-    rate_limited: u64,
-    backlog: u64,
 }
 
 /// Starts a bridge. Fails (and leaves nothing behind) when its LOCAL port
@@ -307,7 +298,7 @@ pub fn spawn(
         has_active_controller: false,
         links: link::LinkMonitor::default(),
         packet_ins: Arc::default(),
-        drops_logged: DropsLogged::default(),
+        drops_logged: packet_in::Drops::default(),
         stuck_warnings: LogLimiter::default(),
     };
     let packet_ins = b.packet_ins.clone();
@@ -619,54 +610,24 @@ impl Bridge {
 
     /// Says in the log, at most every 10 s, how many packet-ins were
     /// dropped and why (as Open vSwitch rate-limits its upcall warnings);
-    /// the totals are in `vsctl get bridge BR statistics`. A warning when
-    /// something could not keep up; info when only configured rate limits
-    /// dropped them.
+    /// the totals are in `vsctl get bridge BR statistics`.
     fn log_packet_in_drops(&mut self, now: u64) {
         use std::sync::atomic::Ordering::Relaxed;
-        let last = self.drops_logged;
-        if now.saturating_sub(last.at) < DROPS_LOG_INTERVAL {
+        if now.saturating_sub(self.drops_logged.at) < DROPS_LOG_INTERVAL {
             return;
         }
-        let cur = DropsLogged {
+        let cur = packet_in::Drops {
             at: now,
             datapath: self.fwd.upcalls_dropped.load(Relaxed),
             rate_limited: self.packet_ins.rate_limited.load(Relaxed),
             backlog: self.packet_ins.backlog_dropped.load(Relaxed),
         };
+        match cur.since(&self.drops_logged) {
+            Some((true, line)) => tracing::warn!("{}: {line}", self.name),
+            Some((false, line)) => tracing::info!("{}: {line}", self.name),
+            None => {}
+        }
         self.drops_logged = cur;
-        let parts: Vec<String> = [
-            (
-                cur.datapath - last.datapath,
-                "with the bridge's control task behind (its queue full)",
-            ),
-            (
-                cur.backlog - last.backlog,
-                "to controllers reading too slowly",
-            ),
-            (
-                cur.rate_limited - last.rate_limited,
-                "over a controller_rate_limit",
-            ),
-        ]
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, why)| format!("{n} {why}"))
-        .collect();
-        if parts.is_empty() {
-            return;
-        }
-        let secs = (now - last.at) / 1_000_000_000;
-        let line = format!(
-            "{}: packet-ins dropped in the last {secs} s: {}",
-            self.name,
-            parts.join(", ")
-        );
-        if cur.datapath > last.datapath || cur.backlog > last.backlog {
-            tracing::warn!("{line}");
-        } else {
-            tracing::info!("{line}");
-        }
     }
 
     fn on_tick(&mut self) {

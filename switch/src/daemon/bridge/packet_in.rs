@@ -222,6 +222,52 @@ impl Totals {
     }
 }
 
+/// The packet-in drop counters of a bridge at one time (clock ns), for
+/// its periodic log line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Drops {
+    pub at: u64,
+    /// Dropped by the datapath: the bridge task's queue was full.
+    pub datapath: u64,
+    /// [`Totals::rate_limited`].
+    pub rate_limited: u64,
+    /// [`Totals::backlog_dropped`].
+    pub backlog: u64,
+}
+
+impl Drops {
+    /// What to log about the drops since `earlier`: the line, and whether
+    /// it is a warning (something could not keep up) rather than info
+    /// (only configured rate limits dropped them); `None` when nothing was
+    /// dropped.
+    pub fn since(&self, earlier: &Drops) -> Option<(bool, String)> {
+        let datapath = self.datapath.saturating_sub(earlier.datapath);
+        let backlog = self.backlog.saturating_sub(earlier.backlog);
+        let rate_limited = self.rate_limited.saturating_sub(earlier.rate_limited);
+        let parts: Vec<String> = [
+            (
+                datapath,
+                "with the bridge's control task behind (its queue full)",
+            ),
+            (backlog, "to controllers reading too slowly"),
+            (rate_limited, "over a controller_rate_limit"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, why)| format!("{n} {why}"))
+        .collect();
+        if parts.is_empty() {
+            return None;
+        }
+        let secs = self.at.saturating_sub(earlier.at) / NS_PER_S;
+        let line = format!(
+            "packet-ins dropped in the last {secs} s: {}",
+            parts.join(", ")
+        );
+        Some((datapath > 0 || backlog > 0, line))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +364,46 @@ mod tests {
             assert!(b.take(T0));
         }
         assert!(!b.take(T0 - NS_PER_S), "going back refills nothing");
+    }
+
+    #[test]
+    fn the_drops_line_says_why() {
+        let t0 = Drops {
+            at: 10 * NS_PER_S,
+            datapath: 5,
+            rate_limited: 100,
+            backlog: 0,
+        };
+        assert_eq!(t0.since(&t0), None, "nothing new, nothing logged");
+        let limited = Drops {
+            at: 20 * NS_PER_S,
+            rate_limited: 1100,
+            ..t0
+        };
+        assert_eq!(
+            limited.since(&t0),
+            Some((
+                false,
+                "packet-ins dropped in the last 10 s: 1000 over a controller_rate_limit".into()
+            )),
+            "configured limits at work: info"
+        );
+        let behind = Drops {
+            at: 20 * NS_PER_S,
+            datapath: 7,
+            backlog: 3,
+            ..limited
+        };
+        assert_eq!(
+            behind.since(&t0),
+            Some((
+                true,
+                "packet-ins dropped in the last 10 s: 2 with the bridge's control task behind \
+                 (its queue full), 3 to controllers reading too slowly, 1000 over a \
+                 controller_rate_limit"
+                    .into()
+            ))
+        );
     }
 
     #[test]
