@@ -39,8 +39,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct LogLimiter {
     interval_ms: u64,
-    /// When a message was last let through, in ms since [`epoch`] plus
-    /// one; 0 when none was yet.
+    /// When a message was last let through, in ms since the process's
+    /// epoch ([`epoch_ms`]) plus one; 0 when none was yet.
     last: AtomicU64,
     /// Messages held back since then.
     suppressed: AtomicU64,

@@ -9,9 +9,9 @@
 //! forwarding tasks read the published snapshots. After each batch of work
 //! the task publishes a new snapshot if anything changed.
 //!
-//! Packet-ins reach controllers at each controller's pace ([`packet_in`]
-//! says where they are bounded and why); ports follow their interfaces
-//! ([`link`], [`reopen`]).
+//! Packet-ins reach controllers at each controller's pace (the `packet_in`
+//! submodule says where they are bounded and why); ports follow their
+//! interfaces (`link`, `reopen`).
 //!
 //! [`agent`]: crate::agent
 
@@ -51,8 +51,8 @@ use tokio::task::JoinHandle;
 const TICK: Duration = Duration::from_millis(100);
 
 /// Packet-ins the forwarding threads may queue for the bridge task before
-/// they drop more (the datapath's only packet-in bound, see
-/// [`packet_in`]): room for a thousand hosts starting at once, while the
+/// they drop more (the datapath's only packet-in bound, see the
+/// `packet_in` submodule): room for a thousand hosts starting at once, while the
 /// task drains tens of thousands a second.
 pub const UPCALL_QUEUE: usize = 1024;
 

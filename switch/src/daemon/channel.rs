@@ -91,7 +91,7 @@ impl Outbox {
         )
     }
 
-    /// Queues `bytes` without waiting; false when the writer is [`OUTBOX`]
+    /// Queues `bytes` without waiting; false when the writer is `OUTBOX`
     /// messages behind (the peer stopped reading) or gone.
     pub fn try_send(&self, bytes: Vec<u8>) -> bool {
         let n = bytes.len();
