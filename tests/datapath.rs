@@ -25,20 +25,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Deletes a network device when dropped (one end of a veth takes the
-/// other with it).
-struct Link(String);
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.0])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// Kills a child process when dropped.
 struct Kill(Child);
 
@@ -72,12 +58,9 @@ fn ns_name(ns: Option<&Netns>) -> &str {
 
 /// A veth pair: the first end stays in the root namespace, up, to become a
 /// system port; the second goes into `ns`, up, with `cidr` when given.
-fn veth_into(ns: &Netns, cidr: Option<&str>) -> (String, String, Link) {
-    let (here, there) = (unique("v"), unique("w"));
-    sh(&[
-        "ip", "link", "add", &here, "type", "veth", "peer", "name", &there,
-    ]);
-    let guard = Link(here.clone());
+fn veth_into(ns: &Netns, cidr: Option<&str>) -> (String, String, Veth) {
+    let v = Veth::new();
+    let (here, there) = (v.end.clone(), v.peer.clone());
     match cidr {
         Some(cidr) => ns.take(&there, cidr),
         None => {
@@ -87,7 +70,7 @@ fn veth_into(ns: &Netns, cidr: Option<&str>) -> (String, String, Link) {
         }
     }
     sh(&["ip", "link", "set", &here, "up"]);
-    (here, there, guard)
+    (here, there, v)
 }
 
 /// The MAC address of `dev` in `ns`.
@@ -183,65 +166,6 @@ fn icmp_frame(
     f.extend(ip);
     f.extend(icmp);
     f
-}
-
-/// Sends `frames`, as they are (an 802.1Q tag in the frame stays in the
-/// frame), out of `dev` in namespace `ns`: an `AF_PACKET` socket opened
-/// by a thread that joined the namespace. This stands for a VLAN-aware
-/// host on a trunk (this kernel has no 8021q module for VLAN devices).
-fn inject(ns: &Netns, dev: &str, frames: Vec<Vec<u8>>) {
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let path = format!("/var/run/netns/{}", ns.0);
-    let name = dev.to_string();
-    let r = std::thread::spawn(move || -> Result<(), String> {
-        let f = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-        // SAFETY: setns(2) on an open namespace file; it moves only this
-        // thread, which ends with this closure.
-        if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(format!("setns: {}", std::io::Error::last_os_error()));
-        }
-        let cname = std::ffi::CString::new(name.clone()).map_err(|e| e.to_string())?;
-        // SAFETY: a valid C string.
-        let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
-        if ifindex == 0 {
-            return Err(format!("no {name}: {}", std::io::Error::last_os_error()));
-        }
-        // SAFETY: plain socket(2), owned at once. Protocol 0: send only.
-        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
-        if raw < 0 {
-            return Err(format!("socket: {}", std::io::Error::last_os_error()));
-        }
-        // SAFETY: a fresh descriptor.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        for frame in frames {
-            // SAFETY: an all-zero sockaddr_ll is valid to fill in.
-            let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            sll.sll_family = libc::AF_PACKET as u16;
-            sll.sll_ifindex = ifindex as i32;
-            sll.sll_halen = 6;
-            sll.sll_addr[..6].copy_from_slice(&frame[..6]);
-            // SAFETY: sendto(2) from a live buffer with a sized address.
-            let n = unsafe {
-                libc::sendto(
-                    fd.as_raw_fd(),
-                    frame.as_ptr().cast(),
-                    frame.len(),
-                    0,
-                    (&sll as *const libc::sockaddr_ll).cast(),
-                    std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-                )
-            };
-            if n < 0 {
-                return Err(format!("sendto: {}", std::io::Error::last_os_error()));
-            }
-        }
-        Ok(())
-    })
-    .join()
-    .expect("injecting thread");
-    if let Err(e) = r {
-        panic!("injecting frames on {dev} in {}: {e}", ns.0);
-    }
 }
 
 /// Whether one `ping -c 1` from `ns` to `ip` is answered within `secs`.
@@ -666,17 +590,17 @@ fn tunnel_between_two_daemons(kind: Tunnel) {
     let (over_a, over_b) = (format!("10.250.{octet}.1"), format!("10.250.{octet}.2"));
 
     let ns_b = Netns::new(&unique("n"));
-    let _under = {
-        let (here, there) = (unique("u"), unique("u"));
-        sh(&[
-            "ip", "link", "add", &here, "type", "veth", "peer", "name", &there,
-        ]);
-        let guard = Link(here.clone());
-        sh(&["ip", "addr", "add", &format!("{under_a}/24"), "dev", &here]);
-        sh(&["ip", "link", "set", &here, "up"]);
-        ns_b.take(&there, &format!("{under_b}/24"));
-        guard
-    };
+    let under = Veth::new();
+    sh(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{under_a}/24"),
+        "dev",
+        &under.end,
+    ]);
+    sh(&["ip", "link", "set", &under.end, "up"]);
+    ns_b.take(&under.peer, &format!("{under_b}/24"));
 
     let (ha, hb) = (Netns::new(&unique("n")), Netns::new(&unique("n")));
     let da = Daemon::start(&[]);
@@ -856,7 +780,7 @@ fn vlan_tags_on_the_wire_access_and_trunk_ports() {
             false,
         ),
     ];
-    inject(&nt, &t_in, frames);
+    inject(Some(&nt), &t_in, frames);
     for (i, vid) in [10, 20].into_iter().enumerate() {
         let rep = format!("10.250.{vid}.2 > 10.250.{vid}.1: ICMP echo reply");
         assert!(
@@ -1000,7 +924,7 @@ fn vlan_tags_on_the_wire_set_by_flows() {
     // The trunks send; the unmatched VLAN 99 first.
     let (mac_h1, mac_h2) = (mac_of(&nh1, &h1_in), mac_of(&nh2, &h2_in));
     inject(
-        &nt1,
+        Some(&nt1),
         &t1_in,
         vec![
             icmp_frame(
@@ -1023,7 +947,7 @@ fn vlan_tags_on_the_wire_set_by_flows() {
         ],
     );
     inject(
-        &nt2,
+        Some(&nt2),
         &t2_in,
         vec![
             icmp_frame(

@@ -22,36 +22,12 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(5);
 
-/// A veth pair in the daemon's (the test's) namespace; deleted when
-/// dropped (deleting one end takes the other along).
-struct Veth {
-    end: String,
-    peer: String,
-}
-
-impl Veth {
-    fn new() -> Veth {
-        let (end, peer) = (unique("v"), unique("w"));
-        sh(&[
-            "ip", "link", "add", &end, "type", "veth", "peer", "name", &peer,
-        ]);
-        let v = Veth { end, peer };
-        // Nothing but the switch's own traffic on the wire.
-        for dev in [&v.end, &v.peer] {
-            let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"), "1");
-        }
-        sh(&["ip", "link", "set", &v.peer, "up"]);
-        v
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("ip")
-            .args(["link", "del", &self.end])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
+/// A veth pair in the daemon's (the test's) namespace, quiet (no IPv6),
+/// with the peer up.
+fn veth() -> Veth {
+    let v = Veth::new().quiet();
+    sh(&["ip", "link", "set", &v.peer, "up"]);
+    v
 }
 
 fn ofctl(d: &Daemon, args: &[&str]) -> String {
@@ -128,7 +104,7 @@ fn port_status_follows_the_veth_link() {
     let br = unique("br");
     d.vsctl(&["add-br", &br]);
     d.vsctl(&["set-fail-mode", &br, "secure"]);
-    let v = Veth::new();
+    let v = veth();
     let p = v.end.clone();
     d.vsctl(&["add-port", &br, &p]);
     // The port comes up once the veth has carrier (both ends up).
@@ -203,22 +179,7 @@ fn port_status_follows_the_veth_link() {
     wait_modify(&mut c, &d, &p, "the veth made again", |_, s| {
         s & state::LIVE != 0
     });
-    let before = rx_packets(&d, &br, 1);
-    let t0 = std::time::Instant::now();
-    while rx_packets(&d, &br, 1) == before {
-        assert!(
-            t0.elapsed() < T,
-            "nothing received on the new interface\n{}",
-            d.log()
-        );
-        // ARP requests out of the peer reach the port.
-        let _ = std::process::Command::new("arping")
-            .args(["-c", "1", "-w", "1", "-I", &v2.peer, "192.0.2.77"])
-            .output();
-        let _ = std::process::Command::new("ping")
-            .args(["-c", "1", "-W", "1", "-I", &v2.peer, "192.0.2.77"])
-            .output();
-    }
+    wait_received(&d, &br, 1, &v2.peer);
     std::mem::forget(v2);
 
     // Nothing else about the port was announced (no ADD or DELETE).
@@ -229,6 +190,88 @@ fn port_status_follows_the_veth_link() {
         .collect();
     assert!(others.is_empty(), "{others:?}");
     d.vsctl(&["del-port", &br, &p]);
+}
+
+/// Waits until port `port` receives something sent out of `peer`, the
+/// other end of its veth.
+fn wait_received(d: &Daemon, br: &str, port: u32, peer: &str) {
+    let before = rx_packets(d, br, port);
+    let t0 = std::time::Instant::now();
+    while rx_packets(d, br, port) == before {
+        assert!(
+            t0.elapsed() < T,
+            "nothing received on the new interface\n{}",
+            d.log()
+        );
+        // ARP requests out of the peer reach the port.
+        let _ = std::process::Command::new("arping")
+            .args(["-c", "1", "-w", "1", "-I", peer, "192.0.2.77"])
+            .output();
+        let _ = std::process::Command::new("ping")
+            .args(["-c", "1", "-W", "1", "-I", peer, "192.0.2.77"])
+            .output();
+    }
+}
+
+/// The daemon's warnings about port `name`.
+fn port_warnings(d: &Daemon, name: &str) -> Vec<String> {
+    d.log()
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains(name))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A system port whose interface vanishes for a while: one warning in the
+/// log however long it stays away (none per tick or per retry, where there
+/// used to be ten a second), and when an interface of that name is made
+/// again the port opens it (an info line) and receives on it.
+#[test]
+fn a_vanished_interface_is_warned_about_once_and_reopened() {
+    if !require_root() {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let br = unique("br");
+    d.vsctl(&["add-br", &br]);
+    d.vsctl(&["set-fail-mode", &br, "secure"]);
+    let v = veth();
+    let p = v.end.clone();
+    d.vsctl(&["add-port", &br, &p]);
+    wait_desc(&d, &br, &p, "0", "LIVE");
+    let ofport: u32 = d
+        .vsctl(&["get", "interface", &p, "ofport"])
+        .trim()
+        .parse()
+        .expect("a port number");
+
+    sh(&["ip", "link", "del", &v.peer]);
+    wait_for("the port's link down", T, || link_state(&d, &p) == "down");
+    // Thirty bridge ticks with the interface away.
+    std::thread::sleep(Duration::from_secs(3));
+    let warnings = port_warnings(&d, &p);
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one warning for the lost interface, not one per retry:\n{}",
+        warnings.join("\n")
+    );
+    assert!(warnings[0].contains("interface gone"), "{}", warnings[0]);
+
+    // Made again under the same names.
+    sh(&[
+        "ip", "link", "add", &v.end, "type", "veth", "peer", "name", &v.peer,
+    ]);
+    sh(&["ip", "link", "set", &v.peer, "up"]);
+    wait_desc(&d, &br, &p, "0", "LIVE");
+    wait_for("the port reopened (an info line)", T, || {
+        d.log()
+            .lines()
+            .any(|l| l.contains("INFO") && l.contains(&p) && l.contains("reopened"))
+    });
+    wait_received(&d, &br, ofport, &v.peer);
+    let warnings = port_warnings(&d, &p);
+    assert_eq!(warnings.len(), 1, "{}", warnings.join("\n"));
 }
 
 /// rx packets of `port` in `ofctl dump-ports`.
@@ -260,7 +303,7 @@ fn fast_failover_group_follows_the_watched_link() {
     let br = unique("br");
     d.vsctl(&["add-br", &br]);
     d.vsctl(&["set-fail-mode", &br, "secure"]);
-    let (v1, v2) = (Veth::new(), Veth::new());
+    let (v1, v2) = (veth(), veth());
     d.vsctl(&["add-port", &br, &v1.end]);
     d.vsctl(&["add-port", &br, &v2.end]);
     for (v, n) in [(&v1, "1"), (&v2, "2")] {

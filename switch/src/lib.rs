@@ -9,12 +9,15 @@
 //! - [`datapath`]: real ports (TAP) and the forwarding loop.
 //! - [`daemon`]: the switch process: channels, bridges, management.
 //! - [`ofctl`]: ovs-ofctl-like verbs, an OpenFlow client.
+//! - [`log_limit`]: warnings that cannot flood the log (one per interval,
+//!   with a count of the ones held back).
 
 pub mod agent;
 pub mod config;
 pub mod daemon;
 pub mod datapath;
 pub mod flow_key;
+pub mod log_limit;
 pub mod ofctl;
 pub mod packet;
 pub mod pipeline;

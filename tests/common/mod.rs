@@ -2,11 +2,13 @@
 //! directory, the CLI, network namespaces, free ports, and the rule that a
 //! test needing root or a tool fails under `CI=true` instead of skipping.
 //!
-//! Everything a test creates carries a unique prefix (`e2e<pid><n>`) and
-//! is removed by a guard's `Drop`, even when the test fails.
+//! Everything a test creates carries a unique prefix (`e<pid><n>`) and
+//! is removed by a guard's `Drop` ([`Netns`], [`Veth`], [`Daemon`]), even
+//! when the test fails.
 
 #![allow(dead_code)]
 
+mod netdev;
 #[path = "ports.rs"]
 mod ports;
 
@@ -57,6 +59,8 @@ pub fn unique(suffix: &str) -> String {
     name
 }
 
+#[allow(unused_imports)]
+pub use netdev::{inject, Veth};
 #[allow(unused_imports)]
 pub use ports::free_port;
 

@@ -130,6 +130,16 @@ impl Channel {
 /// An encoded message for one channel.
 pub type Outgoing = (ConnId, Vec<u8>);
 
+/// One encoding of `body` for each channel of `ids`; nothing for none.
+fn encode_for(ids: Vec<ConnId>, body: Body) -> Vec<Outgoing> {
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    // Asynchronous messages carry xid 0, as Open vSwitch sends them.
+    let bytes = Message::new(0, body).to_bytes();
+    ids.into_iter().map(|id| (id, bytes.clone())).collect()
+}
+
 /// All channels of one bridge.
 #[derive(Clone, Debug, Default)]
 pub struct Controllers {
@@ -252,12 +262,7 @@ impl Controllers {
             .into_iter()
             .filter(|id| Some(*id) != except)
             .collect();
-        if ids.is_empty() {
-            return Vec::new();
-        }
-        // Asynchronous messages carry xid 0, as Open vSwitch sends them.
-        let bytes = Message::new(0, body).to_bytes();
-        ids.into_iter().map(|id| (id, bytes.clone())).collect()
+        encode_for(ids, body)
     }
 
     /// A PACKET_IN for every channel that wants its reason.
@@ -268,6 +273,22 @@ impl Controllers {
             Body::PacketIn(pi.clone()),
             None,
         )
+    }
+
+    /// [`Self::packet_in`] for the channels among those that want it that
+    /// `admit` lets through (the daemon's per-connection rate limits),
+    /// encoded only if one does.
+    pub fn packet_in_where(
+        &self,
+        pi: PacketIn,
+        mut admit: impl FnMut(ConnId) -> bool,
+    ) -> Vec<Outgoing> {
+        let ids: Vec<ConnId> = self
+            .recipients(AsyncKind::PacketIn, pi.reason)
+            .into_iter()
+            .filter(|id| admit(*id))
+            .collect();
+        encode_for(ids, Body::PacketIn(pi))
     }
 
     /// A FLOW_REMOVED for every channel that wants its reason (the pipeline
@@ -379,6 +400,39 @@ mod tests {
         assert!(c2.request_role(x, rq(role::SLAVE, u64::MAX - 1)).is_ok());
         assert!(c2.request_role(x, rq(role::MASTER, 0)).is_ok());
         assert_eq!(c.request_role(a, rq(7, 0)), Err(OfError::RRFC_BAD_ROLE));
+    }
+
+    #[test]
+    fn packet_in_where_asks_only_the_recipients_and_encodes_for_the_admitted() {
+        let mut c = Controllers::new();
+        let a = ready(&mut c, ConnKind::Controller);
+        let b = ready(&mut c, ConnKind::Controller);
+        let _svc = ready(&mut c, ConnKind::Service);
+        let pi = PacketIn {
+            buffer_id: u32::MAX,
+            total_len: 1,
+            reason: packet_in_reason::NO_MATCH,
+            table_id: 0,
+            cookie: 0,
+            match_: Default::default(),
+            data: vec![0],
+        };
+        let mut asked = Vec::new();
+        let out = c.packet_in_where(pi.clone(), |id| {
+            asked.push(id);
+            id == b
+        });
+        assert_eq!(asked, vec![a, b], "the service channel wants none");
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0, b);
+        assert_eq!(
+            out,
+            c.packet_in(&pi)
+                .into_iter()
+                .filter(|o| o.0 == b)
+                .collect::<Vec<_>>()
+        );
+        assert!(c.packet_in_where(pi, |_| false).is_empty());
     }
 
     #[test]

@@ -44,11 +44,12 @@ Port commands:
   add-netns-port BRIDGE PORT NETNS [--ipaddress=CIDR] [--macaddress=MAC] [--mtu=N]
                  [--gateway=IP] [--ifname=NAME]   attach a network namespace (ovs-docker)
 
-Database commands (tables Bridge, Port, Interface):
+Database commands (tables Bridge, Port, Interface, Controller):
   list TABLE [RECORD]...        list records
   find TABLE [COLUMN[:KEY]=VALUE]...  list matching records
   get TABLE RECORD COLUMN[:KEY]...    print values
   set TABLE RECORD COLUMN[:KEY]=VALUE...  e.g. set interface vx1 type=vxlan options:remote_ip=10.0.0.2
+                                      set controller br0 controller_rate_limit=1000 controller_burst_limit=250
   add TABLE RECORD COLUMN VALUE...    add to a set or map column
   remove TABLE RECORD COLUMN VALUE... remove from a set or map column
   clear TABLE RECORD COLUMN...        empty columns

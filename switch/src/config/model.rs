@@ -24,6 +24,12 @@
 //!   (16 hex digits) overrides it.
 //! - Tunnel `remote_ip` must be an IP literal (no `flow`); `key` may be a
 //!   number or `flow`.
+//! - Controllers are their target strings ([`Bridge::controllers`]); the
+//!   few columns of OVS's `Controller` table the switch implements
+//!   (`controller_rate_limit`, `controller_burst_limit`) are kept beside
+//!   them by target ([`Bridge::controller_settings`]). As in OVS, where
+//!   `set-controller` makes new `Controller` rows, setting the targets
+//!   again forgets those settings.
 
 use crate::pipeline::ports::VlanMode;
 use serde::{Deserialize, Serialize};
@@ -207,6 +213,73 @@ pub struct Bridge {
     /// Requested MTU of the LOCAL port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_mtu_request: Option<u32>,
+    /// Settings of some of the `controllers`, by target; a target without
+    /// an entry has the defaults. Absent from files written before
+    /// controllers had settings.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub controller_settings: BTreeMap<String, ControllerSettings>,
+}
+
+/// The settings of one controller, as the columns of Open vSwitch's
+/// `Controller` table of the same names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControllerSettings {
+    /// Packet-ins per second the switch sends this controller at most
+    /// (at least [`MIN_CONTROLLER_RATE_LIMIT`]); unset: no limit, as in
+    /// OVS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_rate_limit: Option<u32>,
+    /// Packet-ins that may go above the rate in a burst (at least
+    /// [`MIN_CONTROLLER_BURST_LIMIT`]); unset: a quarter of the rate, as
+    /// in OVS. Without a rate it has no effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_burst_limit: Option<u32>,
+}
+
+/// Smallest `controller_rate_limit` (OVS's schema minimum).
+pub const MIN_CONTROLLER_RATE_LIMIT: u32 = 100;
+/// Smallest `controller_burst_limit` (OVS's schema minimum).
+pub const MIN_CONTROLLER_BURST_LIMIT: u32 = 25;
+
+impl ControllerSettings {
+    /// The packet-in limit these settings ask for: `(rate, burst)` in
+    /// packets per second and packets, or `None` for no limit.
+    pub fn packet_in_limit(&self) -> Option<(u32, u32)> {
+        let rate = self.controller_rate_limit?;
+        let burst = self.controller_burst_limit.unwrap_or(rate / 4).max(1);
+        Some((rate, burst))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(n) = self.controller_rate_limit {
+            check_controller_rate_limit(u64::from(n))?;
+        }
+        if let Some(n) = self.controller_burst_limit {
+            check_controller_burst_limit(u64::from(n))?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a `controller_rate_limit` (100 and up).
+pub fn check_controller_rate_limit(n: u64) -> Result<u32, ConfigError> {
+    check_at_least("controller_rate_limit", n, MIN_CONTROLLER_RATE_LIMIT)
+}
+
+/// Checks a `controller_burst_limit` (25 and up).
+pub fn check_controller_burst_limit(n: u64) -> Result<u32, ConfigError> {
+    check_at_least("controller_burst_limit", n, MIN_CONTROLLER_BURST_LIMIT)
+}
+
+/// `n` as a u32 no smaller than `min`, or an error naming `key`.
+fn check_at_least(key: &str, n: u64, min: u32) -> Result<u32, ConfigError> {
+    match u32::try_from(n) {
+        Ok(v) if v >= min => Ok(v),
+        _ => err(format!(
+            "{key}: constraint violation: {n} is not in the valid range {min} to {} (inclusive)",
+            u32::MAX
+        )),
+    }
 }
 
 impl Bridge {
@@ -220,6 +293,7 @@ impl Bridge {
             ports: BTreeMap::new(),
             other_config: BTreeMap::new(),
             local_mtu_request: None,
+            controller_settings: BTreeMap::new(),
         }
     }
 
@@ -297,6 +371,17 @@ impl Bridge {
         validate_name("bridge", &self.name)?;
         for target in &self.controllers {
             validate_controller_target(target)?;
+        }
+        for (target, settings) in &self.controller_settings {
+            if !self.controllers.contains(target) {
+                return err(format!(
+                    "bridge {}: settings for controller {target}, which is not one of its controllers",
+                    self.name
+                ));
+            }
+            settings
+                .validate()
+                .map_err(|e| ConfigError(format!("controller {target}: {e}")))?;
         }
         if let Some(hex) = self.other_config.get("datapath-id") {
             if parse_datapath_id(hex)? != self.datapath_id {
@@ -1107,6 +1192,61 @@ mod tests {
     }
 
     #[test]
+    fn controller_settings_limits_and_validation() {
+        let s = ControllerSettings::default();
+        assert_eq!(s.packet_in_limit(), None, "no limit by default, as OVS");
+        let s = ControllerSettings {
+            controller_rate_limit: Some(1000),
+            controller_burst_limit: None,
+        };
+        assert_eq!(s.packet_in_limit(), Some((1000, 250)), "burst: rate / 4");
+        let s = ControllerSettings {
+            controller_rate_limit: Some(100),
+            controller_burst_limit: Some(40),
+        };
+        assert_eq!(s.packet_in_limit(), Some((100, 40)));
+        let s = ControllerSettings {
+            controller_rate_limit: None,
+            controller_burst_limit: Some(40),
+        };
+        assert_eq!(s.packet_in_limit(), None, "a burst without a rate");
+
+        assert_eq!(check_controller_rate_limit(100), Ok(100));
+        assert_eq!(check_controller_burst_limit(25), Ok(25));
+        for (key, e) in [
+            ("controller_rate_limit", check_controller_rate_limit(99)),
+            (
+                "controller_rate_limit",
+                check_controller_rate_limit(1 << 40),
+            ),
+            ("controller_burst_limit", check_controller_burst_limit(24)),
+        ] {
+            let e = e.expect_err("out of range").0;
+            assert!(e.starts_with(&format!("{key}: ")), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+
+        // Settings only for configured targets, and valid.
+        let mut b = Bridge::new("br0");
+        b.controllers.push("tcp:127.0.0.1:6653".into());
+        b.controller_settings.insert("tcp:127.0.0.1:6653".into(), s);
+        b.validate().expect("valid");
+        b.controller_settings
+            .insert("tcp:127.0.0.1:6654".into(), ControllerSettings::default());
+        assert!(b.validate().is_err(), "settings for no controller");
+        b.controller_settings.remove("tcp:127.0.0.1:6654");
+        b.controller_settings.insert(
+            "tcp:127.0.0.1:6653".into(),
+            ControllerSettings {
+                controller_rate_limit: Some(5),
+                controller_burst_limit: None,
+            },
+        );
+        let e = b.validate().expect_err("rate below 100").0;
+        assert!(e.contains("controller_rate_limit"), "{e}");
+    }
+
+    #[test]
     fn serde_round_trip_and_defaults() {
         let mut c = Config::default();
         let mut b = Bridge::new("br0");
@@ -1120,6 +1260,7 @@ mod tests {
         b.assign_ofports().unwrap();
         c.bridges.insert("br0".into(), b);
         let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("controller_settings"), "{json}");
         assert!(json.contains("\"type\":\"vxlan\""), "{json}");
         assert!(json.contains("\"vlan_mode\":\"native-untagged\""), "{json}");
         let back: Config = serde_json::from_str(&json).unwrap();

@@ -23,12 +23,18 @@ pub struct InterfaceStatus {
     pub statistics: Option<BTreeMap<String, u64>>,
 }
 
-/// Live state of one controller connection.
+/// Live state of one controller (of all the connections of its target,
+/// for a listener).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControllerStatus {
     pub is_connected: bool,
     /// OpenFlow role: `master`, `slave` or `equal` (`other` in OVS terms).
     pub role: Option<String>,
+    /// The `Controller.status` column: packet-in counters of the current
+    /// connections (`packet_in_sent`, `packet_in_rate_limited`,
+    /// `packet_in_backlog_dropped`), as strings like OVS's status keys.
+    #[serde(default)]
+    pub status: BTreeMap<String, String>,
 }
 
 /// Queries answered by the running daemon; `None` when unknown.

@@ -11,6 +11,12 @@
 //! ports get their numbers ([`Config::assign_ofports`]), the result is
 //! validated, and only then does it replace the configuration.
 //!
+//! The `Controller` table has the columns the switch implements
+//! (`controller_rate_limit`, `controller_burst_limit`, and the read-only
+//! `target`, `is_connected`, `role`, `status`); its records are named by
+//! bridge as in ovs-vsctl (`set controller br0 controller_rate_limit=1000`)
+//! or by target.
+//!
 //! Extensions over ovs-vsctl: `add-port` also accepts Interface columns
 //! (`add-port br0 vx1 type=vxlan options:remote_ip=10.0.0.2`); `show`
 //! prints each interface's `ofport`; `add-netns-port` records an
@@ -562,12 +568,17 @@ fn check_cidr(s: &str) -> Res {
     Ok(())
 }
 
+/// `set-controller BRIDGE TARGET...`: as in ovs-vsctl, which makes new
+/// `Controller` rows, the controllers' settings (`controller_rate_limit`,
+/// ...) start again from the defaults, even for a target already set.
 fn cmd_set_controller(ctx: &mut Ctx, cmd: &Command) -> Res {
     let targets = cmd.args[1..].to_vec();
     for t in &targets {
         crate::config::model::validate_controller_target(t)?;
     }
-    ctx.bridge_mut(&cmd.args[0])?.controllers = targets;
+    let b = ctx.bridge_mut(&cmd.args[0])?;
+    b.controllers = targets;
+    b.controller_settings.clear();
     Ok(())
 }
 
@@ -578,7 +589,9 @@ fn cmd_get_controller(ctx: &mut Ctx, cmd: &Command) -> Res {
 }
 
 fn cmd_del_controller(ctx: &mut Ctx, cmd: &Command) -> Res {
-    ctx.bridge_mut(&cmd.args[0])?.controllers.clear();
+    let b = ctx.bridge_mut(&cmd.args[0])?;
+    b.controllers.clear();
+    b.controller_settings.clear();
     Ok(())
 }
 
@@ -664,7 +677,10 @@ fn record(ctx: &Ctx, cmd: &Command, table: Table, name: &str) -> Res<Option<Rec>
     match db::find_rec(&ctx.cfg, table, name) {
         Some(r) => Ok(Some(r)),
         None if cmd.has("--if-exists") => Ok(None),
-        None => fail(format!("no row \"{name}\" in table {}", table.name())),
+        None => match db::controller_lookup_hint(&ctx.cfg, name) {
+            Some(hint) if table == Table::Controller => fail(hint),
+            _ => fail(format!("no row \"{name}\" in table {}", table.name())),
+        },
     }
 }
 

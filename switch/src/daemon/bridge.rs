@@ -9,11 +9,17 @@
 //! forwarding tasks read the published snapshots. After each batch of work
 //! the task publishes a new snapshot if anything changed.
 //!
+//! Packet-ins reach controllers at each controller's pace (the `packet_in`
+//! submodule says where they are bounded and why); ports follow their
+//! interfaces (`link`, `reopen`).
+//!
 //! [`agent`]: crate::agent
 
 mod link;
+mod packet_in;
+mod reopen;
 
-use super::channel::{self, ChannelEvent, ConnIds};
+use super::channel::{self, ChannelEvent, ConnIds, Outbox};
 use super::ports::{
     create_netns_veth, delete_veth, Device, NullSink, PacketSink, PatchSink, PnetSink,
     PortRegistry, PortRx, TapSink,
@@ -28,6 +34,7 @@ use crate::config::runtime::{ControllerStatus, InterfaceStatus};
 use crate::datapath::forward::{Clock, Forwarder, PortSink, Upcall};
 use crate::datapath::workers::RxRegistration;
 use crate::datapath::{sys, tap::Tap};
+use crate::log_limit::LogLimiter;
 use crate::pipeline::ports::{PortCounters, PortInfo};
 use crate::pipeline::{Outcome, Pipeline, SharedPipeline};
 use openflow::messages::flow_mod_command;
@@ -42,6 +49,20 @@ use tokio::task::JoinHandle;
 
 /// How often the bridge expires flows and checks probes and fail-open.
 const TICK: Duration = Duration::from_millis(100);
+
+/// Packet-ins the forwarding threads may queue for the bridge task before
+/// they drop more (the datapath's only packet-in bound, see the
+/// `packet_in` submodule): room for a thousand hosts starting at once, while the
+/// task drains tens of thousands a second.
+pub const UPCALL_QUEUE: usize = 1024;
+
+/// Packet-ins the bridge task takes from the queue per wakeup before it
+/// looks at its other work again, so that a flood cannot starve timers,
+/// commands and controller messages.
+pub const UPCALL_BATCH: usize = 256;
+
+/// How often at most the log says how many packet-ins were dropped.
+const DROPS_LOG_INTERVAL: u64 = 10_000_000_000;
 
 /// Settings shared by every bridge of the daemon.
 #[derive(Clone, Debug)]
@@ -89,6 +110,8 @@ pub struct BridgeHandle {
     pub task: JoinHandle<()>,
     /// The forwarding side's counters.
     fwd: Arc<Forwarder>,
+    /// Packet-ins the bridge task withheld from controllers.
+    packet_ins: Arc<packet_in::Totals>,
 }
 
 impl BridgeHandle {
@@ -114,20 +137,27 @@ impl BridgeHandle {
         Some(st)
     }
 
-    /// The bridge's own counters: packet-ins sent to the control plane and
-    /// dropped on the way (rate limit reached, or the control plane behind).
+    /// The bridge's own counters since it started: packet-ins the
+    /// datapath passed to the bridge task (`packet_in_sent`) and dropped
+    /// because the task was behind (`packet_in_dropped`), and those the
+    /// task then withheld from a controller, over its
+    /// `controller_rate_limit` (`packet_in_rate_limited`) or because it
+    /// read too slowly (`packet_in_backlog_dropped`), counted once per
+    /// controller.
     pub fn statistics(&self) -> BTreeMap<String, u64> {
         use std::sync::atomic::Ordering::Relaxed;
-        let mut m = BTreeMap::new();
-        m.insert(
-            "packet_in_sent".to_string(),
-            self.fwd.upcalls_sent.load(Relaxed),
-        );
-        m.insert(
-            "packet_in_dropped".to_string(),
-            self.fwd.upcalls_dropped.load(Relaxed),
-        );
-        m
+        [
+            ("packet_in_sent", &self.fwd.upcalls_sent),
+            ("packet_in_dropped", &self.fwd.upcalls_dropped),
+            ("packet_in_rate_limited", &self.packet_ins.rate_limited),
+            (
+                "packet_in_backlog_dropped",
+                &self.packet_ins.backlog_dropped,
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.load(Relaxed)))
+        .collect()
     }
 
     pub fn controller(&self, target: &str) -> Option<ControllerStatus> {
@@ -180,8 +210,10 @@ struct PortRt {
 /// One OpenFlow channel as the bridge task sees it.
 struct Chan {
     conn: Connection,
-    outbox: mpsc::Sender<Vec<u8>>,
+    outbox: Outbox,
     target: String,
+    /// Its packet-in rate limit and counters.
+    packet_ins: packet_in::Gate,
 }
 
 /// The bridge task's state.
@@ -211,8 +243,12 @@ struct Bridge {
     has_active_controller: bool,
     /// Follows the ports' link states (every tick).
     links: link::LinkMonitor,
+    /// Packet-ins withheld from controllers (shared with the handle).
+    packet_ins: Arc<packet_in::Totals>,
     /// Packet-in drops already reported in the log, and when.
-    drops_logged: (u64, u64),
+    drops_logged: packet_in::Drops,
+    /// Channels closed for not reading: one warning per interval.
+    stuck_warnings: LogLimiter,
 }
 
 /// Starts a bridge. Fails (and leaves nothing behind) when its LOCAL port
@@ -226,7 +262,7 @@ pub fn spawn(
     let name = cfg.name.clone();
     let mut pipeline = Pipeline::new();
     let shared = Arc::new(SharedPipeline::new(&pipeline));
-    let (up_tx, up_rx) = mpsc::channel::<Upcall>(1024);
+    let (up_tx, up_rx) = mpsc::channel::<Upcall>(UPCALL_QUEUE);
     let fwd = Arc::new(Forwarder::new(shared.clone(), clock, up_tx));
     let (events_tx, events_rx) = mpsc::channel::<ChannelEvent>(1024);
     let (cmd_tx, cmd_rx) = mpsc::channel::<BridgeCmd>(16);
@@ -261,8 +297,11 @@ pub fn spawn(
         last_controller: 0,
         has_active_controller: false,
         links: link::LinkMonitor::default(),
-        drops_logged: (0, 0),
+        packet_ins: Arc::default(),
+        drops_logged: packet_in::Drops::default(),
+        stuck_warnings: LogLimiter::default(),
     };
+    let packet_ins = b.packet_ins.clone();
     // The management socket for ovs-ofctl-like tools, as OVS's BR.mgmt.
     let mgmt = settings.state_dir.join(format!("{name}.mgmt"));
     let t = Target::Punix(mgmt);
@@ -286,6 +325,7 @@ pub fn spawn(
         status,
         task,
         fwd,
+        packet_ins,
     })
 }
 
@@ -397,8 +437,12 @@ impl Bridge {
                 Some(ev) = events_rx.recv() => self.channel_event(ev),
                 Some(up) = up_rx.recv() => {
                     self.upcall(up);
-                    // Drain what else is queued before publishing.
-                    while let Ok(up) = up_rx.try_recv() {
+                    // Take what else is queued, up to a batch, before
+                    // flushing: the rest waits for the next turn.
+                    for _ in 1..UPCALL_BATCH {
+                        let Ok(up) = up_rx.try_recv() else {
+                            break;
+                        };
                         self.upcall(up);
                     }
                 }
@@ -447,12 +491,14 @@ impl Bridge {
                     now,
                 );
                 tracing::debug!("{}: channel {id} from {peer} ({target})", self.name);
+                let packet_ins = packet_in::Gate::new(self.packet_in_limit(&target), now);
                 self.chans.insert(
                     id,
                     Chan {
                         conn,
                         outbox,
                         target,
+                        packet_ins,
                     },
                 );
             }
@@ -520,42 +566,68 @@ impl Bridge {
         if let Some(ch) = self.chans.remove(&id) {
             let mut conn = ch.conn;
             if conn.has_output() {
-                let _ = ch.outbox.try_send(conn.take_output());
+                ch.outbox.try_send(conn.take_output());
             }
             conn.shutdown(&mut self.controllers, &mut self.pipeline);
             // Dropping the outbox ends the writer, which closes the socket.
         }
     }
 
+    /// The packet-in limit configured for controller `target` (none for
+    /// the management socket and unconfigured targets).
+    fn packet_in_limit(&self, target: &str) -> Option<(u32, u32)> {
+        self.cfg
+            .controller_settings
+            .get(target)
+            .and_then(|s| s.packet_in_limit())
+    }
+
+    /// Sends a packet-in from the datapath to the controllers that want it
+    /// and whose gate lets it through (see [`packet_in`]).
     fn upcall(&mut self, up: Upcall) {
-        for (conn, bytes) in self.controllers.packet_in(&up.packet_in) {
-            if let Some(c) = self.chans.values_mut().find(|c| c.conn.id() == conn) {
+        let now = self.now();
+        let reason = up.packet_in.reason;
+        let Bridge {
+            controllers,
+            chans,
+            packet_ins,
+            ..
+        } = self;
+        let out = controllers.packet_in_where(up.packet_in, |conn| {
+            let Some(c) = chans.values_mut().find(|c| c.conn.id() == conn) else {
+                return false;
+            };
+            let verdict = c.packet_ins.admit(reason, now, c.outbox.unwritten());
+            packet_ins.count(verdict);
+            verdict == packet_in::Verdict::Send
+        });
+        for (conn, bytes) in out {
+            if let Some(c) = chans.values_mut().find(|c| c.conn.id() == conn) {
                 c.conn.deliver(&bytes);
             }
         }
     }
 
-    /// Says in the log, at most every 10 s, how many packet-ins the
-    /// forwarding side dropped (as Open vSwitch rate-limits its upcall
-    /// warnings); the total is in `vsctl list bridge` statistics.
+    /// Says in the log, at most every 10 s, how many packet-ins were
+    /// dropped and why (as Open vSwitch rate-limits its upcall warnings);
+    /// the totals are in `vsctl get bridge BR statistics`.
     fn log_packet_in_drops(&mut self, now: u64) {
-        let (logged, at) = self.drops_logged;
-        if now.saturating_sub(at) < 10_000_000_000 {
+        use std::sync::atomic::Ordering::Relaxed;
+        if now.saturating_sub(self.drops_logged.at) < DROPS_LOG_INTERVAL {
             return;
         }
-        let dropped = self
-            .fwd
-            .upcalls_dropped
-            .load(std::sync::atomic::Ordering::Relaxed);
-        if dropped > logged {
-            tracing::warn!(
-                "{}: {} packet-ins dropped (rate limit {}/s, or the control plane behind)",
-                self.name,
-                dropped - logged,
-                crate::datapath::forward::UPCALL_RATE
-            );
+        let cur = packet_in::Drops {
+            at: now,
+            datapath: self.fwd.upcalls_dropped.load(Relaxed),
+            rate_limited: self.packet_ins.rate_limited.load(Relaxed),
+            backlog: self.packet_ins.backlog_dropped.load(Relaxed),
+        };
+        match cur.since(&self.drops_logged) {
+            Some((true, line)) => tracing::warn!("{}: {line}", self.name),
+            Some((false, line)) => tracing::info!("{}: {line}", self.name),
+            None => {}
         }
-        self.drops_logged = (dropped, now);
+        self.drops_logged = cur;
     }
 
     fn on_tick(&mut self) {
@@ -624,12 +696,17 @@ impl Bridge {
         let stuck = match self.chans.get_mut(&id) {
             Some(c) if c.conn.has_output() => {
                 let bytes = c.conn.take_output();
-                c.outbox.try_send(bytes).is_err()
+                (!c.outbox.try_send(bytes)).then(|| c.target.clone())
             }
-            _ => false,
+            _ => None,
         };
-        if stuck {
-            tracing::warn!("{}: a channel stopped reading; closing it", self.name);
+        if let Some(target) = stuck {
+            if let Some(suppressed) = self.stuck_warnings.allow() {
+                tracing::warn!(
+                    "{}: a channel of {target} stopped reading; closing it{suppressed}",
+                    self.name
+                );
+            }
             self.close(id);
         }
     }
@@ -639,8 +716,13 @@ impl Bridge {
         for t in &self.cfg.controllers {
             map.insert(t.clone(), ControllerStatus::default());
         }
+        let mut counts: HashMap<&str, packet_in::Counts> = HashMap::new();
         for ch in self.chans.values() {
             if let Some(st) = map.get_mut(&ch.target) {
+                counts
+                    .entry(&ch.target)
+                    .or_default()
+                    .add(&ch.packet_ins.counts);
                 if let Some(c) = self.controllers.get(ch.conn.id()) {
                     if c.ready {
                         st.is_connected = true;
@@ -654,6 +736,11 @@ impl Bridge {
                         );
                     }
                 }
+            }
+        }
+        for (target, c) in counts {
+            if let Some(st) = map.get_mut(target) {
+                st.status = c.status();
             }
         }
         if let Ok(mut s) = self.status.lock() {
@@ -990,10 +1077,22 @@ impl Bridge {
         }
     }
 
+    /// Closes the device of system port `ofport` (its interface is gone):
+    /// the receiver stops and frames for the port are dropped (counted in
+    /// `tx_dropped`) until [`Self::reopen_system_port`] succeeds.
+    pub(super) fn close_system_device(&mut self, ofport: u32) {
+        if let Some(rt) = self.ports.get_mut(&ofport) {
+            rt._rx = None;
+            self.sinks.insert(ofport, Arc::new(NullSink));
+            self.fwd.ports.store(Arc::new(self.sinks.clone()));
+        }
+    }
+
     /// Opens the device of system port `ofport` again: its interface was
     /// deleted and created anew (same name, new ifindex), and the old
     /// socket is bound to the interface that is gone. Counters carry on.
-    pub(super) fn reopen_system_port(&mut self, ofport: u32) {
+    /// The caller logs ([`reopen`] says what and when).
+    pub(super) fn reopen_system_port(&mut self, ofport: u32) -> std::io::Result<()> {
         let Some(p) = self
             .cfg
             .ports
@@ -1001,32 +1100,28 @@ impl Bridge {
             .find(|p| p.ofport == ofport)
             .cloned()
         else {
-            return;
+            return Ok(());
         };
-        let counters = self.counters(ofport);
-        let Some(rt) = self.ports.get_mut(&ofport) else {
-            return;
-        };
-        // The old receiver goes first (its socket closes).
-        rt._rx = None;
-        match open_system_device(&p, &counters) {
-            Ok((dev, sink)) => {
-                rt._rx = Some(self.patches.threads.add(Box::new(PortRx::new(
-                    &p.name,
-                    dev,
-                    ofport,
-                    self.fwd.clone(),
-                    counters,
-                ))));
-                self.sinks.insert(ofport, sink);
-                tracing::info!("{}: port {}: interface back, reopened", self.name, p.name);
-            }
-            Err(e) => {
-                self.sinks.insert(ofport, Arc::new(NullSink));
-                tracing::warn!("{}: port {}: cannot reopen: {e}", self.name, p.name);
-            }
+        if !self.ports.contains_key(&ofport) {
+            return Ok(());
         }
+        // The old receiver goes first (its socket closes).
+        self.close_system_device(ofport);
+        let counters = self.counters(ofport);
+        let (dev, sink) = open_system_device(&p, &counters)?;
+        let rx = self.patches.threads.add(Box::new(PortRx::new(
+            &p.name,
+            dev,
+            ofport,
+            self.fwd.clone(),
+            counters,
+        )));
+        if let Some(rt) = self.ports.get_mut(&ofport) {
+            rt._rx = Some(rx);
+        }
+        self.sinks.insert(ofport, sink);
         self.fwd.ports.store(Arc::new(self.sinks.clone()));
+        Ok(())
     }
 
     /// A port with no working device: numbered and described, link down
@@ -1131,6 +1226,18 @@ impl Bridge {
                     }
                 }
                 Err(e) => tracing::warn!("{}: {e}", self.name),
+            }
+        }
+        // Rate limits, on the connections already up too.
+        let now = self.now();
+        let limits: Vec<(u64, Option<(u32, u32)>)> = self
+            .chans
+            .iter()
+            .map(|(id, c)| (*id, self.packet_in_limit(&c.target)))
+            .collect();
+        for (id, limit) in limits {
+            if let Some(c) = self.chans.get_mut(&id) {
+                c.packet_ins.configure(limit, now);
             }
         }
         self.has_active_controller = self

@@ -21,10 +21,11 @@
 
 use super::target::Target;
 use super::tls::{self, SslSource};
+use crate::log_limit::LogLimiter;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -54,7 +55,7 @@ pub enum ChannelEvent {
         peer: String,
         /// The configured target it belongs to.
         target: String,
-        outbox: mpsc::Sender<Vec<u8>>,
+        outbox: Outbox,
     },
     Data {
         id: ConnId,
@@ -63,6 +64,50 @@ pub enum ChannelEvent {
     Closed {
         id: ConnId,
     },
+}
+
+/// What a bridge sends a connection through: a queue the connection's
+/// writer task drains into the socket, with a count of the bytes queued
+/// and not yet written, so that the bridge can tell a peer that reads
+/// slowly (it then holds packet-ins back) from one that reads.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    tx: mpsc::Sender<Vec<u8>>,
+    unwritten: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    /// An outbox and the writer's end of it.
+    fn new() -> (Outbox, mpsc::Receiver<Vec<u8>>, Arc<AtomicUsize>) {
+        let (tx, rx) = mpsc::channel(OUTBOX);
+        let unwritten = Arc::new(AtomicUsize::new(0));
+        (
+            Outbox {
+                tx,
+                unwritten: unwritten.clone(),
+            },
+            rx,
+            unwritten,
+        )
+    }
+
+    /// Queues `bytes` without waiting; false when the writer is `OUTBOX`
+    /// messages behind (the peer stopped reading) or gone.
+    pub fn try_send(&self, bytes: Vec<u8>) -> bool {
+        let n = bytes.len();
+        self.unwritten.fetch_add(n, Ordering::Relaxed);
+        if self.tx.try_send(bytes).is_err() {
+            self.unwritten.fetch_sub(n, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Bytes queued and not yet written to the socket (those in the
+    /// kernel's socket buffer count as written).
+    pub fn unwritten(&self) -> usize {
+        self.unwritten.load(Ordering::Relaxed)
+    }
 }
 
 /// Allocates connection ids.
@@ -86,7 +131,7 @@ async fn serve<S>(
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let (outbox, mut rx) = mpsc::channel::<Vec<u8>>(OUTBOX);
+    let (outbox, mut rx, unwritten) = Outbox::new();
     if events
         .send(ChannelEvent::Connected {
             id,
@@ -101,7 +146,9 @@ async fn serve<S>(
     }
     let writer = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
-            if wr.write_all(&bytes).await.is_err() {
+            let written = wr.write_all(&bytes).await;
+            unwritten.fetch_sub(bytes.len(), Ordering::Relaxed);
+            if written.is_err() {
                 break;
             }
         }
@@ -164,6 +211,7 @@ pub fn start(
             let listener =
                 bind_unix(&path).map_err(|e| io::Error::new(e.kind(), format!("{name}: {e}")))?;
             Ok(tokio::spawn(async move {
+                let accept_failed = LogLimiter::default();
                 loop {
                     match listener.accept().await {
                         Ok((s, _)) => {
@@ -176,7 +224,9 @@ pub fn start(
                             ));
                         }
                         Err(e) => {
-                            tracing::warn!("{name}: accept failed: {e}");
+                            if let Some(suppressed) = accept_failed.allow() {
+                                tracing::warn!("{name}: accept failed: {e}{suppressed}");
+                            }
                             tokio::time::sleep(Duration::from_millis(100)).await;
                         }
                     }
@@ -310,11 +360,18 @@ fn spawn_listener(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut last = String::new();
+        let accept_failed = LogLimiter::default();
+        // Clients that fail their handshake, shared by the handshake tasks:
+        // a client retrying with a refused certificate is one line per
+        // interval, not one per attempt.
+        let handshake_failed = Arc::new(LogLimiter::default());
         loop {
             let (s, peer) = match listener.accept().await {
                 Ok(c) => c,
                 Err(e) => {
-                    tracing::warn!("{name}: accept failed: {e}");
+                    if let Some(suppressed) = accept_failed.allow() {
+                        tracing::warn!("{name}: accept failed: {e}{suppressed}");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
@@ -344,12 +401,16 @@ fn spawn_listener(
                 }
             };
             let (ids, events, name) = (ids.clone(), events.clone(), name.clone());
+            let failed = handshake_failed.clone();
             tokio::spawn(async move {
                 let handshake = TlsAcceptor::from(cfg).accept(s);
-                match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
-                    Ok(Ok(s)) => serve(s, ids.next(), peer.to_string(), name, events).await,
-                    Ok(Err(e)) => tracing::warn!("{name}: TLS handshake with {peer} failed: {e}"),
-                    Err(_) => tracing::warn!("{name}: TLS handshake with {peer} timed out"),
+                let why = match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
+                    Ok(Ok(s)) => return serve(s, ids.next(), peer.to_string(), name, events).await,
+                    Ok(Err(e)) => format!("failed: {e}"),
+                    Err(_) => "timed out".to_string(),
+                };
+                if let Some(suppressed) = failed.allow() {
+                    tracing::warn!("{name}: TLS handshake with {peer} {why}{suppressed}");
                 }
             });
         }
@@ -404,7 +465,7 @@ mod tests {
             }
             e => panic!("expected Data, got {e:?}"),
         }
-        outbox.send(b"world".to_vec()).await.expect("send");
+        assert!(outbox.try_send(b"world".to_vec()));
         let mut got = [0u8; 5];
         c.read_exact(&mut got).await.expect("read");
         assert_eq!(&got, b"world");
@@ -472,7 +533,7 @@ mod tests {
             }
             e => panic!("expected Data, got {e:?}"),
         }
-        outbox.send(b"pong".to_vec()).await.expect("send");
+        assert!(outbox.try_send(b"pong".to_vec()));
         let mut got = [0u8; 4];
         peer.read_exact(&mut got).await.expect("read");
         assert_eq!(&got, b"pong");
@@ -568,7 +629,7 @@ mod tests {
             panic!("expected Connected");
         };
         assert!(matches!(next(&mut rx).await, ChannelEvent::Data { id: i, .. } if i == id));
-        outbox.send(b"pong".to_vec()).await.expect("send");
+        assert!(outbox.try_send(b"pong".to_vec()));
         let mut got = [0u8; 4];
         c.read_exact(&mut got).await.expect("read");
         assert_eq!(&got, b"pong");

@@ -200,13 +200,16 @@ async fn serve(
     }
     let (mgmt_tx, mut mgmt_rx) = mpsc::channel::<MgmtRequest>(16);
     let accept = tokio::spawn(async move {
+        let accept_failed = crate::log_limit::LogLimiter::default();
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
                     tokio::spawn(handle_client(stream, mgmt_tx.clone()));
                 }
                 Err(e) => {
-                    tracing::warn!("management socket: {e}");
+                    if let Some(suppressed) = accept_failed.allow() {
+                        tracing::warn!("management socket: {e}{suppressed}");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }

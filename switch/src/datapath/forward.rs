@@ -7,6 +7,13 @@
 //! Output never blocks either: a port that cannot take a frame drops it
 //! and counts `tx_dropped`; a control plane that falls behind loses
 //! packet-ins (counted), not forwarding.
+//!
+//! Packet-ins go to the bridge's control task through a bounded queue with
+//! `try_send`, and that is their only bound here: no rate limit on this
+//! side. The limits a controller asks for (`controller_rate_limit`) apply
+//! per connection in the control task, and the queue keeps a flood from
+//! costing forwarding more than one failed atomic per packet-in
+//! (`crate::daemon::bridge`'s `packet_in` module says why there).
 
 use crate::pipeline::{MicroflowCache, Outcome, PacketMeta, SharedPipeline};
 use arc_swap::ArcSwap;
@@ -47,57 +54,6 @@ pub struct Upcall {
     pub packet_in: PacketIn,
 }
 
-/// Packet-ins per second one bridge sends its control plane at most, and
-/// the burst allowed above that rate.
-pub const UPCALL_RATE: u64 = 5_000;
-pub const UPCALL_BURST: u64 = 5_000;
-
-/// A lock-free token bucket: forwarding threads take a token per
-/// packet-in; without one the packet-in is dropped and counted, so a flood
-/// of table misses costs the forwarding threads almost nothing.
-#[derive(Debug)]
-pub struct RateLimit {
-    rate: u64,
-    burst: u64,
-    /// Tokens times 1e9 (so refills need no division per call).
-    tokens: AtomicU64,
-    last: AtomicU64,
-}
-
-impl RateLimit {
-    pub fn new(rate: u64, burst: u64) -> RateLimit {
-        RateLimit {
-            rate,
-            burst,
-            tokens: AtomicU64::new(burst.saturating_mul(1_000_000_000)),
-            last: AtomicU64::new(0),
-        }
-    }
-
-    /// Takes one token at time `now` (ns); false when there is none.
-    pub fn take(&self, now: u64) -> bool {
-        let last = self.last.swap(now, Relaxed);
-        let cap = self.burst.saturating_mul(1_000_000_000);
-        let refill = now.saturating_sub(last).saturating_mul(self.rate);
-        let mut cur = self.tokens.load(Relaxed);
-        loop {
-            let have = cur.saturating_add(refill).min(cap);
-            let (next, ok) = if have >= 1_000_000_000 {
-                (have - 1_000_000_000, true)
-            } else {
-                (have, false)
-            };
-            match self
-                .tokens
-                .compare_exchange_weak(cur, next, Relaxed, Relaxed)
-            {
-                Ok(_) => return ok,
-                Err(actual) => cur = actual,
-            }
-        }
-    }
-}
-
 /// The forwarding state one bridge's port receivers share.
 pub struct Forwarder {
     pub pipeline: Arc<SharedPipeline>,
@@ -106,12 +62,11 @@ pub struct Forwarder {
     pub ports: ArcSwap<HashMap<u32, Arc<dyn PortSink>>>,
     upcalls: mpsc::Sender<Upcall>,
     pub clock: Clock,
-    /// Packet-ins dropped because the control plane was behind or the
-    /// rate limit was reached.
+    /// Packet-ins dropped because the control plane was behind (its
+    /// queue full).
     pub upcalls_dropped: AtomicU64,
     /// Packet-ins handed to the control plane.
     pub upcalls_sent: AtomicU64,
-    pub upcall_limit: RateLimit,
 }
 
 impl Forwarder {
@@ -127,7 +82,6 @@ impl Forwarder {
             clock,
             upcalls_dropped: AtomicU64::new(0),
             upcalls_sent: AtomicU64::new(0),
-            upcall_limit: RateLimit::new(UPCALL_RATE, UPCALL_BURST),
         }
     }
 
@@ -170,9 +124,6 @@ impl Forwarder {
                         }
                     }
                 }
-                Outcome::PacketIn(_) if !self.upcall_limit.take(self.clock.now()) => {
-                    self.upcalls_dropped.fetch_add(1, Relaxed);
-                }
                 Outcome::PacketIn(mut packet_in) => {
                     // The controller gets a finished frame.
                     super::vnet::finish(&mut packet_in.data, super::vnet::current());
@@ -191,19 +142,6 @@ impl Forwarder {
 mod tests {
     use super::*;
 
-    #[test]
-    fn rate_limit_allows_the_burst_then_the_rate() {
-        let l = RateLimit::new(100, 10);
-        let t0 = 1_000_000_000;
-        let passed = (0..50).filter(|_| l.take(t0)).count();
-        assert_eq!(passed, 10, "the burst");
-        // 0.1 s later: 10 more tokens.
-        let passed = (0..50).filter(|_| l.take(t0 + 100_000_000)).count();
-        assert_eq!(passed, 10);
-        // A long pause refills only up to the burst.
-        let passed = (0..50).filter(|_| l.take(t0 + 100 * 1_000_000_000)).count();
-        assert_eq!(passed, 10);
-    }
     use crate::pipeline::ports::PortInfo;
     use crate::pipeline::Pipeline;
     use openflow::messages::{flow_mod_command, FlowMod};

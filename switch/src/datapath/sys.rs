@@ -270,9 +270,37 @@ pub fn mtu(name: &str) -> io::Result<u32> {
     Ok(u32::try_from(m).unwrap_or(0))
 }
 
+/// The pending error of socket `fd` (`SO_ERROR`, which also clears it),
+/// e.g. ENETDOWN on a packet socket whose interface went away; `None`
+/// when there is none or `fd` is no socket (a TAP).
+pub fn take_socket_error(fd: std::os::fd::RawFd) -> Option<io::Error> {
+    let mut err: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt(2) into a live int of the length given; a bad or
+    // non-socket descriptor only makes it fail.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0 && err != 0).then(|| io::Error::from_raw_os_error(err))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_pending_error_on_a_fresh_socket_or_a_non_socket() {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("a UDP socket");
+        assert!(take_socket_error(s.as_raw_fd()).is_none());
+        let f = std::fs::File::open("/dev/null").expect("/dev/null");
+        assert!(take_socket_error(f.as_raw_fd()).is_none());
+    }
 
     #[test]
     fn link_flags_from_bits() {

@@ -17,6 +17,7 @@
 //! of the source, so that the device (a TAP, say) is closed when
 //! [`RxRegistration`] is dropped and can be created again at once.
 
+use crate::log_limit::LogLimiter;
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -218,7 +219,42 @@ struct Slot {
     source: Box<dyn RxSource>,
     /// Out of the epoll set until then, after an error.
     resting_until: Option<Instant>,
-    last_warning: Option<Instant>,
+    /// A source that keeps failing (every [`REST`]) warns once per
+    /// interval.
+    warnings: LogLimiter,
+}
+
+impl Slot {
+    fn new(source: Box<dyn RxSource>) -> Slot {
+        Slot {
+            source,
+            resting_until: None,
+            warnings: LogLimiter::default(),
+        }
+    }
+
+    /// Logs a receive error. An interface that went away (ENETDOWN,
+    /// ENODEV, ENXIO) is the bridge's news: its link monitor reports it and
+    /// closes this source within a tick; here it is only debug.
+    fn receive_failed(&self, e: &io::Error) {
+        let name = self.source.name();
+        let gone = matches!(
+            e.raw_os_error(),
+            Some(libc::ENETDOWN | libc::ENODEV | libc::ENXIO)
+        );
+        if gone {
+            tracing::debug!("{name}: receive failed: {e}");
+        } else if let Some(suppressed) = self.warnings.allow() {
+            tracing::warn!("{name}: receive failed: {e}{suppressed}");
+        }
+    }
+
+    /// Logs a failure to put the source (back) in the epoll set.
+    fn epoll_failed(&self, e: &io::Error) {
+        if let Some(suppressed) = self.warnings.allow() {
+            tracing::warn!("{}: {e}{suppressed}", self.source.name());
+        }
+    }
 }
 
 /// One forwarding thread's loop.
@@ -228,6 +264,7 @@ fn run(shared: Arc<Shared>, ep: OwnedFd, spin: Duration) {
     let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
     let mut timeout: libc::c_int = -1;
     let mut spin_until = Instant::now();
+    let wait_failed = LogLimiter::default();
     super::txbatch::enable();
     loop {
         // SAFETY: epoll_wait(2) into a live array of the length given.
@@ -242,7 +279,9 @@ fn run(shared: Arc<Shared>, ep: OwnedFd, spin: Duration) {
         if n < 0 {
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
-                tracing::error!("forwarding thread: epoll_wait: {e}");
+                if let Some(suppressed) = wait_failed.allow() {
+                    tracing::error!("forwarding thread: epoll_wait: {e}{suppressed}");
+                }
                 std::thread::sleep(Duration::from_millis(10));
             }
             continue;
@@ -262,7 +301,8 @@ fn run(shared: Arc<Shared>, ep: OwnedFd, spin: Duration) {
             let result = match slot.source.receive(&mut scratch, BUDGET) {
                 // Readable with an error or hangup, yet nothing to read:
                 // rest rather than spin.
-                Ok(0) if hangup => Err(io::Error::other("device error or hangup")),
+                Ok(0) if hangup => Err(super::sys::take_socket_error(slot.source.fd())
+                    .unwrap_or_else(|| io::Error::other("device error or hangup"))),
                 r => r,
             };
             match result {
@@ -271,16 +311,9 @@ fn run(shared: Arc<Shared>, ep: OwnedFd, spin: Duration) {
                     got |= k > 0;
                 }
                 Err(e) => {
-                    let now = Instant::now();
-                    if slot
-                        .last_warning
-                        .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(10))
-                    {
-                        tracing::warn!("{}: receive failed: {e}", slot.source.name());
-                        slot.last_warning = Some(now);
-                    }
+                    slot.receive_failed(&e);
                     epoll_del(&ep, slot.source.fd());
-                    slot.resting_until = Some(now + REST);
+                    slot.resting_until = Some(Instant::now() + REST);
                 }
             }
         }
@@ -293,7 +326,7 @@ fn run(shared: Arc<Shared>, ep: OwnedFd, spin: Duration) {
                 if t <= now {
                     slot.resting_until = None;
                     if let Err(e) = epoll_add(&ep, slot.source.fd(), *token) {
-                        tracing::warn!("{}: {e}", slot.source.name());
+                        slot.epoll_failed(&e);
                         slot.resting_until = Some(now + REST);
                     }
                 } else {
@@ -325,13 +358,9 @@ fn commands(shared: &Shared, ep: &OwnedFd, slots: &mut HashMap<u64, Slot>) {
     for cmd in cmds {
         match cmd {
             Cmd::Add(token, source) => {
-                let mut slot = Slot {
-                    source,
-                    resting_until: None,
-                    last_warning: None,
-                };
+                let mut slot = Slot::new(source);
                 if let Err(e) = epoll_add(ep, slot.source.fd(), token) {
-                    tracing::warn!("{}: {e}", slot.source.name());
+                    slot.epoll_failed(&e);
                     slot.resting_until = Some(Instant::now() + REST);
                 }
                 slots.insert(token, slot);

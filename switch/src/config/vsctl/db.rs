@@ -1,12 +1,19 @@
 //! The database view of the model for vsctl's generic commands (`list`,
-//! `get`, `set`, `clear`, `add`, `remove`, `find`): the `Bridge`, `Port`
-//! and `Interface` tables with the OVS column names scripts use, each
-//! column typed so one code path parses, validates and prints them all.
+//! `get`, `set`, `clear`, `add`, `remove`, `find`): the `Bridge`, `Port`,
+//! `Interface` and `Controller` tables with the OVS column names scripts
+//! use, each column typed so one code path parses, validates and prints
+//! them all.
+//!
+//! A `Controller` record is named as ovs-vsctl names it, by its bridge
+//! (`set controller br0 controller_rate_limit=1000`), which works when the
+//! bridge has exactly one controller; as an extension it may also be named
+//! by its target (`get controller tcp:10.0.0.1:6653 role`) when one
+//! bridge only has that target.
 
 use crate::config::model::{
-    check_mtu, check_ofport_range, check_vlan, format_mac, parse_datapath_id, parse_mac,
-    parse_uint, validate_controller_target, Config, FailMode, InterfaceType, PortVlanMode,
-    OFPP_LOCAL,
+    check_controller_burst_limit, check_controller_rate_limit, check_mtu, check_ofport_range,
+    check_vlan, format_mac, parse_datapath_id, parse_mac, parse_uint, validate_controller_target,
+    Config, FailMode, InterfaceType, PortVlanMode, OFPP_LOCAL,
 };
 use crate::config::runtime::RuntimeInfo;
 use crate::config::syntax::{
@@ -21,6 +28,7 @@ pub enum Table {
     Bridge,
     Port,
     Interface,
+    Controller,
 }
 
 impl Table {
@@ -29,6 +37,7 @@ impl Table {
             Table::Bridge => "Bridge",
             Table::Port => "Port",
             Table::Interface => "Interface",
+            Table::Controller => "Controller",
         }
     }
 
@@ -67,6 +76,14 @@ impl Table {
                 "statistics",
                 "type",
             ],
+            Table::Controller => &[
+                "controller_burst_limit",
+                "controller_rate_limit",
+                "is_connected",
+                "role",
+                "status",
+                "target",
+            ],
         }
     }
 
@@ -92,7 +109,12 @@ impl Table {
 /// Resolves a table name: case-insensitive, exact or unique prefix.
 pub fn parse_table(name: &str) -> Result<Table, String> {
     let lower = name.to_ascii_lowercase();
-    let tables = [Table::Bridge, Table::Port, Table::Interface];
+    let tables = [
+        Table::Bridge,
+        Table::Port,
+        Table::Interface,
+        Table::Controller,
+    ];
     if let Some(t) = tables
         .iter()
         .find(|t| t.name().to_ascii_lowercase() == lower)
@@ -108,7 +130,6 @@ pub fn parse_table(name: &str) -> Result<Table, String> {
     }
     const OVS_ONLY: &[&str] = &[
         "open_vswitch",
-        "controller",
         "manager",
         "mirror",
         "netflow",
@@ -121,26 +142,28 @@ pub fn parse_table(name: &str) -> Result<Table, String> {
     ];
     if OVS_ONLY.contains(&lower.as_str()) {
         Err(format!(
-            "table {name} is not supported by ofswitch (tables: Bridge, Port, Interface)"
+            "table {name} is not supported by ofswitch (tables: Bridge, Port, Interface, Controller)"
         ))
     } else {
         Err(format!("unknown table \"{name}\""))
     }
 }
 
-/// A record: a bridge, a configured port (with its interface), or a
-/// bridge's LOCAL port (with its interface).
+/// A record: a bridge, a configured port (with its interface), a
+/// bridge's LOCAL port (with its interface), or a controller of a bridge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rec {
     Bridge(String),
     Port { bridge: String, port: String },
     Local(String),
+    Controller { bridge: String, target: String },
 }
 
 impl Rec {
     pub fn name(&self) -> &str {
         match self {
             Rec::Bridge(n) | Rec::Local(n) | Rec::Port { port: n, .. } => n,
+            Rec::Controller { target, .. } => target,
         }
     }
 }
@@ -161,7 +184,54 @@ pub fn find_rec(cfg: &Config, table: Table, name: &str) -> Option<Rec> {
                 port: name.into(),
             })
         }
+        Table::Controller => {
+            let rec = |bridge: &str, target: &str| Rec::Controller {
+                bridge: bridge.into(),
+                target: target.into(),
+            };
+            if let Some(b) = cfg.bridges.get(name) {
+                return match &b.controllers[..] {
+                    [target] => Some(rec(name, target)),
+                    _ => None,
+                };
+            }
+            let mut owners = cfg
+                .bridges
+                .values()
+                .filter(|b| b.controllers.iter().any(|t| t == name));
+            match (owners.next(), owners.next()) {
+                (Some(b), None) => Some(rec(&b.name, name)),
+                _ => None,
+            }
+        }
     }
+}
+
+/// Why `name` names no `Controller` record, when the plain "no row" says
+/// too little: a bridge with several controllers, or a target on several
+/// bridges.
+pub fn controller_lookup_hint(cfg: &Config, name: &str) -> Option<String> {
+    if let Some(b) = cfg.bridges.get(name) {
+        return (b.controllers.len() > 1).then(|| {
+            format!(
+                "bridge {name} has {} controllers; name one by its target ({})",
+                b.controllers.len(),
+                b.controllers.join(", ")
+            )
+        });
+    }
+    let owners: Vec<&str> = cfg
+        .bridges
+        .values()
+        .filter(|b| b.controllers.iter().any(|t| t == name))
+        .map(|b| b.name.as_str())
+        .collect();
+    (owners.len() > 1).then(|| {
+        format!(
+            "controller {name} is on bridges {}; name it by its bridge",
+            owners.join(", ")
+        )
+    })
 }
 
 /// Every record of `table`, by name.
@@ -180,6 +250,16 @@ pub fn all_recs(cfg: &Config, table: Table) -> Vec<Rec> {
                 }))
             })
             .collect(),
+        Table::Controller => cfg
+            .bridges
+            .values()
+            .flat_map(|b| {
+                b.controllers.iter().map(|t| Rec::Controller {
+                    bridge: b.name.clone(),
+                    target: t.clone(),
+                })
+            })
+            .collect(),
     };
     recs.sort_by(|a, b| a.name().cmp(b.name()));
     recs
@@ -188,6 +268,7 @@ pub fn all_recs(cfg: &Config, table: Table) -> Vec<Rec> {
 /// The type of a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
+    Bool,
     Int,
     OptInt,
     Str,
@@ -210,6 +291,10 @@ fn kind(table: Table, col: &str) -> Kind {
         (Table::Interface, "ofport") => Kind::Int,
         (Table::Interface, "mtu" | "mtu_request" | "ofport_request") => Kind::OptInt,
         (Table::Interface, "error" | "link_state" | "mac" | "mac_in_use") => Kind::OptStr,
+        (Table::Controller, "controller_burst_limit" | "controller_rate_limit") => Kind::OptInt,
+        (Table::Controller, "is_connected") => Kind::Bool,
+        (Table::Controller, "role") => Kind::OptStr,
+        (Table::Controller, "status") => Kind::Map,
         (_, "statistics") => Kind::NumMap,
         _ => Kind::Str,
     }
@@ -218,6 +303,7 @@ fn kind(table: Table, col: &str) -> Kind {
 /// A column's value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Val {
+    Bool(bool),
     Int(u64),
     OptInt(Option<u64>),
     Str(String),
@@ -232,6 +318,7 @@ impl Val {
     /// As ovs-vsctl prints it.
     pub fn text(&self) -> String {
         match self {
+            Val::Bool(b) => b.to_string(),
             Val::Int(n) | Val::OptInt(Some(n)) => n.to_string(),
             Val::OptInt(None) | Val::OptStr(None) => "[]".into(),
             Val::Str(s) | Val::OptStr(Some(s)) => quote(s),
@@ -245,6 +332,7 @@ impl Val {
     /// As JSON for scripts: numbers, strings, `null`, arrays, objects.
     pub fn json(&self) -> Json {
         match self {
+            Val::Bool(b) => json!(b),
             Val::Int(n) | Val::OptInt(Some(n)) => json!(n),
             Val::OptInt(None) | Val::OptStr(None) => Json::Null,
             Val::Str(s) | Val::OptStr(Some(s)) => json!(s),
@@ -274,6 +362,15 @@ fn parse_int(s: &str) -> Result<u64, String> {
 fn parse_val(kind: Kind, raw: &str) -> Result<Val, String> {
     let empty = raw.trim() == "[]";
     Ok(match kind {
+        Kind::Bool => match unquote(raw)?.as_str() {
+            "true" => Val::Bool(true),
+            "false" => Val::Bool(false),
+            s => {
+                return Err(format!(
+                    "\"{s}\" is not a valid boolean (use true or false)"
+                ))
+            }
+        },
         Kind::Int => Val::Int(parse_int(raw)?),
         Kind::OptInt if empty => Val::OptInt(None),
         Kind::OptInt => Val::OptInt(Some(parse_int(raw)?)),
@@ -369,11 +466,33 @@ pub fn get(cfg: &Config, rt: &dyn RuntimeInfo, table: Table, rec: &Rec, col: &st
                 _ => runtime_col(rt, bridge, port, col),
             }
         }
+        Rec::Controller { bridge, target } => {
+            let settings = cfg
+                .bridges
+                .get(bridge)
+                .and_then(|b| b.controller_settings.get(target))
+                .copied()
+                .unwrap_or_default();
+            let st = rt.controller(bridge, target).unwrap_or_default();
+            match col {
+                "controller_burst_limit" => {
+                    Val::OptInt(settings.controller_burst_limit.map(u64::from))
+                }
+                "controller_rate_limit" => {
+                    Val::OptInt(settings.controller_rate_limit.map(u64::from))
+                }
+                "is_connected" => Val::Bool(st.is_connected),
+                "role" => Val::OptStr(st.role),
+                "status" => Val::Map(st.status),
+                _ => Val::Str(target.clone()),
+            }
+        }
     }
 }
 
 fn empty(kind: Kind) -> Val {
     match kind {
+        Kind::Bool => Val::Bool(false),
         Kind::Int => Val::Int(0),
         Kind::OptInt => Val::OptInt(None),
         Kind::Str => Val::Str(String::new()),
@@ -435,6 +554,10 @@ pub fn set(cfg: &mut Config, table: Table, rec: &Rec, arg: &ColumnArg) -> Result
         .ok_or_else(|| format!("{}: missing value (want COLUMN[:KEY]=VALUE)", arg.column))?;
     let k = kind(table, col);
     let new = match &arg.key {
+        // The newer columns name themselves in their errors.
+        None if table == Table::Controller => {
+            parse_val(k, raw).map_err(|e| format!("{col}: {e}"))?
+        }
         None => parse_val(k, raw)?,
         Some(key) => match get(cfg, &crate::config::runtime::NoRuntime, table, rec, col) {
             Val::Map(mut m) => {
@@ -560,6 +683,14 @@ fn opt_u32(
     .transpose()
 }
 
+/// An optional limit checked by `check` (whose error names the column).
+fn opt_limit(
+    v: Option<u64>,
+    check: fn(u64) -> Result<u32, crate::config::model::ConfigError>,
+) -> Result<Option<u32>, String> {
+    v.map(check).transpose().map_err(|e| e.0)
+}
+
 fn read_only(table: Table, col: &str) -> String {
     format!(
         "cannot modify read-only column {col} in table {}",
@@ -580,6 +711,7 @@ fn put(cfg: &mut Config, table: Table, rec: &Rec, col: &str, val: Val) -> Result
                     for t in &targets {
                         validate_controller_target(t).map_err(|e| e.0)?;
                     }
+                    b.controller_settings.retain(|t, _| targets.contains(t));
                     b.controllers = targets;
                 }
                 ("datapath_id", Val::Str(s)) => {
@@ -674,6 +806,31 @@ fn put(cfg: &mut Config, table: Table, rec: &Rec, col: &str, val: Val) -> Result
                     ))
                 }
                 _ => return Err(read_only(table, col)),
+            }
+        }
+        Rec::Controller { bridge, target } => {
+            let b = cfg
+                .bridges
+                .get_mut(bridge)
+                .ok_or_else(|| format!("no row \"{target}\" in table Controller"))?;
+            let mut settings = b
+                .controller_settings
+                .get(target)
+                .copied()
+                .unwrap_or_default();
+            match (col, val) {
+                ("controller_rate_limit", Val::OptInt(v)) => {
+                    settings.controller_rate_limit = opt_limit(v, check_controller_rate_limit)?;
+                }
+                ("controller_burst_limit", Val::OptInt(v)) => {
+                    settings.controller_burst_limit = opt_limit(v, check_controller_burst_limit)?;
+                }
+                _ => return Err(read_only(table, col)),
+            }
+            if settings == Default::default() {
+                b.controller_settings.remove(target);
+            } else {
+                b.controller_settings.insert(target.clone(), settings);
             }
         }
     }

@@ -575,6 +575,10 @@ impl RuntimeInfo for FakeRuntime {
         (target == "tcp:127.0.0.1:6653").then(|| ControllerStatus {
             is_connected: true,
             role: Some("master".into()),
+            status: [("packet_in_sent", "12"), ("packet_in_rate_limited", "3")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         })
     }
 }
@@ -911,4 +915,160 @@ fn ssl_settings() {
     ok(&mut cfg, "del-ssl");
     assert_eq!(cfg.ssl, None);
     assert_eq!(ok(&mut cfg, "get-ssl"), "");
+}
+
+#[test]
+fn controller_rate_limits() {
+    let mut cfg = setup();
+    ok(&mut cfg, "set-controller br0 tcp:127.0.0.1:6653");
+    // Named by bridge, as ovs-vsctl; unset by default (no limit).
+    assert_eq!(
+        ok(
+            &mut cfg,
+            "get controller br0 controller_rate_limit controller_burst_limit"
+        ),
+        "[]\n[]\n"
+    );
+    ok(
+        &mut cfg,
+        "set controller br0 controller_rate_limit=1000 controller_burst_limit=250",
+    );
+    let settings = cfg.bridges["br0"].controller_settings["tcp:127.0.0.1:6653"];
+    assert_eq!(settings.packet_in_limit(), Some((1000, 250)));
+    assert_eq!(
+        ok(&mut cfg, "get controller br0 controller_rate_limit"),
+        "1000\n"
+    );
+    // Named by target too.
+    assert_eq!(
+        ok(
+            &mut cfg,
+            "get controller tcp:127.0.0.1:6653 controller_burst_limit"
+        ),
+        "250\n"
+    );
+    // The minimums of OVS's schema; bad values name the key.
+    ok(
+        &mut cfg,
+        "set controller br0 controller_rate_limit=100 controller_burst_limit=25",
+    );
+    for (line, key) in [
+        (
+            "set controller br0 controller_rate_limit=99",
+            "controller_rate_limit",
+        ),
+        (
+            "set controller br0 controller_burst_limit=24",
+            "controller_burst_limit",
+        ),
+        (
+            "set controller br0 controller_rate_limit=fast",
+            "controller_rate_limit",
+        ),
+        (
+            "set controller br0 controller_rate_limit=-5",
+            "controller_rate_limit",
+        ),
+        (
+            "set controller br0 controller_burst_limit=99999999999",
+            "controller_burst_limit",
+        ),
+        (
+            "set controller br0 controller_rate_limit",
+            "controller_rate_limit",
+        ),
+    ] {
+        let e = err(&mut cfg, line);
+        assert!(e.starts_with(key), "{line}: {e}");
+    }
+    assert_eq!(
+        err(&mut cfg, "set controller br0 controller_rate_limit=50"),
+        "controller_rate_limit: constraint violation: 50 is not in the valid range 100 to 4294967295 (inclusive)"
+    );
+    assert_eq!(
+        err(&mut cfg, "set controller br0 is_connected=true"),
+        "cannot modify read-only column is_connected in table Controller"
+    );
+    // clear: back to no limit, and nothing left in the model.
+    ok(
+        &mut cfg,
+        "clear controller br0 controller_rate_limit controller_burst_limit",
+    );
+    assert!(cfg.bridges["br0"].controller_settings.is_empty());
+    // Records: not for a bridge without controllers; a bridge with two
+    // says how to name one.
+    ok(&mut cfg, "add-br br1");
+    assert_eq!(
+        err(&mut cfg, "set controller br1 controller_rate_limit=100"),
+        "no row \"br1\" in table Controller"
+    );
+    ok(
+        &mut cfg,
+        "set-controller br1 tcp:127.0.0.1:1 tcp:127.0.0.1:2",
+    );
+    assert_eq!(
+        err(&mut cfg, "get controller br1 target"),
+        "bridge br1 has 2 controllers; name one by its target (tcp:127.0.0.1:1, tcp:127.0.0.1:2)"
+    );
+    ok(
+        &mut cfg,
+        "set controller tcp:127.0.0.1:2 controller_rate_limit=500",
+    );
+    assert_eq!(
+        ok(
+            &mut cfg,
+            "--columns=target,controller_rate_limit list controller"
+        ),
+        "target              : \"tcp:127.0.0.1:1\"\ncontroller_rate_limit: []\n\n\
+         target              : \"tcp:127.0.0.1:2\"\ncontroller_rate_limit: 500\n\n\
+         target              : \"tcp:127.0.0.1:6653\"\ncontroller_rate_limit: []\n"
+    );
+    // set-controller makes new controllers (as OVS's new rows): their
+    // settings start from the defaults; the controller column keeps those
+    // of the targets it keeps.
+    ok(&mut cfg, "set bridge br1 controller=tcp:127.0.0.1:2");
+    assert_eq!(cfg.bridges["br1"].controller_settings.len(), 1);
+    ok(&mut cfg, "set-controller br1 tcp:127.0.0.1:2");
+    assert!(cfg.bridges["br1"].controller_settings.is_empty());
+    ok(&mut cfg, "set controller br1 controller_rate_limit=500");
+    ok(&mut cfg, "del-controller br1");
+    assert!(cfg.bridges["br1"].controller_settings.is_empty());
+}
+
+#[test]
+fn list_controller_with_the_daemons_view() {
+    let mut cfg = show_config();
+    ok(
+        &mut cfg,
+        "set controller tcp:127.0.0.1:6653 controller_rate_limit=1000",
+    );
+    let out = execute(
+        &mut cfg,
+        &argv("list controller tcp:127.0.0.1:6653"),
+        &FakeRuntime,
+    )
+    .unwrap()
+    .output;
+    let want = r#"controller_burst_limit: []
+controller_rate_limit: 1000
+is_connected        : true
+role                : master
+status              : {packet_in_rate_limited="3", packet_in_sent="12"}
+target              : "tcp:127.0.0.1:6653"
+"#;
+    assert_eq!(out, want);
+    let out = execute(
+        &mut cfg,
+        &argv("--format=json list controller ptcp:6634"),
+        &FakeRuntime,
+    )
+    .unwrap()
+    .output;
+    let v: Json = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["is_connected"], false);
+    assert_eq!(v[0]["controller_rate_limit"], Json::Null);
+    assert_eq!(v[0]["target"], "ptcp:6634");
+    // The settings survive the trip through conf.json.
+    let back: Config = serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(back, cfg);
 }

@@ -25,10 +25,12 @@
 //!   descriptions.
 //!
 //! An interface that is gone from the daemon's namespace: a system port's
-//! link is down (a veth goes with its peer); when an interface of that name
-//! comes back, the port's device is opened again on it. An internal port's TAP stays
-//! ours wherever it is (tests and container setups move it into another
-//! namespace with `ip link set X netns`), so there its last state stays.
+//! link is down (a veth goes with its peer), its device is closed, and when
+//! an interface of that name comes back the port's device is opened again
+//! on it, with back-off if that fails ([`super::reopen`] says when and what
+//! is logged). An internal port's TAP stays ours wherever it is (tests and
+//! container setups move it into another namespace with
+//! `ip link set X netns`), so there its last state stays.
 //!
 //! Not followed: patch, tunnel and dummy ports, and ports whose device
 //! could not be opened (their description is fixed when they are added).
@@ -39,6 +41,7 @@
 //! converges from any state; the cost is up to one tick of latency, and a
 //! flap shorter than a tick may go unseen.
 
+use super::reopen::{Reopen, MAX_DELAY};
 use super::Bridge;
 use crate::config::model::InterfaceType;
 use crate::datapath::sys::{FlagsReader, LinkFlags};
@@ -91,6 +94,9 @@ pub(super) struct LinkMonitor {
     /// Opening the socket failed once already (logged once).
     open_failed: bool,
     ports: HashMap<u32, Entry>,
+    /// System ports whose interface is gone, until their device is open
+    /// again.
+    lost: HashMap<u32, Reopen>,
 }
 
 /// A port's OpenFlow description and pipeline view after a look at its
@@ -143,6 +149,7 @@ impl Bridge {
     /// Looks at the link of every device port and reports what changed
     /// (see the module documentation). Called on every tick.
     pub(super) fn poll_links(&mut self) {
+        let now = self.clock.now();
         let Bridge {
             name: br,
             links,
@@ -168,8 +175,12 @@ impl Bridge {
             return;
         };
         links.ports.retain(|n, _| ports.contains_key(n));
+        links
+            .lost
+            .retain(|n, r| pipeline.port(*n).is_some_and(|p| p.created == r.created));
         let mut changed: Vec<(String, Port)> = Vec::new();
-        // System ports whose interface is back after being gone.
+        // System ports whose interface just went, and those to open again.
+        let mut lost: Vec<u32> = Vec::new();
         let mut reopen: Vec<u32> = Vec::new();
         for (&ofport, rt) in ports.iter() {
             if !matches!(rt.kind, InterfaceType::System | InterfaceType::Internal) {
@@ -215,13 +226,26 @@ impl Bridge {
                     continue;
                 }
             };
-            if prev == Some(Link::Gone) && rt.kind == InterfaceType::System {
+            let system = rt.kind == InterfaceType::System;
+            if system && link == Link::Gone && prev != Some(Link::Gone) {
+                tracing::warn!(
+                    "{br}: port {} ({ofport}): {}; its device is closed until an interface \
+                     of that name is back",
+                    rt.name,
+                    describe(link)
+                );
+                lost.push(ofport);
+                links.lost.insert(ofport, Reopen::new(created, now));
+            } else if system
+                && link != Link::Gone
+                && links.lost.get(&ofport).is_some_and(|r| r.due(now))
+            {
                 reopen.push(ofport);
             }
             if prev != Some(link) {
                 let watch = Watch::Seen(link);
                 links.ports.insert(ofport, Entry { created, watch });
-                if prev.is_some() {
+                if prev.is_some() && !(system && link == Link::Gone) {
                     tracing::info!("{br}: port {} ({ofport}): {}", rt.name, describe(link));
                 }
             }
@@ -234,8 +258,11 @@ impl Bridge {
                 changed.push((rt.name.clone(), desc));
             }
         }
+        for ofport in lost {
+            self.close_system_device(ofport);
+        }
         for ofport in reopen {
-            self.reopen_system_port(ofport);
+            self.try_reopen(ofport, now);
         }
         if changed.is_empty() {
             return;
@@ -249,6 +276,49 @@ impl Bridge {
         }
         for (_, desc) in changed {
             self.port_status(port::reason::MODIFY, desc);
+        }
+    }
+
+    /// Opens lost system port `ofport` on its interface, which is back;
+    /// logs the first failure and the success (see [`super::reopen`]).
+    fn try_reopen(&mut self, ofport: u32, now: u64) {
+        let result = self.reopen_system_port(ofport);
+        let name = self
+            .ports
+            .get(&ofport)
+            .map(|rt| rt.name.clone())
+            .unwrap_or_default();
+        let br = &self.name;
+        let error = match result {
+            Ok(()) => {
+                let failures = self.links.lost.remove(&ofport).map_or(0, |r| r.failures);
+                let after = match failures {
+                    0 => String::new(),
+                    1 => " after 1 failed attempt".to_string(),
+                    n => format!(" after {n} failed attempts"),
+                };
+                tracing::info!("{br}: port {name} ({ofport}): interface back, reopened{after}");
+                None
+            }
+            Err(e) => {
+                if let Some(r) = self.links.lost.get_mut(&ofport) {
+                    if r.failed(now) {
+                        tracing::warn!(
+                            "{br}: port {name} ({ofport}): cannot reopen its interface: {e}; \
+                             retrying quietly (back-off up to {} s)",
+                            MAX_DELAY.as_secs()
+                        );
+                    } else {
+                        tracing::debug!("{br}: port {name} ({ofport}): cannot reopen: {e}");
+                    }
+                }
+                Some(format!("cannot reopen: {e}"))
+            }
+        };
+        if let Ok(mut s) = self.status.lock() {
+            if let Some(st) = s.interfaces.get_mut(&name) {
+                st.error = error;
+            }
         }
     }
 }
