@@ -17,9 +17,12 @@
 #   RSS          VmRSS of the daemon (ofswitch daemon, ovs-vswitchd) with no flows and with the
 #                largest N installed: bytes per flow
 # and, with `ofbench flow-mods` (bench/, over the same OpenFlow client as `ofswitch ofctl`):
+#   the largest N FLOW_MODs into one table, 1,000 per BARRIER (the switch's own rate: ovs-ofctl
+#   add-flows waits for a barrier after every FLOW_MOD, so it times a round trip per flow);
 #   one FLOW_MOD + BARRIER_REQUEST at a time, waiting for each BARRIER_REPLY (what a learning
-#   controller does), --per-flow flows into table 1 after add-flows filled it with M flows
-#   (one table, same shape), for each --table-sizes M: mean and percentiles per flow.
+#   controller does), --per-flow flows in all into each table of one switch whose table 1+i
+#   add-flows filled with the i-th --table-sizes M flows, going round the tables 4 times:
+#   mean and percentiles per flow.
 # After each step the flow count is checked with dump-aggregate (a wrong count is an error row).
 #
 # Usage, as root:  scripts/bench-flows.sh [--save] [--sizes LIST] [--table-sizes LIST]
@@ -48,6 +51,8 @@ SAVE=0
 SIZES=10000,100000
 TABLE_SIZES=1000,100000
 PER_FLOW=2000
+ROUNDS=4          # the one-at-a-time runs go round the table sizes this many times
+BATCH=1000        # FLOW_MODs per barrier in the batched row
 LIMIT=300
 ONLY=
 while [ $# -gt 0 ]; do
@@ -219,9 +224,10 @@ check_count() {
   return 1
 }
 
-# add KIND ROW FILE N: timed add-flows of FILE (N flows) into an empty switch.
+# add KIND ROW FILE N [TOTAL]: timed add-flows of FILE (N flows); the switch then holds TOTAL
+# flows (default N: it was empty).
 add() {
-  local kind=$1 row=$2 file=$3 n=$4
+  local kind=$1 row=$2 file=$3 n=$4 total=${5:-$4}
   log "$kind: add-flows $(commas "$n") flows ($row)"
   step "$WORK/out" ovs-ofctl -O OpenFlow13 add-flows "$TARGET" "$file"
   case $? in
@@ -229,7 +235,7 @@ add() {
   124 | 137) timed_out "$kind" "$row"; return 1 ;;
   *) fail "$kind" "$row" "ERROR: add-flows: $(err_of "$WORK/out")"; return 1 ;;
   esac
-  check_count "$kind" "$row" "$n" || return 1
+  check_count "$kind" "$row" "$total" || return 1
   V[$kind,$row]=$SECS
   TXT[$kind,$row]="$(secs_cell "$SECS") ($(rate "$n" "$SECS") flows/s)"
   log "$kind: ${TXT[$kind,$row]}"
@@ -326,10 +332,12 @@ for n in "${SIZES[@]}"; do
   ROWS+=("add$n"); LABEL[add$n]="add-flows, $(commas "$n") flows over 4 tables"
 done
 ROWS+=(dump del_match del_cookie del_all rss)
+ROWS+=(batch)
+LABEL[batch]="$(commas "$BIG") FLOW_MODs into one table, one BARRIER per $(commas "$BATCH") (ofbench --batch)"
 for n in "${TABLE_SIZES[@]}"; do
   ROWS+=("add1t$n" "pf$n")
   LABEL[add1t$n]="add-flows, $(commas "$n") flows into one table"
-  LABEL[pf$n]="one FLOW_MOD + BARRIER at a time into that table ($(commas "$PER_FLOW") flows), µs per flow"
+  LABEL[pf$n]="one FLOW_MOD + BARRIER at a time into that table ($(commas "$PER_FLOW") flows in $ROUNDS rounds), µs per flow"
 done
 
 # What the deletions of the largest file remove (flows_file's layout): M1 flows of VLAN 1 in
@@ -403,34 +411,82 @@ run_switch() {
     skip "$kind" "the $(commas "$BIG") flows did not install" dump del_match del_cookie del_all rss
   fi
 
-  prev=
-  for n in "${TABLE_SIZES[@]}"; do
-    if [ -n "$prev" ]; then skip "$kind" "$prev" "add1t$n" "pf$n"; continue; fi
-    sw_fresh "$kind" || { fail "$kind" "add1t$n" "ERROR: the switch did not start"; continue; }
-    f=$WORK/flows1t-$n.txt
-    flows_file "$n" 1 "${PORTS[@]}" >"$f"
-    if ! add "$kind" "add1t$n" "$f" "$n"; then
-      [ -n "${TO[$kind,add1t$n]:-}" ] && prev="$(commas "$n") timed out"
-      skip "$kind" "add-flows did not complete" "pf$n"
-      continue
-    fi
-    log "$kind: ofbench flow-mods, $PER_FLOW flows into table 1 holding $(commas "$n")"
-    step "$WORK/pf.json" "$OFBENCH" flow-mods --target "$TARGET" --table 1 --count "$PER_FLOW" \
-      --flow "priority=1000,dl_vlan=4000,dl_dst={mac},actions=pop_vlan,output:${PORTS[0]}" \
+  # The switch's own FLOW_MOD rate: BATCH FLOW_MODs per barrier.
+  if sw_fresh "$kind"; then
+    log "$kind: ofbench flow-mods, $(commas "$BIG") flows, $BATCH per barrier"
+    step "$WORK/batch.json" "$OFBENCH" flow-mods --target "$TARGET" --table 1 --count "$BIG" \
+      --batch "$BATCH" --flow "priority=100,dl_vlan=4000,dl_dst={mac},actions=pop_vlan,output:${PORTS[0]}" \
       --timeout "$LIMIT" --json
     case $? in
     0)
-      if check_count "$kind" "pf$n" $((n + PER_FLOW)); then
-        V[$kind,pf$n]=$(jq -r .mean_us "$WORK/pf.json")
-        TXT[$kind,pf$n]=$(jq -r '[.mean_us, .p50_us, .p99_us, .max_us] | @tsv' "$WORK/pf.json" |
-          awk '{ printf "%.1f (p50 %.1f, p99 %.1f, max %.1f)", $1, $2, $3, $4 }')
-        log "$kind: ${TXT[$kind,pf$n]}"
+      if check_count "$kind" batch "$BIG"; then
+        # ofbench's own timing: from the first FLOW_MOD to the last BARRIER_REPLY (not its
+        # parsing of the flows, which comes before it connects).
+        SECS=$(jq -r '.total_s * 1000 | round / 1000' "$WORK/batch.json")
+        V[$kind,batch]=$SECS
+        TXT[$kind,batch]="$(secs_cell "$SECS") ($(rate "$BIG" "$SECS") flows/s)"
+        log "$kind: ${TXT[$kind,batch]}"
       fi
       ;;
-    124 | 137) timed_out "$kind" "pf$n" ;;
-    *) fail "$kind" "pf$n" "ERROR: ofbench: $(err_of "$WORK/pf.json")" ;;
+    124 | 137) timed_out "$kind" batch ;;
+    *) fail "$kind" batch "ERROR: ofbench: $(err_of "$WORK/batch.json")" ;;
     esac
+  else
+    fail "$kind" batch "ERROR: the switch did not start"
+  fi
+
+  # One switch, table 1+i filled with TABLE_SIZES[i] flows; then the one-at-a-time runs go
+  # round the tables ROUNDS times, so that a slow spell of the machine hits every size alike.
+  local loaded=() total=0 i t per r round_files
+  prev=
+  if sw_fresh "$kind"; then
+    for i in "${!TABLE_SIZES[@]}"; do
+      n=${TABLE_SIZES[$i]}; t=$((i + 1))
+      if [ -n "$prev" ]; then skip "$kind" "$prev" "add1t$n" "pf$n"; continue; fi
+      f=$WORK/flows1t-$n.txt
+      flows_file "$n" 1 "${PORTS[@]}" | sed "s/,table=1,/,table=$t,/" >"$f"
+      if add "$kind" "add1t$n" "$f" "$n" $((total + n)); then
+        total=$((total + n)); loaded+=("$i")
+      else
+        [ -n "${TO[$kind,add1t$n]:-}" ] && prev="$(commas "$n") timed out"
+        skip "$kind" "add-flows did not complete" "pf$n"
+      fi
+    done
+  else
+    for n in "${TABLE_SIZES[@]}"; do
+      fail "$kind" "add1t$n" "ERROR: the switch did not start"
+      skip "$kind" "the switch did not start" "pf$n"
+    done
+  fi
+  per=$(( (PER_FLOW + ROUNDS - 1) / ROUNDS ))
+  for r in $(seq 0 $((ROUNDS - 1))); do
+    for i in "${loaded[@]}"; do
+      n=${TABLE_SIZES[$i]}; t=$((i + 1))
+      [ -n "${TXT[$kind,pf$n]:-}" ] && continue  # an earlier round failed
+      log "$kind: ofbench flow-mods, round $((r + 1)): $per flows into table $t holding $(commas "$n")"
+      step "$WORK/pf-$n-$r.json" "$OFBENCH" flow-mods --target "$TARGET" --table "$t" --count "$per" \
+        --start $((r * per)) --flow "priority=1000,dl_vlan=4000,dl_dst={mac},actions=pop_vlan,output:${PORTS[0]}" \
+        --timeout "$LIMIT" --json
+      case $? in
+      0) total=$((total + per)) ;;
+      124 | 137) timed_out "$kind" "pf$n" ;;
+      *) fail "$kind" "pf$n" "ERROR: ofbench: $(err_of "$WORK/pf-$n-$r.json")" ;;
+      esac
+    done
   done
+  if [ ${#loaded[@]} -gt 0 ] && check_count "$kind" "pf${TABLE_SIZES[${loaded[0]}]}" "$total"; then
+    for i in "${loaded[@]}"; do
+      n=${TABLE_SIZES[$i]}
+      [ -n "${TXT[$kind,pf$n]:-}" ] && continue
+      round_files=("$WORK"/pf-"$n"-*.json)
+      # Mean of the rounds' means, median of their medians, worst p99 and max.
+      V[$kind,pf$n]=$(jq -s '[.[].mean_us] | add / length' "${round_files[@]}")
+      TXT[$kind,pf$n]=$(jq -rs '[([.[].mean_us] | add / length), ([.[].p50_us] | sort | .[length / 2 | floor]),
+          ([.[].p99_us] | max), ([.[].max_us] | max)] | @tsv' "${round_files[@]}" |
+        awk '{ printf "%.1f (p50 %.1f, p99 %.1f, max %.1f)", $1, $2, $3, $4 }')
+      log "$kind: ${TXT[$kind,pf$n]}"
+    done
+  fi
   sw_down "$kind"
   [ "$kind" = ovs ] && ovs_down
 }
@@ -487,10 +543,16 @@ internal ports. The flows match dl_vlan and dl_dst (one match shape per table, 2
 VLAN, cookie = VLAN) with actions by table: 0 \`goto_table:1\`, 1 \`pop_vlan,output:P\`,
 2 \`output:P\`, 3 \`mod_vlan_vid:V+1000,output:P\`. The add-flows rows start from an empty
 switch; the dump-flows and del-flows rows run in this order on the $(commas "$BIG") flows; the
-flow count is checked with \`dump-aggregate\` after every step. The one-at-a-time rows add
-flows of the same shape (VLAN 4000, new MACs) into table 1 after add-flows filled it, one
-FLOW_MOD and one BARRIER_REQUEST at a time, each waiting for its BARRIER_REPLY: mean
-microseconds per flow with percentiles; the table grows by $(commas "$PER_FLOW") during the run.
+flow count is checked with \`dump-aggregate\` after every step. \`ovs-ofctl add-flows\` sends
+a BARRIER_REQUEST after every FLOW_MOD and waits for its reply, so its rate is one loopback
+round trip per flow for either switch; the batched row (\`ofbench flow-mods --batch\`, one
+table, a fresh switch) shows the rate each switch itself takes FLOW_MODs at. For the
+one-table rows one switch holds every size, each in its own table (table 1: the first size,
+table 2: the second, added in that order); then \`ofbench flow-mods\` adds flows of the same
+shape (VLAN 4000, new MACs) one FLOW_MOD and one BARRIER_REQUEST at a time, each waiting for
+its BARRIER_REPLY, going round the tables $ROUNDS times so that a slow spell of the machine
+hits every size alike: mean of the rounds' mean microseconds per flow, median of their
+medians, the worst p99 and max; each table grows by $(commas "$PER_FLOW") during the run.
 RSS is VmRSS of the ofswitch daemon or ovs-vswitchd: (with the flows - with none) / flows.
 Ratios below 1 mean ofswitch is faster or smaller; "> X" means ofswitch hit the cap.
 EOF

@@ -8,9 +8,10 @@
 //! - `flow-mods` ([`flow_mods`]): one FLOW_MOD + BARRIER at a time, as a
 //!   learning controller adds flows; time per flow and percentiles.
 //!
-//! Why not ovs-ofctl: it sends whole files and one barrier (bulk
-//! throughput, which `scripts/bench-flows.sh` measures with it); it has no
-//! mode that waits for each flow.
+//! Why not ovs-ofctl alone: its `add-flows` waits for a barrier after every
+//! FLOW_MOD, so it measures that round trip; `flow-mods` can also time one
+//! flow into a table of a given size, or batches of FLOW_MODs per barrier
+//! (the switch's own rate).
 
 mod flow_mods;
 mod stats;
@@ -32,7 +33,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Add flows one FLOW_MOD + BARRIER at a time (a learning controller's
-    /// pattern); prints the time per flow and its percentiles.
+    /// pattern), or N per barrier (--batch); prints the rate and the time
+    /// per barrier round trip with its percentiles.
     FlowMods(flow_mods::Args),
 }
 
