@@ -57,6 +57,21 @@ pub fn io_text(e: &io::Error) -> String {
     }
 }
 
+/// Bytes of queued modifications written at once.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// One message on the wire, refused if OpenFlow cannot carry it.
+fn encode(xid: u32, body: Body) -> Result<Vec<u8>> {
+    let bytes = Message::new(xid, body).to_bytes();
+    if bytes.len() > openflow::message::MAX_MESSAGE_LEN {
+        return Err(CtlError::new(format!(
+            "message of {} bytes exceeds OpenFlow's 65535-byte limit",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -296,15 +311,13 @@ impl Client {
     }
 
     fn send_with_xid(&mut self, xid: u32, body: Body) -> Result<()> {
-        let bytes = Message::new(xid, body).to_bytes();
-        if bytes.len() > openflow::message::MAX_MESSAGE_LEN {
-            return Err(CtlError::new(format!(
-                "message of {} bytes exceeds OpenFlow's 65535-byte limit",
-                bytes.len()
-            )));
-        }
+        let bytes = encode(xid, body)?;
+        self.write(&bytes)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
         self.stream
-            .write_all(&bytes)
+            .write_all(bytes)
             .map_err(|e| CtlError::new(format!("sending to {} failed: {}", self.name, io_text(&e))))
     }
 
@@ -425,13 +438,23 @@ impl Client {
     /// returns for them is collected; any error makes the result an error
     /// listing them one per line.
     pub fn modify(&mut self, mods: Vec<(Body, String)>) -> Result<()> {
+        // Written in chunks of about 64 KiB rather than one write per
+        // message: a file of 100,000 flows is a few thousand writes.
         let mut sent: HashMap<u32, (&'static str, String)> = HashMap::new();
+        let mut out = Vec::new();
         for (body, label) in mods {
             let what = openflow::message::msg_type::name(body.msg_type());
-            let xid = self.send(body)?;
+            let xid = self.xid();
+            out.extend_from_slice(&encode(xid, body)?);
             sent.insert(xid, (what, label));
+            if out.len() >= WRITE_CHUNK {
+                self.write(&out)?;
+                out.clear();
+            }
         }
-        let barrier = self.send(Body::BarrierRequest)?;
+        let barrier = self.xid();
+        out.extend_from_slice(&encode(barrier, Body::BarrierRequest)?);
+        self.write(&out)?;
         let mut errors = Vec::new();
         let mut deadline = Instant::now() + self.timeout;
         loop {
