@@ -828,18 +828,7 @@ echo "$REPORT"
 
 if [ "$SAVE" -eq 1 ]; then
   SECTION=$(printf '## Datapath (`scripts/bench-datapath.sh`)\n\n%s\n' "$REPORT")
-  SECTION=$SECTION python3 - "$ROOT/BENCHMARKS.md" <<'EOF'
-import os, re, sys
-path = sys.argv[1]
-text = open(path).read()
-section = os.environ["SECTION"].rstrip("\n") + "\n"
-m = re.search(r"^## Datapath.*?(?=^## |\Z)", text, flags=re.S | re.M)
-if m:
-    text = text[:m.start()] + section + ("\n" if m.end() < len(text) else "") + text[m.end():]
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
-EOF
+  printf '%s\n' "$SECTION" | "$ROOT/scripts/save-bench-section.py" "$ROOT/BENCHMARKS.md" 'Datapath'
   echo
   echo "bench-datapath: saved in BENCHMARKS.md (## Datapath)"
 fi

@@ -563,18 +563,7 @@ echo "$REPORT"
 
 if [ "$SAVE" -eq 1 ]; then
   SECTION=$(printf '## Flow tables through the daemon (`scripts/bench-flows.sh`)\n\n%s\n' "$REPORT")
-  SECTION=$SECTION python3 - "$ROOT/BENCHMARKS.md" <<'EOF'
-import os, re, sys
-path = sys.argv[1]
-text = open(path).read()
-section = os.environ["SECTION"].rstrip("\n") + "\n"
-m = re.search(r"^## Flow tables through the daemon.*?(?=^## |\Z)", text, flags=re.S | re.M)
-if m:
-    text = text[:m.start()] + section + ("\n" if m.end() < len(text) else "") + text[m.end():]
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
-EOF
+  printf '%s\n' "$SECTION" | "$ROOT/scripts/save-bench-section.py" "$ROOT/BENCHMARKS.md" 'Flow tables through the daemon'
   echo
   echo "bench-flows: saved in BENCHMARKS.md (## Flow tables through the daemon)"
 fi
