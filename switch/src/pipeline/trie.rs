@@ -108,7 +108,13 @@ impl<T> Leaf<T> {
     /// The index range of the items with hash `hash`.
     #[inline]
     fn range(&self, hash: u64) -> std::ops::Range<usize> {
-        let lo = self.hashes.partition_point(|&h| h < hash);
+        // A leaf is small (at most LEAF_MAX hashes, two cache lines): a
+        // linear scan beats a binary search's unpredictable branches.
+        let lo = self
+            .hashes
+            .iter()
+            .position(|&h| h >= hash)
+            .unwrap_or(self.hashes.len());
         let n = self.hashes[lo..].iter().take_while(|&&h| h == hash).count();
         lo..lo + n
     }
