@@ -11,15 +11,21 @@
 //! - Unknown or experimenter parts (OXM classes, actions, instructions,
 //!   table-feature properties, hello elements) are kept as raw bytes, so a
 //!   message that carries them round-trips unchanged.
+//! - [`Channel`] is the client (controller) side of a channel: HELLO,
+//!   echo and the inactivity [`probe`], xids, requests matched to their
+//!   replies (multipart parts reassembled), barriers. Bytes and time in,
+//!   bytes and events out; `ofswitch ofctl` drives it with blocking
+//!   sockets, a controller with tokio.
 //! - [`ofctl`] holds the `ovs-ofctl` text syntax: parsing `add-flow` strings
 //!   and printing `dump-flows` lines exactly as ovs-ofctl does.
 //!
 //! Module map: [`message`] (header, [`Message`], [`Body`]), [`messages`]
 //! (bodies of the simple messages), [`multipart`], [`table_features`],
 //! [`oxm`] (match fields), [`action`], [`instruction`], [`group`], [`meter`],
-//! [`port`], [`error`], [`types`].
+//! [`port`], [`error`], [`types`], [`channel`], [`probe`].
 
 pub mod action;
+pub mod channel;
 pub mod error;
 pub mod framer;
 pub mod group;
@@ -30,11 +36,13 @@ pub mod meter;
 pub mod multipart;
 pub mod oxm;
 pub mod port;
+pub mod probe;
 pub mod table_features;
 pub mod types;
 pub mod wire;
 
 pub use action::Action;
+pub use channel::{Channel, ChannelConfig, ChannelError, Event};
 pub use error::{DecodeError, OfError};
 pub use framer::{FrameError, Framer};
 pub use group::{Bucket, GroupMod};

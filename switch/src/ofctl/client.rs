@@ -5,25 +5,28 @@
 //! plain sockets with read timeouts keep it simple and make every wait
 //! bounded by one deadline.
 //!
-//! What the connection does, as ovs-ofctl does:
+//! The protocol is not here: [`openflow::channel::Channel`] holds it, sans-IO,
+//! shared with the controller. This file is a driver that writes the
+//! channel's output, reads with a timeout set from the channel's next timer
+//! or the caller's deadline, and turns the channel's events into results and
+//! one-line [`CtlError`]s. What the connection does, as ovs-ofctl does:
 //!
 //! - HELLO exchange offering only OpenFlow 1.3 (version bitmap); a peer
 //!   that does not accept 1.3 is a clear error.
-//! - ECHO_REQUESTs from the switch are answered whenever we wait.
+//! - ECHO_REQUESTs from the switch are answered whenever we wait. We send
+//!   no probes of our own (as ovs-ofctl): every wait has a deadline anyway.
 //! - Replies are matched by xid; multipart replies are collected across
 //!   OFPMPF_REPLY_MORE parts; an OFPT_ERROR answering our request becomes a
 //!   one-line [`CtlError`] naming the error.
 //! - Modifications ([`Client::modify`]) are followed by a BARRIER_REQUEST,
 //!   and the BARRIER_REPLY is awaited, so that every error the switch
 //!   raises for them is reported before the command exits.
-//! - Every wait has a deadline (10 s by default); no answer in time is an
-//!   error, never a hang.
+//! - Every wait has a deadline (10 s by default, restarted by each reply
+//!   part or error received); no answer in time is an error, never a hang.
 
+use openflow::channel::{Channel, ChannelConfig, ChannelError, Event, SendError};
 use openflow::message::{Body, Header, Message};
-use openflow::messages::{ErrorMsg, Hello};
-use openflow::multipart::{MultipartReply, MORE};
-use openflow::types::OFP_VERSION;
-use openflow::Framer;
+use openflow::messages::ErrorMsg;
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -59,18 +62,6 @@ pub fn io_text(e: &io::Error) -> String {
 
 /// Bytes of queued modifications written at once.
 const WRITE_CHUNK: usize = 64 * 1024;
-
-/// One message on the wire, refused if OpenFlow cannot carry it.
-fn encode(xid: u32, body: Body) -> Result<Vec<u8>> {
-    let bytes = Message::new(xid, body).to_bytes();
-    if bytes.len() > openflow::message::MAX_MESSAGE_LEN {
-        return Err(CtlError::new(format!(
-            "message of {} bytes exceeds OpenFlow's 65535-byte limit",
-            bytes.len()
-        )));
-    }
-    Ok(bytes)
-}
 
 /// Where to connect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,8 +185,9 @@ pub enum Incoming {
 /// One OpenFlow 1.3 connection to a switch.
 pub struct Client {
     stream: Stream,
-    framer: Framer,
-    next_xid: u32,
+    channel: Channel,
+    /// The zero of the channel's clock.
+    epoch: Instant,
     timeout: Duration,
     name: String,
 }
@@ -230,15 +222,23 @@ impl Client {
         stream
             .set_write_timeout(Some(timeout))
             .map_err(|e| CtlError::new(format!("socket setup failed: {}", io_text(&e))))?;
+        let config = ChannelConfig {
+            probe_interval: None,
+            request_timeout: Some(u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX)),
+        };
         let mut c = Client {
             stream,
-            framer: Framer::new(),
-            next_xid: 1,
+            channel: Channel::new(config, 0),
+            epoch: Instant::now(),
             timeout,
             name: target.describe(),
         };
-        c.handshake()?;
-        Ok(c)
+        c.flush()?;
+        loop {
+            if let Event::Ready = c.next_event(None)? {
+                return Ok(c);
+            }
+        }
     }
 
     /// The target as named in messages.
@@ -246,114 +246,169 @@ impl Client {
         &self.name
     }
 
-    fn handshake(&mut self) -> Result<()> {
-        self.send(Body::Hello(Hello::with_versions(&[OFP_VERSION])))?;
-        let deadline = Instant::now() + self.timeout;
+    /// A fresh transaction id.
+    pub fn xid(&mut self) -> u32 {
+        self.channel.next_xid()
+    }
+
+    /// Sends one message with a fresh xid and returns the xid; what answers
+    /// it comes from [`Client::recv`].
+    pub fn send(&mut self, body: Body) -> Result<u32> {
+        let xid = self.channel.send(body).map_err(|e| self.send_error(e))?;
+        self.flush()?;
+        Ok(xid)
+    }
+
+    /// The next message from the switch that no request of ours waits
+    /// for, answering ECHO_REQUESTs on the way; waits until `deadline`
+    /// (forever with `None`).
+    pub fn recv(&mut self, deadline: Option<Instant>) -> Result<Incoming> {
         loop {
-            match self.recv(Some(deadline))? {
-                Incoming::Msg(Message {
-                    version,
-                    body: Body::Hello(h),
-                    ..
-                }) => {
-                    if h.accepts(version, OFP_VERSION) {
-                        return Ok(());
-                    }
-                    let offered = match h.versions() {
-                        Some(v) => v
-                            .iter()
-                            .map(|v| format!("0x{v:02x}"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        None => format!("up to 0x{version:02x}"),
-                    };
-                    return Err(CtlError::new(format!(
-                        "{} does not speak OpenFlow 1.3 (version 0x04); it offers {offered}",
-                        self.name
-                    )));
-                }
-                Incoming::Msg(Message {
-                    body: Body::Error(e),
-                    ..
-                }) => {
-                    return Err(CtlError::new(format!(
-                        "{} refused the connection: {}",
-                        self.name,
-                        super::output::error_text(&e)
-                    )))
-                }
-                Incoming::Undecodable { header, .. } if header.msg_type == 1 => {
-                    return Err(CtlError::new(format!(
-                        "{} refused the connection (OpenFlow version 0x{:02x} error)",
-                        self.name, header.version
-                    )))
+            match self.next_event(deadline)? {
+                Event::Unsolicited(m) => return Ok(Incoming::Msg(m)),
+                Event::Undecodable { header, error } => {
+                    return Ok(Incoming::Undecodable {
+                        header,
+                        error: error.to_string(),
+                    })
                 }
                 _ => {}
             }
         }
     }
 
-    /// A fresh transaction id.
-    pub fn xid(&mut self) -> u32 {
-        self.next_xid = self.next_xid.wrapping_add(1).max(1);
-        self.next_xid
+    /// Sends a request and returns its reply messages: all parts of a
+    /// multipart reply, or the one reply of another request.
+    pub fn transact(&mut self, body: Body) -> Result<Vec<Message>> {
+        let what = openflow::message::msg_type::name(body.msg_type());
+        let now = self.now();
+        let xid = self
+            .channel
+            .request(body, now)
+            .map_err(|e| self.send_error(e))?;
+        self.flush()?;
+        loop {
+            match self.next_event(None)? {
+                Event::Reply { xid: x, messages } if x == xid => return Ok(messages),
+                Event::Error { xid: x, error } if x == xid => {
+                    return Err(rejected(what, None, &error))
+                }
+                Event::BadReply { xid: x, error } if x == xid => {
+                    return Err(CtlError::new(format!(
+                        "cannot decode the reply to {what} from {}: {error}",
+                        self.name
+                    )))
+                }
+                Event::TimedOut { xid: x } if x == xid => return Err(self.timeout_error()),
+                _ => {}
+            }
+        }
     }
 
-    /// Sends one message with a fresh xid and returns the xid.
-    pub fn send(&mut self, body: Body) -> Result<u32> {
-        let xid = if matches!(body, Body::Hello(_)) {
-            1
-        } else {
-            self.xid()
+    /// Sends modifications (each with a label naming it in errors), then a
+    /// barrier, and waits for the barrier reply. Every OFPT_ERROR the switch
+    /// returns for them is collected; any error makes the result an error
+    /// listing them one per line.
+    pub fn modify(&mut self, mods: Vec<(Body, String)>) -> Result<()> {
+        // Written in chunks of about 64 KiB rather than one write per
+        // message: a file of 100,000 flows is a few thousand writes.
+        let mut sent: HashMap<u32, (&'static str, String)> = HashMap::new();
+        for (body, label) in mods {
+            let what = openflow::message::msg_type::name(body.msg_type());
+            let xid = self
+                .channel
+                .send_mod(body)
+                .map_err(|e| self.send_error(e))?;
+            sent.insert(xid, (what, label));
+            if self.channel.output_len() >= WRITE_CHUNK {
+                self.flush()?;
+            }
+        }
+        let now = self.now();
+        let barrier = self.channel.barrier(now).map_err(|e| self.send_error(e))?;
+        self.flush()?;
+        let (errors, refused) = loop {
+            match self.next_event(None)? {
+                Event::Barrier {
+                    xid,
+                    errors,
+                    refused,
+                } if xid == barrier => break (errors, refused),
+                Event::BadReply { xid, error } if xid == barrier => {
+                    return Err(CtlError::new(format!(
+                        "cannot decode the reply to OFPT_BARRIER_REQUEST from {}: {error}",
+                        self.name
+                    )))
+                }
+                Event::TimedOut { xid } if xid == barrier => return Err(self.timeout_error()),
+                _ => {}
+            }
         };
-        self.send_with_xid(xid, body)?;
-        Ok(xid)
+        let mut lines: Vec<String> = errors
+            .iter()
+            .filter_map(|e| {
+                let (what, label) = sent.get(&e.xid)?;
+                Some(rejected(what, Some(label), &e.error).0)
+            })
+            .collect();
+        if let Some(e) = refused {
+            lines.push(rejected("OFPT_BARRIER_REQUEST", None, &e).0);
+        }
+        if lines.is_empty() {
+            Ok(())
+        } else {
+            Err(CtlError::new(lines.join("\n")))
+        }
     }
 
-    fn send_with_xid(&mut self, xid: u32, body: Body) -> Result<()> {
-        let bytes = encode(xid, body)?;
-        self.write(&bytes)
+    /// Nanoseconds on the channel's clock.
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+    /// Writes what the channel has queued.
+    fn flush(&mut self) -> Result<()> {
+        let out = self.channel.take_output();
+        if out.is_empty() {
+            return Ok(());
+        }
         self.stream
-            .write_all(bytes)
+            .write_all(&out)
             .map_err(|e| CtlError::new(format!("sending to {} failed: {}", self.name, io_text(&e))))
     }
 
-    /// The next message from the switch, answering ECHO_REQUESTs on the
-    /// way; waits until `deadline` (forever with `None`).
-    pub fn recv(&mut self, deadline: Option<Instant>) -> Result<Incoming> {
+    /// The channel's next event, reading (and answering echoes) as needed
+    /// until `deadline` (forever with `None`, bar the channel's own timers).
+    /// A closed channel is an error.
+    fn next_event(&mut self, deadline: Option<Instant>) -> Result<Event> {
         loop {
-            let frame = self
-                .framer
-                .next_message()
-                .map_err(|e| CtlError::new(format!("{} sent a broken stream: {e}", self.name)))?;
-            if let Some(frame) = frame {
-                let Some(header) = Header::parse(&frame) else {
-                    continue;
-                };
-                match Message::decode(&frame) {
-                    Ok(Message {
-                        xid,
-                        body: Body::EchoRequest(data),
-                        ..
-                    }) => self.send_with_xid(xid, Body::EchoReply(data))?,
-                    Ok(m) => return Ok(Incoming::Msg(m)),
-                    Err(e) => {
-                        return Ok(Incoming::Undecodable {
-                            header,
-                            error: e.to_string(),
-                        })
-                    }
+            if let Some(ev) = self.channel.poll_event() {
+                if let Event::Closed(why) = ev {
+                    // Best effort: tell the switch why (HELLO_FAILED).
+                    let _ = self.flush();
+                    return Err(self.closed_error(why));
                 }
-                continue;
+                return Ok(ev);
             }
-            let wait = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
+            self.flush()?;
+            let timer = self
+                .channel
+                .poll_timeout()
+                .map(|t| self.epoch + Duration::from_nanos(t));
+            let wake = match (timer, deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = match wake {
+                Some(w) => {
+                    let left = w.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return Err(self.timeout_error());
+                        if deadline.is_some_and(|d| d <= Instant::now()) {
+                            return Err(self.timeout_error());
+                        }
+                        let now = self.now();
+                        self.channel.handle_timeout(now);
+                        continue;
                     }
                     Some(left)
                 }
@@ -370,16 +425,18 @@ impl Client {
                         self.name
                     )))
                 }
-                Ok(n) => self.framer.push(&buf[..n]),
+                Ok(n) => {
+                    let now = self.now();
+                    self.channel.receive(&buf[..n], now);
+                }
+                // The loop finds out whether a timer or the deadline ran out.
                 Err(e)
                     if matches!(
                         e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(self.timeout_error())
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
                 Err(e) => {
                     return Err(CtlError::new(format!(
                         "receiving from {} failed: {}",
@@ -399,98 +456,23 @@ impl Client {
         ))
     }
 
-    /// Sends a request and returns its reply messages: all parts of a
-    /// multipart reply, or the one reply of another request.
-    pub fn transact(&mut self, body: Body) -> Result<Vec<Message>> {
-        let what = openflow::message::msg_type::name(body.msg_type());
-        let xid = self.send(body)?;
-        let deadline = Instant::now() + self.timeout;
-        let mut replies = Vec::new();
-        loop {
-            match self.recv(Some(deadline))? {
-                Incoming::Msg(m) if m.xid == xid => match &m.body {
-                    Body::Error(e) => return Err(rejected(what, None, e)),
-                    Body::MultipartReply(MultipartReply { flags, .. }) => {
-                        let more = flags & MORE != 0;
-                        replies.push(m);
-                        if !more {
-                            return Ok(replies);
-                        }
-                    }
-                    _ => {
-                        replies.push(m);
-                        return Ok(replies);
-                    }
-                },
-                Incoming::Undecodable { header, error } if header.xid == xid => {
-                    return Err(CtlError::new(format!(
-                        "cannot decode the reply to {what} from {}: {error}",
-                        self.name
-                    )))
-                }
-                _ => {}
-            }
+    fn send_error(&self, e: SendError) -> CtlError {
+        match e {
+            SendError::TooLong(_) => CtlError::new(e.to_string()),
+            SendError::Closed(why) => self.closed_error(why),
         }
     }
 
-    /// Sends modifications (each with a label naming it in errors), then a
-    /// barrier, and waits for the barrier reply. Every OFPT_ERROR the switch
-    /// returns for them is collected; any error makes the result an error
-    /// listing them one per line.
-    pub fn modify(&mut self, mods: Vec<(Body, String)>) -> Result<()> {
-        // Written in chunks of about 64 KiB rather than one write per
-        // message: a file of 100,000 flows is a few thousand writes.
-        let mut sent: HashMap<u32, (&'static str, String)> = HashMap::new();
-        let mut out = Vec::new();
-        for (body, label) in mods {
-            let what = openflow::message::msg_type::name(body.msg_type());
-            let xid = self.xid();
-            out.extend_from_slice(&encode(xid, body)?);
-            sent.insert(xid, (what, label));
-            if out.len() >= WRITE_CHUNK {
-                self.write(&out)?;
-                out.clear();
-            }
-        }
-        let barrier = self.xid();
-        out.extend_from_slice(&encode(barrier, Body::BarrierRequest)?);
-        self.write(&out)?;
-        let mut errors = Vec::new();
-        let mut deadline = Instant::now() + self.timeout;
-        loop {
-            match self.recv(Some(deadline))? {
-                Incoming::Msg(m) if m.xid == barrier => match &m.body {
-                    Body::BarrierReply => break,
-                    Body::Error(e) => {
-                        errors.push(rejected("OFPT_BARRIER_REQUEST", None, e));
-                        break;
-                    }
-                    _ => {}
-                },
-                Incoming::Msg(Message {
-                    xid,
-                    body: Body::Error(e),
-                    ..
-                }) => {
-                    if let Some((what, label)) = sent.get(&xid) {
-                        errors.push(rejected(what, Some(label), &e));
-                        // Many errors may come before the barrier reply.
-                        deadline = Instant::now() + self.timeout;
-                    }
-                }
-                _ => {}
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(CtlError::new(
-                errors
-                    .iter()
-                    .map(|e| e.0.clone())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            ))
+    /// The one-line message for a channel that closed.
+    fn closed_error(&self, why: ChannelError) -> CtlError {
+        match why {
+            ChannelError::HelloTimeout | ChannelError::Inactive => self.timeout_error(),
+            ChannelError::Refused { error: Some(e), .. } => CtlError::new(format!(
+                "{} refused the connection: {}",
+                self.name,
+                super::output::error_text(&e)
+            )),
+            other => CtlError::new(format!("{} {other}", self.name)),
         }
     }
 }
@@ -528,6 +510,9 @@ fn connect_tcp(addr: &str, timeout: Duration) -> Result<TcpStream> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openflow::messages::Hello;
+    use openflow::multipart::{MultipartReply, MORE};
+    use openflow::Framer;
 
     #[test]
     fn targets() {
@@ -650,6 +635,61 @@ mod tests {
             "the switch rejected OFPT_FLOW_MOD (line 1): OFPFMFC_BAD_TABLE_ID"
         );
         assert_eq!(server.join().ok().flatten(), Some(()));
+    }
+
+    /// A fake switch that writes `first` and returns what it reads until
+    /// the client hangs up.
+    fn one_shot_switch(path: &Path, first: Vec<u8>) -> std::thread::JoinHandle<Vec<u8>> {
+        let listener = std::os::unix::net::UnixListener::bind(path).expect("bind");
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            if let Ok((mut s, _)) = listener.accept() {
+                let _ = s.write_all(&first);
+                let _ = s.read_to_end(&mut got);
+            }
+            got
+        })
+    }
+
+    #[test]
+    fn switch_without_1_3_is_one_clear_line_and_told_why() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.mgmt");
+        let hello = Message {
+            version: 1,
+            xid: 3,
+            body: Body::Hello(Hello::with_versions(&[1])),
+        };
+        let server = one_shot_switch(&path, hello.to_bytes());
+        let e = Client::connect(&Target::Unix(path.clone()), Duration::from_secs(5))
+            .err()
+            .expect("refused");
+        assert_eq!(
+            e.0,
+            format!(
+                "unix:{} does not speak OpenFlow 1.3 (version 0x04); it offers 0x01",
+                path.display()
+            )
+        );
+        // Our HELLO, then OFPT_ERROR HELLO_FAILED in version 1.
+        let got = server.join().expect("server");
+        assert!(got.len() > 16);
+        assert_eq!(&got[16..18], [1, 1]);
+    }
+
+    #[test]
+    fn garbage_instead_of_hello_is_one_clear_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("junk.mgmt");
+        let server = one_shot_switch(&path, b"\x04\x00\x00\x02junk".to_vec());
+        let e = Client::connect(&Target::Unix(path), Duration::from_secs(5))
+            .err()
+            .expect("garbage");
+        assert!(
+            e.0.ends_with("sent a broken stream: message length 2 is below the 8-byte header"),
+            "{e}"
+        );
+        drop(server.join());
     }
 
     #[test]
