@@ -31,6 +31,7 @@
 
 use crate::policy::{PortRole, Vid, View};
 use openflow::action::Action;
+use openflow::group::GroupMod;
 use openflow::instruction::Instruction;
 use openflow::messages::{flow_mod_command, FlowMod};
 use openflow::oxm::{Match, Oxm};
@@ -357,19 +358,19 @@ pub fn diff(old: &View, new: &View) -> Changes {
 }
 
 /// The ports whose learned MACs a change from `old` to `new` invalidates:
-/// gone, changed role, or (tunnels) carrying VLANs with other tunnel ids.
+/// gone, changed role, a VLAN they carry gone, or (tunnels) a VLAN they
+/// carry with another tunnel id. Their eth_dst flows would be stale.
 pub fn ports_to_forget(old: &View, new: &View) -> Vec<u32> {
     let signature = |v: &View, p: u32| {
         v.ports.get(&p).map(|r| {
-            let tids: Vec<(Vid, Option<u64>)> = match r {
-                PortRole::Tunnel => v
-                    .local_vlans()
-                    .into_iter()
-                    .map(|x| (x, v.tunnel_id(x)))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            (r.clone(), tids)
+            let tunnel = *r == PortRole::Tunnel;
+            let carried: Vec<(Vid, Option<u64>)> = v
+                .vlans
+                .iter()
+                .filter(|(vid, _)| v.carries(p, **vid))
+                .map(|(vid, i)| (*vid, tunnel.then_some(i.tunnel_id)))
+                .collect();
+            (r.clone(), carried)
         })
     };
     old.ports
@@ -377,6 +378,16 @@ pub fn ports_to_forget(old: &View, new: &View) -> Vec<u32> {
         .copied()
         .filter(|p| signature(old, *p) != signature(new, *p))
         .collect()
+}
+
+/// Deletes every group (sent on connect with [`delete_all`]).
+pub fn delete_all_groups() -> GroupMod {
+    GroupMod {
+        command: openflow::group::command::DELETE,
+        group_type: 0,
+        group_id: openflow::types::group_no::ALL,
+        buckets: Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -492,5 +503,17 @@ mod tests {
         assert!(ch.delete.iter().any(|f| f.table_id == table::VLAN
             && f.match_.get(openflow::OxmField::InPort) == Some(&Oxm::InPort(2))));
         assert_eq!(ports_to_forget(&old, &gone), vec![2]);
+        // A VLAN leaving the policy forgets its ports' MACs; a tunnel id
+        // change forgets the tunnels' only.
+        let mut t = old.clone();
+        t.ports.insert(4, PortRole::Tunnel);
+        let mut no20 = t.clone();
+        no20.vlans.remove(&20);
+        assert_eq!(ports_to_forget(&t, &no20), vec![3, 4]);
+        let mut retid = t.clone();
+        if let Some(i) = retid.vlans.get_mut(&10) {
+            i.tunnel_id = 42;
+        }
+        assert_eq!(ports_to_forget(&t, &retid), vec![4]);
     }
 }
