@@ -11,9 +11,11 @@
 //! - [`pipeline`]: the table layout and the flows a switch needs for its ports.
 //! - [`learning`]: per-switch, per-VLAN MAC tables and what a packet-in,
 //!   a port going down or aging changes.
+//! - [`faucet`]: the same policy read from Faucet's `faucet.yaml` (a subset).
 //! - [`session`]: one connected switch as a state machine: events in,
 //!   FLOW_MODs, GROUP_MODs and barriers out, in the order to send them.
 
+pub mod faucet;
 pub mod learning;
 pub mod pipeline;
 pub mod policy;

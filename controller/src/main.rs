@@ -24,7 +24,8 @@ struct Cli {
 enum Command {
     /// Validate a policy file; on error print one line `FILE:LINE: key: what` and exit 1.
     Check {
-        /// The TOML policy (see examples/policy.toml).
+        /// The TOML policy (see examples/policy.toml), or a Faucet
+        /// faucet.yaml (.yaml/.yml: the vlans/dps/interfaces subset).
         file: PathBuf,
     },
 }
@@ -44,7 +45,16 @@ fn check(file: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match Policy::parse(&text) {
+    let yaml = matches!(
+        file.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    );
+    let parsed = if yaml {
+        ofcontroller::faucet::parse(&text)
+    } else {
+        Policy::parse(&text)
+    };
+    match parsed {
         Ok(p) => {
             let ports: usize = p.switches.iter().map(|s| s.ports.len()).sum();
             println!(

@@ -567,3 +567,27 @@ fn no_frame_of_any_tag_crosses_vlans() {
         n.send(0, 3, untagged(BCAST, mac(3)));
     }
 }
+
+#[test]
+fn faucets_two_vlan_anchor_isolates_the_same_way() {
+    let text = "\
+vlans:
+  office: {vid: 100}
+  guest: {vid: 200}
+dps:
+  sw1:
+    dp_id: 0x10
+    interfaces:
+      1: {name: h1, native_vlan: office}
+      2: {name: h2, native_vlan: office}
+      3: {name: h3, native_vlan: guest}
+      4: {name: h4, native_vlan: guest}
+";
+    let p = ofcontroller::faucet::parse(text).unwrap_or_else(|e| panic!("{e}"));
+    let v = p.view(0x10, [(1, "h1"), (2, "h2"), (3, "h3"), (4, "h4")]);
+    let mut n = Net::new(vec![v]);
+    assert_eq!(ports(&n.send(0, 1, untagged(BCAST, mac(1)))), vec![(0, 2)]);
+    assert_eq!(ports(&n.send(0, 3, untagged(BCAST, mac(3)))), vec![(0, 4)]);
+    assert_eq!(ports(&n.send(0, 3, untagged(mac(1), mac(3)))), vec![(0, 4)]);
+    assert_eq!(ports(&n.send(0, 2, untagged(mac(1), mac(2)))), vec![(0, 1)]);
+}
