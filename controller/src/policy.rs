@@ -386,44 +386,44 @@ impl Policy {
                     Err(_) => PortKey::Name(pname.get_ref().clone()),
                 };
                 let raw = p.get_ref();
-                let given = usize::from(raw.access.is_some())
-                    + usize::from(raw.trunk.is_some())
-                    + usize::from(raw.tunnel.is_some());
-                if given != 1 {
-                    return src.err(
-                        p.span(),
-                        pkey,
-                        "a port takes exactly one of access, trunk or tunnel",
-                    );
-                }
-                let role = if let Some(a) = &raw.access {
-                    PortRole::Access(vlan_ref(a, &format!("{pkey}.access"))?)
-                } else if let Some(t) = &raw.trunk {
-                    let tkey = format!("{pkey}.trunk");
-                    if t.get_ref().is_empty() {
-                        return src.err(t.span(), tkey, "a trunk needs at least one VLAN");
+                let role = match (&raw.access, &raw.trunk, &raw.tunnel) {
+                    (Some(a), None, None) => {
+                        PortRole::Access(vlan_ref(a, &format!("{pkey}.access"))?)
                     }
-                    let mut vids = Vec::new();
-                    for v in t.get_ref() {
-                        let vid = vlan_ref(v, &tkey)?;
-                        if vids.contains(&vid) {
-                            return src.err(v.span(), tkey, format!("VLAN {vid} is listed twice"));
+                    (None, Some(t), None) => {
+                        let tkey = format!("{pkey}.trunk");
+                        if t.get_ref().is_empty() {
+                            return src.err(t.span(), tkey, "a trunk needs at least one VLAN");
                         }
-                        vids.push(vid);
+                        let mut vids = Vec::new();
+                        for v in t.get_ref() {
+                            let vid = vlan_ref(v, &tkey)?;
+                            if vids.contains(&vid) {
+                                return src.err(
+                                    v.span(),
+                                    tkey,
+                                    format!("VLAN {vid} is listed twice"),
+                                );
+                            }
+                            vids.push(vid);
+                        }
+                        vids.sort_unstable();
+                        PortRole::Trunk(vids)
                     }
-                    vids.sort_unstable();
-                    PortRole::Trunk(vids)
-                } else {
-                    match &raw.tunnel {
-                        Some(t) if *t.get_ref() => PortRole::Tunnel,
-                        Some(t) => {
-                            return src.err(
-                                t.span(),
-                                format!("{pkey}.tunnel"),
-                                "tunnel = false is not a role; leave the port out",
-                            )
-                        }
-                        None => unreachable_role(),
+                    (None, None, Some(t)) if *t.get_ref() => PortRole::Tunnel,
+                    (None, None, Some(t)) => {
+                        return src.err(
+                            t.span(),
+                            format!("{pkey}.tunnel"),
+                            "tunnel = false is not a role; leave the port out",
+                        )
+                    }
+                    _ => {
+                        return src.err(
+                            p.span(),
+                            pkey,
+                            "a port takes exactly one of access, trunk or tunnel",
+                        )
                     }
                 };
                 ports.insert(port_key, role);
@@ -489,11 +489,6 @@ impl Policy {
         }
         view
     }
-}
-
-/// The trunk/access/tunnel checks above leave no other case.
-fn unreachable_role() -> ! {
-    unreachable!("exactly one role was checked")
 }
 
 /// A datapath id: a TOML integer, or a string of hex with or without
