@@ -1,0 +1,22 @@
+//! `ofcontroller` as a library: the decisions of an OpenFlow 1.3 controller
+//! that turns switches joined by VXLAN/GRE tunnels into one L2 network,
+//! isolated by VLAN.
+//!
+//! Shaped like the switch: everything here is plain functions over the
+//! policy and the learned state, returning the FLOW_MODs to send, so it is
+//! tested without sockets (and, in the tests, by running the flows through
+//! `ofswitch`'s own pipeline). The networked part only moves messages.
+//!
+//! - [`policy`]: the TOML policy, its validation, and the per-switch [`policy::View`].
+//! - [`pipeline`]: the table layout and the flows a switch needs for its ports.
+//! - [`learning`]: per-switch, per-VLAN MAC tables and what a packet-in,
+//!   a port going down or aging changes.
+//! - [`faucet`]: the same policy read from Faucet's `faucet.yaml` (a subset).
+//! - [`session`]: one connected switch as a state machine: events in,
+//!   FLOW_MODs, GROUP_MODs and barriers out, in the order to send them.
+
+pub mod faucet;
+pub mod learning;
+pub mod pipeline;
+pub mod policy;
+pub mod session;
