@@ -14,9 +14,17 @@
 //! - [`faucet`]: the same policy read from Faucet's `faucet.yaml` (a subset).
 //! - [`session`]: one connected switch as a state machine: events in,
 //!   FLOW_MODs, GROUP_MODs and barriers out, in the order to send them.
+//! - [`net`]: the tokio side: listening for and connecting to switches, one
+//!   task per connection driving [`openflow::channel::Channel`].
+//! - [`app`]: the [`app::App`] trait apps implement, and the per-switch task
+//!   that calls them.
+//! - [`vlans`]: the bundled app, learning + VLANs over [`session::Session`].
 
+pub mod app;
 pub mod faucet;
 pub mod learning;
+pub mod net;
 pub mod pipeline;
 pub mod policy;
 pub mod session;
+pub mod vlans;

@@ -1,0 +1,258 @@
+//! One switch connection: a tokio task owning the socket and an
+//! [`openflow::channel::Channel`], moving bytes and time and nothing else.
+//!
+//! Everything with a protocol meaning (HELLO, echo, the inactivity probe,
+//! matching replies to requests, reassembling multipart replies, collecting
+//! a batch's errors up to its barrier) is the channel's; this loop only
+//! `select!`s over socket input, the channel's next timer and the commands
+//! of the switch's app task, then writes what the channel queued and hands
+//! out its events. It is the async twin of `ofswitch ofctl`'s blocking
+//! client (`switch/src/ofctl/client.rs`).
+//!
+//! Why the events go to the app through a bounded queue with `try_send`:
+//! the app task awaits replies from this loop, so this loop must never wait
+//! on the app (that would deadlock), and a slow app must not stop echo
+//! replies. A PACKET_IN that does not fit is dropped (the switch reports
+//! the next frame of the flow again); any other event that does not fit
+//! closes the connection, since losing a PORT_STATUS would leave the flows
+//! wrong, and the switch reconnects and is resynchronised from scratch.
+
+use openflow::channel::{Channel, ChannelConfig, Event, ModError};
+use openflow::message::{Body, Header, Message};
+use openflow::messages::ErrorMsg;
+use openflow::DecodeError;
+use std::collections::HashMap;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// How many commands an app may queue before its sends wait.
+pub const COMMAND_QUEUE: usize = 256;
+/// How many events may wait for the app before packet-ins are dropped.
+pub const EVENT_QUEUE: usize = 1024;
+
+/// Why a request or batch got no answer.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RequestError {
+    #[error("the switch answered with an error: {0:?}")]
+    Refused(ErrorMsg),
+    #[error("the reply does not decode: {0}")]
+    BadReply(DecodeError),
+    #[error("no reply in time")]
+    TimedOut,
+    #[error("the connection is closed")]
+    Closed,
+    #[error("cannot send: {0}")]
+    Send(String),
+}
+
+/// What a batch of mods ended with: the errors the switch raised for them
+/// (by the xid [`Command::Mods`] gave each, in order of the bodies).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchResult {
+    pub xids: Vec<u32>,
+    pub errors: Vec<ModError>,
+}
+
+/// What the app asks of the connection.
+#[derive(Debug)]
+pub enum Command {
+    /// A request; the reply (every part of a multipart reply) or why not.
+    Request {
+        body: Body,
+        reply: oneshot::Sender<Result<Vec<Message>, RequestError>>,
+    },
+    /// Mods followed by a barrier; answered when the barrier reply comes.
+    Mods {
+        bodies: Vec<Body>,
+        reply: oneshot::Sender<Result<BatchResult, RequestError>>,
+    },
+    /// A message whose answer, if any, is unsolicited.
+    Send(Body),
+}
+
+/// What the connection tells the app.
+#[derive(Debug)]
+pub enum Incoming {
+    /// The HELLO exchange succeeded.
+    Ready,
+    /// A message nobody waits for (PACKET_IN, PORT_STATUS, an error for an
+    /// untracked message, ...).
+    Message(Message),
+    /// A message that does not decode.
+    Undecodable { header: Header, error: DecodeError },
+}
+
+enum Waiter {
+    Request(oneshot::Sender<Result<Vec<Message>, RequestError>>),
+    Mods(Vec<u32>, oneshot::Sender<Result<BatchResult, RequestError>>),
+}
+
+/// Runs one connection until it closes; returns why, as text for the log.
+/// `events` is the app's queue; `commands` its requests.
+pub async fn run<S>(
+    stream: S,
+    config: ChannelConfig,
+    events: mpsc::Sender<Incoming>,
+    mut commands: mpsc::Receiver<Command>,
+) -> String
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let epoch = Instant::now();
+    let now = move || epoch.elapsed().as_nanos().try_into().unwrap_or(u64::MAX);
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut ch = Channel::new(config, now());
+    let mut waiters: HashMap<u32, Waiter> = HashMap::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut dropped_packet_ins: u64 = 0;
+    let why = loop {
+        let out = ch.take_output();
+        if !out.is_empty() {
+            if let Err(e) = wr.write_all(&out).await {
+                break format!("write failed: {e}");
+            }
+        }
+        let mut closed = None;
+        while let Some(ev) = ch.poll_event() {
+            match ev {
+                Event::Ready => {
+                    if !deliver(&events, Incoming::Ready, &mut dropped_packet_ins) {
+                        closed = Some("the app is not keeping up".to_string());
+                    }
+                }
+                Event::Reply { xid, messages } => {
+                    if let Some(Waiter::Request(tx)) = waiters.remove(&xid) {
+                        let _ = tx.send(Ok(messages));
+                    }
+                }
+                Event::Error { xid, error } => {
+                    fail(&mut waiters, xid, RequestError::Refused(error))
+                }
+                Event::BadReply { xid, error } => {
+                    fail(&mut waiters, xid, RequestError::BadReply(error))
+                }
+                Event::TimedOut { xid } => fail(&mut waiters, xid, RequestError::TimedOut),
+                Event::Barrier {
+                    xid,
+                    errors,
+                    refused,
+                } => match waiters.remove(&xid) {
+                    Some(Waiter::Mods(xids, tx)) => {
+                        let _ = tx.send(match refused {
+                            Some(e) => Err(RequestError::Refused(e)),
+                            None => Ok(BatchResult { xids, errors }),
+                        });
+                    }
+                    Some(Waiter::Request(tx)) => {
+                        let _ = tx.send(Err(RequestError::Closed));
+                    }
+                    None => {}
+                },
+                Event::Unsolicited(m) => {
+                    if !deliver(&events, Incoming::Message(m), &mut dropped_packet_ins) {
+                        closed = Some("the app is not keeping up".to_string());
+                    }
+                }
+                Event::Undecodable { header, error } => {
+                    // Dropped if the app is busy: nothing depends on it.
+                    let _ = events.try_send(Incoming::Undecodable { header, error });
+                }
+                Event::Closed(e) => closed = Some(format!("the switch {e}")),
+            }
+        }
+        if let Some(why) = closed {
+            // What the channel still holds says why (an OFPT_ERROR), if anything.
+            let out = ch.take_output();
+            let _ = wr.write_all(&out).await;
+            break why;
+        }
+        let deadline = ch.poll_timeout();
+        let sleep = async {
+            match deadline {
+                Some(d) => {
+                    tokio::time::sleep_until(epoch + std::time::Duration::from_nanos(d)).await
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) => break "the switch closed the connection".to_string(),
+                Ok(n) => ch.receive(&buf[..n], now()),
+                Err(e) => break format!("read failed: {e}"),
+            },
+            () = sleep => ch.handle_timeout(now()),
+            c = commands.recv() => match c {
+                Some(c) => command(&mut ch, &mut waiters, c, now()),
+                // The app is gone: nothing more to do for this switch.
+                None => break "the app stopped".to_string(),
+            },
+        }
+    };
+    for (_, w) in waiters.drain() {
+        match w {
+            Waiter::Request(tx) => {
+                let _ = tx.send(Err(RequestError::Closed));
+            }
+            Waiter::Mods(_, tx) => {
+                let _ = tx.send(Err(RequestError::Closed));
+            }
+        }
+    }
+    if dropped_packet_ins > 0 {
+        tracing::warn!("{dropped_packet_ins} packet-ins dropped: the app was busy");
+    }
+    why
+}
+
+/// Hands an event to the app without waiting; false if it must close.
+fn deliver(events: &mpsc::Sender<Incoming>, ev: Incoming, dropped: &mut u64) -> bool {
+    let is_packet_in = matches!(&ev, Incoming::Message(m) if matches!(m.body, Body::PacketIn(_)));
+    match events.try_send(ev) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) if is_packet_in => {
+            *dropped += 1;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+fn fail(waiters: &mut HashMap<u32, Waiter>, xid: u32, e: RequestError) {
+    match waiters.remove(&xid) {
+        Some(Waiter::Request(tx)) => {
+            let _ = tx.send(Err(e));
+        }
+        Some(Waiter::Mods(_, tx)) => {
+            let _ = tx.send(Err(e));
+        }
+        None => {}
+    }
+}
+
+fn command(ch: &mut Channel, waiters: &mut HashMap<u32, Waiter>, c: Command, now: u64) {
+    match c {
+        Command::Request { body, reply } => match ch.request(body, now) {
+            Ok(xid) => {
+                waiters.insert(xid, Waiter::Request(reply));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(RequestError::Send(e.to_string())));
+            }
+        },
+        Command::Mods { bodies, reply } => match ch.send_batch(bodies, now) {
+            Ok((barrier, xids)) => {
+                waiters.insert(barrier, Waiter::Mods(xids, reply));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(RequestError::Send(e.to_string())));
+            }
+        },
+        Command::Send(body) => {
+            if let Err(e) = ch.send(body) {
+                tracing::warn!("cannot send a message: {e}");
+            }
+        }
+    }
+}

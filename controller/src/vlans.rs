@@ -1,0 +1,151 @@
+//! The bundled app: L2 learning isolated by VLAN, one [`Session`] per
+//! switch, under the policy the controller was started with (or the one
+//! SIGHUP loaded since).
+//!
+//! Why it sends as it does: a [`Session`] returns its messages with
+//! [`Out::Barrier`] where the order matters (deletes before the adds that
+//! follow them); each batch up to a barrier goes out as
+//! [`Switch::mods`], which waits for the barrier's reply before the next
+//! batch is sent. Messages after the last barrier (the two flows a
+//! packet-in teaches) are sent without waiting, so a switch's packet-ins
+//! do not each cost a round trip; their errors, if any, reach
+//! [`App::error`] and are logged.
+
+use crate::app::{App, Switch};
+use crate::learning::Timeouts;
+use crate::policy::Policy;
+use crate::session::{Out, Session};
+use openflow::message::Body;
+use openflow::messages::{ErrorMsg, PacketIn};
+use openflow::port::PortStatus;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+/// Learning and VLANs for every switch that connects.
+pub struct VlanApp {
+    policy: Mutex<Arc<Policy>>,
+    /// By datapath id: the connection's number and its session.
+    sessions: Mutex<HashMap<u64, (u64, Session)>>,
+    timeouts: Timeouts,
+    epoch: Instant,
+}
+
+impl VlanApp {
+    pub fn new(policy: Policy, timeouts: Timeouts) -> VlanApp {
+        VlanApp {
+            policy: Mutex::new(Arc::new(policy)),
+            sessions: Mutex::new(HashMap::new()),
+            timeouts,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Replaces the policy; each switch applies it on
+    /// [`App::reconfigured`].
+    pub fn set_policy(&self, policy: Policy) {
+        *lock(&self.policy) = Arc::new(policy);
+    }
+
+    pub fn policy(&self) -> Arc<Policy> {
+        lock(&self.policy).clone()
+    }
+
+    /// Seconds since start, the learning tables' clock.
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_secs()
+    }
+
+    /// Runs `f` on the switch's session, if it has one.
+    fn with_session<T>(&self, dpid: u64, f: impl FnOnce(&mut Session) -> T) -> Option<T> {
+        lock(&self.sessions).get_mut(&dpid).map(|(_, s)| f(s))
+    }
+}
+
+/// A poisoned lock still holds consistent data here (every critical
+/// section is a plain computation), so it is used as is.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Sends a session's messages in order, waiting for each barrier.
+async fn apply(sw: &Switch, outs: Vec<Out>) {
+    let mut batch = Vec::new();
+    for o in outs {
+        match o {
+            Out::Flow(f) => batch.push(Body::FlowMod(f)),
+            Out::Group(g) => batch.push(Body::GroupMod(g)),
+            Out::Barrier => match sw.mods(std::mem::take(&mut batch)).await {
+                Ok(r) => {
+                    for e in r.errors {
+                        tracing::warn!("switch {:016x} refused a mod: {:?}", sw.dpid, e.error);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("switch {:016x}: batch failed: {e}", sw.dpid);
+                    return;
+                }
+            },
+        }
+    }
+    for b in batch {
+        if sw.send(b).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl App for VlanApp {
+    async fn switch_up(&self, sw: &Switch) {
+        let policy = self.policy();
+        let mut s = Session::new(sw.dpid, self.timeouts);
+        let outs = s.connect(&policy, &sw.ports);
+        // A switch that reconnects replaces its old session.
+        lock(&self.sessions).insert(sw.dpid, (sw.conn, s));
+        apply(sw, outs).await;
+        tracing::info!("switch {:016x} resynced", sw.dpid);
+    }
+
+    async fn switch_down(&self, sw: &Switch) {
+        // Only this connection's: the switch may already be back on a new one.
+        let mut sessions = lock(&self.sessions);
+        if sessions.get(&sw.dpid).is_some_and(|(c, _)| *c == sw.conn) {
+            sessions.remove(&sw.dpid);
+        }
+    }
+
+    async fn packet_in(&self, sw: &Switch, pi: &PacketIn) {
+        let now = self.now();
+        let outs = self.with_session(sw.dpid, |s| s.packet_in(pi, now).1);
+        if let Some(outs) = outs {
+            apply(sw, outs).await;
+        }
+    }
+
+    async fn port_status(&self, sw: &Switch, ps: &PortStatus) {
+        let policy = self.policy();
+        if let Some(outs) = self.with_session(sw.dpid, |s| s.port_status(&policy, ps)) {
+            apply(sw, outs).await;
+        }
+    }
+
+    async fn error(&self, sw: &Switch, xid: u32, e: &ErrorMsg) {
+        tracing::warn!("switch {:016x}: error for xid {xid}: {e:?}", sw.dpid);
+    }
+
+    async fn reconfigured(&self, sw: &Switch) {
+        let policy = self.policy();
+        if let Some(outs) = self.with_session(sw.dpid, |s| s.reload(&policy)) {
+            let n = outs.len();
+            apply(sw, outs).await;
+            tracing::info!("switch {:016x}: policy reloaded, {n} messages", sw.dpid);
+        }
+    }
+
+    async fn tick(&self, sw: &Switch) {
+        let now = self.now();
+        if let Some(outs) = self.with_session(sw.dpid, |s| s.tick(now)) {
+            apply(sw, outs).await;
+        }
+    }
+}
