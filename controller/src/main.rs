@@ -1,13 +1,25 @@
 //! `ofcontroller`: a minimal, fast OpenFlow 1.3 controller.
 //!
 //! The decisions live in the library (`ofcontroller::policy`, `pipeline`,
-//! `learning`); this binary will only move messages. For now it validates
-//! policy files.
+//! `learning`, `session`), the networking in `ofcontroller::net`; this
+//! binary parses the command line, loads the policy and handles signals.
+//!
+//! - `ofcontroller check FILE`: validate a policy file.
+//! - `ofcontroller run --listen tcp:IP:PORT [--connect tcp:IP:PORT]...
+//!   [--policy FILE]`: run the bundled learning + VLANs app. SIGHUP re-reads
+//!   the policy file; a bad file is refused with one log line and the
+//!   running policy kept, so a typo never takes the network down.
 
 use clap::{Parser, Subcommand};
+use ofcontroller::app::Broadcast;
+use ofcontroller::learning::Timeouts;
+use ofcontroller::net::{self, Shared, Target};
 use ofcontroller::policy::Policy;
-use std::path::PathBuf;
+use ofcontroller::vlans::VlanApp;
+use openflow::channel::ChannelConfig;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -28,23 +40,40 @@ enum Command {
         /// faucet.yaml (.yaml/.yml: the vlans/dps/interfaces subset).
         file: PathBuf,
     },
+    /// Run the controller: learning and VLAN isolation for every switch
+    /// that connects (or that it connects to).
+    Run {
+        /// Accept switches on this address (a bridge's `tcp:` controller
+        /// target); may be repeated.
+        #[arg(long, value_name = "tcp:IP:PORT")]
+        listen: Vec<Target>,
+        /// Connect to a switch listening here (a bridge's `ptcp:` target),
+        /// reconnecting with back-off; may be repeated.
+        #[arg(long, value_name = "tcp:IP:PORT")]
+        connect: Vec<Target>,
+        /// The policy (TOML, or Faucet .yaml); re-read on SIGHUP. Without
+        /// one: learning only, every port an access port of VLAN 1.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check { file } => check(&file),
+        Command::Run {
+            listen,
+            connect,
+            policy,
+        } => run(listen, connect, policy),
     }
 }
 
-fn check(file: &std::path::Path) -> ExitCode {
+/// Reads and validates a policy file; the error is one line
+/// `FILE:LINE: key: what`.
+fn load_policy(file: &Path) -> Result<Policy, String> {
     let name = file.display();
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("{name}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{name}: {e}"))?;
     let yaml = matches!(
         file.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
@@ -54,27 +83,126 @@ fn check(file: &std::path::Path) -> ExitCode {
     } else {
         Policy::parse(&text)
     };
-    match parsed {
+    parsed.map_err(|e| match e.line {
+        Some(l) => format!("{name}:{l}: {}", PolicyErrorRest(&e)),
+        None => format!("{name}: {e}"),
+    })
+}
+
+fn check(file: &Path) -> ExitCode {
+    match load_policy(file) {
         Ok(p) => {
             let ports: usize = p.switches.iter().map(|s| s.ports.len()).sum();
             println!(
-                "{name}: ok: {} VLANs, {} switches, {ports} ports",
+                "{}: ok: {} VLANs, {} switches, {ports} ports",
+                file.display(),
                 p.vlans.len(),
                 p.switches.len()
             );
             ExitCode::SUCCESS
         }
         Err(e) => {
-            match e.line {
-                Some(l) => {
-                    let rest = PolicyErrorRest(&e);
-                    eprintln!("{name}:{l}: {rest}");
-                }
-                None => eprintln!("{name}: {e}"),
-            }
+            eprintln!("{e}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn run(listen: Vec<Target>, connect: Vec<Target>, policy_file: Option<PathBuf>) -> ExitCode {
+    init_logging();
+    if listen.is_empty() && connect.is_empty() {
+        eprintln!("ofcontroller run: give at least one --listen or --connect");
+        return ExitCode::from(2);
+    }
+    let policy = match &policy_file {
+        Some(f) => match load_policy(f) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Policy::learning_only(),
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ofcontroller: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(serve(listen, connect, policy, policy_file))
+}
+
+async fn serve(
+    listen: Vec<Target>,
+    connect: Vec<Target>,
+    policy: Policy,
+    policy_file: Option<PathBuf>,
+) -> ExitCode {
+    use tokio::signal::unix::{signal, SignalKind};
+    let app = Arc::new(VlanApp::new(policy, Timeouts::default()));
+    let shared = Shared::new(app.clone(), ChannelConfig::default());
+    // Signals first, so that a SIGHUP right after start is not fatal.
+    let (mut hup, mut term, mut int) = match (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(h), Ok(t), Ok(i)) => (h, t, i),
+        _ => {
+            eprintln!("ofcontroller: cannot install signal handlers");
+            return ExitCode::FAILURE;
+        }
+    };
+    for t in listen {
+        match net::bind(t).await {
+            Ok(l) => {
+                tracing::info!("listening on {t}");
+                tokio::spawn(net::accept(shared.clone(), l));
+            }
+            Err(e) => {
+                eprintln!("ofcontroller: cannot listen on {t}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for t in connect {
+        tracing::info!("connecting to {t}");
+        tokio::spawn(net::connect(shared.clone(), t));
+    }
+    loop {
+        tokio::select! {
+            _ = hup.recv() => match &policy_file {
+                None => tracing::info!("SIGHUP: no policy file, nothing to reload"),
+                Some(f) => match load_policy(f) {
+                    Ok(p) => {
+                        app.set_policy(p);
+                        shared.broadcast(Broadcast::Reconfigured);
+                        tracing::info!("SIGHUP: policy {} reloaded", f.display());
+                    }
+                    Err(e) => tracing::error!("SIGHUP: policy refused, keeping the running one: {e}"),
+                },
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!("stopping");
+    ExitCode::SUCCESS
+}
+
+/// Logs to stderr, level from RUST_LOG (default `info`); colours only on a
+/// terminal, so a log file stays plain text.
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// The error without its `line N: ` prefix (the file position carries it).
