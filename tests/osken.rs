@@ -52,7 +52,7 @@ impl OsKen {
             .expect("start os-ken");
         let mut k = OsKen { child, events, log };
         let t0 = Instant::now();
-        while !listening(port) {
+        while !tcp_listening(port) {
             if let Ok(Some(st)) = k.child.try_wait() {
                 panic!("os-ken exited ({st}):\n{}", k.log());
             }
@@ -80,20 +80,6 @@ impl Drop for OsKen {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Whether something listens on 127.0.0.1:`port` (from /proc/net/tcp, so
-/// that checking does not open a connection to the controller).
-fn listening(port: u16) -> bool {
-    let want = format!("0100007F:{port:04X}");
-    std::fs::read_to_string("/proc/net/tcp")
-        .unwrap_or_default()
-        .lines()
-        .skip(1)
-        .any(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            f.len() > 3 && f[1] == want && f[3] == "0A"
-        })
 }
 
 fn n_packets(line: &str) -> u64 {

@@ -84,25 +84,12 @@ fn flood(c: &mut Session, dev: &str, first: u32, n: u32) -> (u64, u64, Instant) 
     (sent, got, last)
 }
 
-/// A `key=value` map column as printed by `vsctl get` (`{a=1, b="2"}`).
-fn map(text: &str) -> BTreeMap<String, u64> {
-    text.trim()
-        .trim_start_matches('{')
-        .trim_end_matches('}')
-        .split(", ")
-        .filter_map(|kv| {
-            let (k, v) = kv.split_once('=')?;
-            Some((k.to_string(), v.trim_matches('"').parse().ok()?))
-        })
-        .collect()
-}
-
 fn bridge_stats(d: &Daemon, br: &str) -> BTreeMap<String, u64> {
-    map(&d.vsctl(&["get", "bridge", br, "statistics"]))
+    vsctl_map(&d.vsctl(&["get", "bridge", br, "statistics"]))
 }
 
 fn controller_status(d: &Daemon, br: &str) -> BTreeMap<String, u64> {
-    map(&d.vsctl(&["get", "controller", br, "status"]))
+    vsctl_map(&d.vsctl(&["get", "controller", br, "status"]))
 }
 
 fn stat(m: &BTreeMap<String, u64>, key: &str) -> u64 {

@@ -66,21 +66,61 @@ pub use ports::free_port;
 
 /// The `ofswitch` binary of this workspace (built if missing).
 pub fn ofswitch_bin() -> PathBuf {
+    workspace_bin("ofswitch")
+}
+
+/// The `ofcontroller` binary of this workspace (built if missing).
+pub fn ofcontroller_bin() -> PathBuf {
+    workspace_bin("ofcontroller")
+}
+
+/// Binary `name` of the workspace package of the same name, next to the
+/// test executable (built if missing: the root package's tests do not
+/// build other packages' binaries).
+fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> -> target/<profile>/ofswitch
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
     let dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("target directory");
-    let bin = dir.join("ofswitch");
+    let bin = dir.join(name);
     if !bin.exists() {
         let st = Command::new(env!("CARGO"))
-            .args(["build", "-p", "ofswitch", "--bin", "ofswitch"])
+            .args(["build", "-p", name, "--bin", name])
             .status()
             .expect("cargo build");
-        assert!(st.success(), "building ofswitch failed");
+        assert!(st.success(), "building {name} failed");
     }
     bin
+}
+
+/// Whether something listens on 127.0.0.1:`port` (from /proc/net/tcp, so
+/// that checking does not open a connection to the controller).
+pub fn tcp_listening(port: u16) -> bool {
+    let want = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1] == want && f[3] == "0A"
+        })
+}
+
+/// A `key=value` map column as printed by `vsctl get` (`{a=1, b="2"}`),
+/// its numeric values.
+pub fn vsctl_map(text: &str) -> std::collections::BTreeMap<String, u64> {
+    text.trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .split(", ")
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k.to_string(), v.trim_matches('"').parse().ok()?))
+        })
+        .collect()
 }
 
 /// Waits until `f` is true, up to `timeout`.
