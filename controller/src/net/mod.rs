@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc};
 
@@ -76,6 +77,15 @@ impl<A: App> Shared<A> {
 /// Serves one connected switch until it goes away.
 pub async fn serve<A: App>(shared: Arc<Shared<A>>, stream: TcpStream, peer: String) {
     let _ = stream.set_nodelay(true);
+    serve_stream(shared, stream, peer).await;
+}
+
+/// [`serve`] over any byte stream (the tests use an in-memory pipe).
+pub async fn serve_stream<A, S>(shared: Arc<Shared<A>>, stream: S, peer: String)
+where
+    A: App,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let conn = shared.next_conn.fetch_add(1, Ordering::Relaxed);
     let (ev_tx, ev_rx) = mpsc::channel(driver::EVENT_QUEUE);
     let (cmd_tx, cmd_rx) = mpsc::channel(driver::COMMAND_QUEUE);

@@ -1,0 +1,190 @@
+//! The networked controller against a scripted switch over an in-memory
+//! pipe: the setup sequence (HELLO, FEATURES, PORT_DESC, SET_CONFIG), the
+//! resync honouring its barriers (nothing after a barrier is sent before
+//! the switch answered it), a packet-in turned into flows, and two apps
+//! composed as one.
+
+use ofcontroller::app::{App, Switch};
+use ofcontroller::learning::Timeouts;
+use ofcontroller::net::{serve_stream, Shared};
+use ofcontroller::policy::Policy;
+use ofcontroller::vlans::VlanApp;
+use openflow::channel::ChannelConfig;
+use openflow::message::{Body, Message};
+use openflow::messages::{Hello, PacketIn, SwitchFeatures};
+use openflow::multipart::{MultipartReply, MultipartReplyBody, MultipartRequestBody};
+use openflow::oxm::{Match, Oxm};
+use openflow::port::Port;
+use openflow::{Framer, MacAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+struct FakeSwitch {
+    io: DuplexStream,
+    framer: Framer,
+}
+
+impl FakeSwitch {
+    async fn send(&mut self, xid: u32, body: Body) {
+        let bytes = Message::new(xid, body).to_bytes();
+        self.io.write_all(&bytes).await.expect("write");
+    }
+
+    /// The next message, or `None` if nothing comes within `wait`.
+    async fn recv_within(&mut self, wait: Duration) -> Option<Message> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(raw) = self.framer.next_message().expect("framing") {
+                return Some(Message::decode(&raw).expect("decodes"));
+            }
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, self.io.read(&mut buf))
+                .await
+                .ok()?
+                .expect("read");
+            assert!(n > 0, "the controller closed the connection");
+            self.framer.push(&buf[..n]);
+        }
+    }
+
+    async fn recv(&mut self) -> Message {
+        self.recv_within(Duration::from_secs(10))
+            .await
+            .expect("a message from the controller")
+    }
+}
+
+fn port(no: u32) -> Port {
+    Port {
+        port_no: no,
+        hw_addr: MacAddr([2, 0, 0, 0, 0, no as u8]),
+        name: format!("p{no}"),
+        config: 0,
+        state: 0,
+        curr: 0,
+        advertised: 0,
+        supported: 0,
+        peer: 0,
+        curr_speed: 0,
+        max_speed: 0,
+    }
+}
+
+/// Records the events it sees.
+#[derive(Clone, Default)]
+struct Recorder(Arc<Mutex<Vec<String>>>);
+
+impl Recorder {
+    fn seen(&self) -> Vec<String> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+impl App for Recorder {
+    async fn switch_up(&self, sw: &Switch) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(format!("up {:x} {} ports", sw.dpid, sw.ports.len()));
+        }
+    }
+    async fn packet_in(&self, sw: &Switch, _pi: &PacketIn) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(format!("packet_in {:x}", sw.dpid));
+        }
+    }
+    async fn switch_down(&self, sw: &Switch) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(format!("down {:x}", sw.dpid));
+        }
+    }
+}
+
+#[tokio::test]
+async fn setup_resync_with_barriers_then_learning() {
+    let rec = Recorder::default();
+    let app = Arc::new((
+        VlanApp::new(Policy::learning_only(), Timeouts::default()),
+        rec.clone(),
+    ));
+    let shared = Shared::new(app, ChannelConfig::default());
+    let (ours, theirs) = tokio::io::duplex(1 << 16);
+    let task = tokio::spawn(serve_stream(shared, theirs, "pipe".to_string()));
+    let mut sw = FakeSwitch {
+        io: ours,
+        framer: Framer::new(),
+    };
+
+    // HELLO both ways, then the description of the switch.
+    assert!(matches!(sw.recv().await.body, Body::Hello(_)));
+    sw.send(1, Body::Hello(Hello::with_versions(&[4]))).await;
+    let m = sw.recv().await;
+    assert_eq!(m.body, Body::FeaturesRequest);
+    let features = SwitchFeatures {
+        datapath_id: 0x77,
+        n_buffers: 0,
+        n_tables: 254,
+        auxiliary_id: 0,
+        capabilities: 0,
+        reserved: 0,
+    };
+    sw.send(m.xid, Body::FeaturesReply(features)).await;
+    let m = sw.recv().await;
+    assert!(
+        matches!(&m.body, Body::MultipartRequest(r) if r.body == MultipartRequestBody::PortDesc),
+        "{m:?}"
+    );
+    sw.send(
+        m.xid,
+        Body::MultipartReply(MultipartReply::new(MultipartReplyBody::PortDesc(vec![
+            port(1),
+            port(2),
+        ]))),
+    )
+    .await;
+    assert!(matches!(sw.recv().await.body, Body::SetConfig(c) if c.miss_send_len == 128));
+
+    // The resync: deletes, a barrier, and nothing more until it is answered.
+    assert!(matches!(sw.recv().await.body, Body::FlowMod(_)));
+    assert!(matches!(sw.recv().await.body, Body::GroupMod(_)));
+    let barrier = sw.recv().await;
+    assert_eq!(barrier.body, Body::BarrierRequest);
+    let early = sw.recv_within(Duration::from_millis(300)).await;
+    assert!(early.is_none(), "sent before the barrier reply: {early:?}");
+    sw.send(barrier.xid, Body::BarrierReply).await;
+    let mut flows = 0;
+    let last = loop {
+        let m = sw.recv().await;
+        match m.body {
+            Body::FlowMod(_) => flows += 1,
+            _ => break m,
+        }
+    };
+    assert!(flows > 0);
+    assert_eq!(last.body, Body::BarrierRequest);
+    sw.send(last.xid, Body::BarrierReply).await;
+
+    // A packet-in from an unknown source: its two flows, no barrier.
+    let mut data = vec![0xff; 6];
+    data.extend([2, 0, 0, 0, 0, 9, 0x81, 0, 0, 1, 0x08, 0x00]);
+    let pi = PacketIn {
+        buffer_id: openflow::types::NO_BUFFER,
+        total_len: data.len() as u16,
+        reason: 0,
+        table_id: 1,
+        cookie: 0,
+        match_: Match::new().with(Oxm::InPort(1)),
+        data,
+    };
+    sw.send(0, Body::PacketIn(pi)).await;
+    assert!(matches!(sw.recv().await.body, Body::FlowMod(_)));
+    assert!(matches!(sw.recv().await.body, Body::FlowMod(_)));
+    assert!(sw.recv_within(Duration::from_millis(200)).await.is_none());
+
+    // The switch goes away: both apps hear of it, the task ends.
+    drop(sw);
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the connection task ends")
+        .expect("no panic");
+    assert_eq!(rec.seen(), ["up 77 2 ports", "packet_in 77", "down 77"]);
+}
