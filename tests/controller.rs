@@ -22,12 +22,11 @@ struct Controller {
 }
 
 impl Controller {
-    fn start(port: u16, policy: &Path, log: PathBuf) -> Controller {
+    /// `ofcontroller ARGS`, logging to `log`.
+    fn spawn(args: &[&str], log: PathBuf) -> Controller {
         let out = std::fs::File::create(&log).expect("controller log file");
         let child = Command::new(ofcontroller_bin())
-            .args(["run", "--listen", &format!("tcp:127.0.0.1:{port}")])
-            .arg("--policy")
-            .arg(policy)
+            .args(args)
             .env(
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or("info".into()),
@@ -36,7 +35,15 @@ impl Controller {
             .stderr(out)
             .spawn()
             .expect("start ofcontroller");
-        let mut c = Controller { child, log };
+        Controller { child, log }
+    }
+
+    /// `ofcontroller run --listen tcp:127.0.0.1:PORT --policy FILE`, once
+    /// it listens.
+    fn start(port: u16, policy: &Path, log: PathBuf) -> Controller {
+        let listen = format!("tcp:127.0.0.1:{port}");
+        let policy = policy.to_string_lossy();
+        let mut c = Controller::spawn(&["run", "--listen", &listen, "--policy", &policy], log);
         let t0 = Instant::now();
         while !tcp_listening(port) {
             if let Ok(Some(st)) = c.child.try_wait() {
@@ -256,4 +263,61 @@ fn controller_isolates_vlans_learns_and_resyncs() {
         ctx(&ctl, "moved host left its old VLAN")
     );
     eprintln!("--- controller log\n{}", ctl.log());
+}
+
+/// The other direction: the bridge listens (`ptcp:`) and the controller,
+/// started first, connects out and retries until the bridge is there. No
+/// policy: learning only, every port in VLAN 1.
+#[test]
+fn controller_connects_out_to_a_passive_switch() {
+    if !require_root() || !require("ping", have("ping")) {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let br = unique("br");
+    d.vsctl(&["add-br", &br]);
+    d.vsctl(&["set-fail-mode", &br, "secure"]);
+    let ns: Vec<Netns> = (0..2).map(|_| Netns::new(&unique("n"))).collect();
+    for (i, n) in ns.iter().enumerate() {
+        d.vsctl(&[
+            "add-netns-port",
+            &br,
+            &unique("p"),
+            &n.0,
+            &format!("--ipaddress=10.238.0.{}/24", i + 1),
+        ]);
+    }
+    let port = free_port();
+    let ctl = Controller::spawn(
+        &["run", "--connect", &format!("tcp:127.0.0.1:{port}")],
+        d.dir().join("controller.log"),
+    );
+    wait_for("the first failed attempt", Duration::from_secs(20), || {
+        ctl.log().contains("cannot connect")
+    });
+    let t0 = Instant::now();
+    d.vsctl(&["set-controller", &br, &format!("ptcp:{port}:127.0.0.1")]);
+    wait_for(
+        "the controller to connect and resync",
+        Duration::from_secs(30),
+        || ctl.log().contains("resynced"),
+    );
+    eprintln!(
+        "resynced {:?} after the bridge started listening",
+        t0.elapsed()
+    );
+    let ok = (0..20).any(|_| ns[0].ping("10.238.0.2", 1));
+    assert!(
+        ok,
+        "ping\n--- controller\n{}\n--- daemon\n{}",
+        ctl.log(),
+        d.log()
+    );
+    assert!(ns[1].ping("10.238.0.1", 2), "ping back\n{}", ctl.log());
+
+    // The bridge stops listening: one line, and the controller retries.
+    d.vsctl(&["del-controller", &br]);
+    wait_for("the disconnect line", Duration::from_secs(20), || {
+        ctl.log().contains("disconnected")
+    });
 }
