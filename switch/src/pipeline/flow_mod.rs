@@ -256,8 +256,11 @@ impl Pipeline {
             .classifier
             .insert(&key, &mask, fm.priority, entry.clone());
         self.generation += 1;
-        let live = self.flow_count();
-        self.control().expiry.watch(&entry, live);
+        if entry.deadline().is_some() {
+            // Counting the flows walks the 255 tables: only for timed entries.
+            let live = self.flow_count();
+            self.control().expiry.watch(&entry, live);
+        }
         Ok(())
     }
 
@@ -302,10 +305,12 @@ impl Pipeline {
             changed.push(entry);
         }
         self.generation += 1;
-        let live = self.flow_count();
-        let mut control = self.control();
-        for e in &changed {
-            control.expiry.watch(e, live);
+        if changed.iter().any(|e| e.deadline().is_some()) {
+            let live = self.flow_count();
+            let mut control = self.control();
+            for e in &changed {
+                control.expiry.watch(e, live);
+            }
         }
     }
 
