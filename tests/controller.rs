@@ -11,74 +11,7 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// An `ofcontroller run` process; killed (by its pid) when dropped.
-struct Controller {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Controller {
-    /// `ofcontroller ARGS`, logging to `log`.
-    fn spawn(args: &[&str], log: PathBuf) -> Controller {
-        let out = std::fs::File::create(&log).expect("controller log file");
-        let child = Command::new(ofcontroller_bin())
-            .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or("info".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(out)
-            .spawn()
-            .expect("start ofcontroller");
-        Controller { child, log }
-    }
-
-    /// `ofcontroller run --listen tcp:127.0.0.1:PORT --policy FILE`, once
-    /// it listens.
-    fn start(port: u16, policy: &Path, log: PathBuf) -> Controller {
-        let listen = format!("tcp:127.0.0.1:{port}");
-        let policy = policy.to_string_lossy();
-        let mut c = Controller::spawn(&["run", "--listen", &listen, "--policy", &policy], log);
-        let t0 = Instant::now();
-        while !tcp_listening(port) {
-            if let Ok(Some(st)) = c.child.try_wait() {
-                panic!("ofcontroller exited ({st}):\n{}", c.log());
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "ofcontroller does not listen on {port}:\n{}",
-                c.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        c
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: signalling our own child by pid.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 fn policy(dpid: u64, ports: &[String; 4], third_in: &str) -> String {
     format!(
@@ -96,19 +29,6 @@ dpid = {dpid}
 "#,
         ports[0], ports[1], ports[2], ports[3]
     )
-}
-
-fn packet_ins(d: &Daemon, br: &str) -> u64 {
-    vsctl_map(&d.vsctl(&["get", "bridge", br, "statistics"]))
-        .get("packet_in_sent")
-        .copied()
-        .unwrap_or(0)
-}
-
-/// Whether `from` has a MAC address for `ip` (an ARP answer came).
-fn resolved(from: &Netns, ip: &str) -> bool {
-    let out = from.exec(&["ip", "neigh", "show", ip]);
-    String::from_utf8_lossy(&out.stdout).contains("lladdr")
 }
 
 #[test]
@@ -179,7 +99,7 @@ fn controller_isolates_vlans_learns_and_resyncs() {
             "{}",
             ctx(&ctl, &format!("{} reached {} across VLANs", ip(a), ip(b)))
         );
-        assert!(!resolved(&ns[a], &ip(b)), "{} resolved {}", ip(a), ip(b));
+        assert!(!ns[a].resolved(&ip(b)), "{} resolved {}", ip(a), ip(b));
     }
 
     // Warm: pings between known hosts cost no packet-in. Retried, since a

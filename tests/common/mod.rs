@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+mod controller;
 mod netdev;
 #[path = "ports.rs"]
 mod ports;
@@ -60,7 +61,9 @@ pub fn unique(suffix: &str) -> String {
 }
 
 #[allow(unused_imports)]
-pub use netdev::{inject, Veth};
+pub use controller::Controller;
+#[allow(unused_imports)]
+pub use netdev::{inject, Capture, Veth};
 #[allow(unused_imports)]
 pub use ports::free_port;
 
@@ -121,6 +124,14 @@ pub fn vsctl_map(text: &str) -> std::collections::BTreeMap<String, u64> {
             Some((k.to_string(), v.trim_matches('"').parse().ok()?))
         })
         .collect()
+}
+
+/// `packet_in_sent` of bridge `br`: how many packet-ins it has sent.
+pub fn packet_ins(d: &Daemon, br: &str) -> u64 {
+    vsctl_map(&d.vsctl(&["get", "bridge", br, "statistics"]))
+        .get("packet_in_sent")
+        .copied()
+        .unwrap_or(0)
 }
 
 /// Waits until `f` is true, up to `timeout`.
@@ -321,6 +332,15 @@ impl Netns {
         self.exec(&["ping", "-c", "1", "-W", &secs.to_string(), ip])
             .status
             .success()
+    }
+}
+
+impl Netns {
+    /// Whether this namespace has a MAC address for `ip` (an ARP answer
+    /// came).
+    pub fn resolved(&self, ip: &str) -> bool {
+        let out = self.exec(&["ip", "neigh", "show", ip]);
+        String::from_utf8_lossy(&out.stdout).contains("lladdr")
     }
 }
 

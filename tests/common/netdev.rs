@@ -115,3 +115,132 @@ pub fn inject(ns: Option<&Netns>, dev: &str, frames: Vec<Vec<u8>>) {
         panic!("injecting frames on {dev} in {ns}: {e}");
     }
 }
+
+/// Counts the frames containing a marker that arrive on `dev` in
+/// namespace `ns`, from [`Capture::start`] until [`Capture::stop`]: an
+/// `AF_PACKET` socket (all protocols) bound to the device, read by a thread
+/// that joined the namespace. Frames the host itself sends are not counted.
+pub struct Capture {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Result<usize, String>>>,
+}
+
+impl Capture {
+    /// Starts counting; returns once the socket is bound.
+    pub fn start(ns: &Netns, dev: &str, marker: &[u8]) -> Capture {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::sync::atomic::Ordering;
+        let path = format!("/var/run/netns/{}", ns.0);
+        let name = dev.to_string();
+        let marker = marker.to_vec();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || -> Result<usize, String> {
+            let f = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+            // SAFETY: setns(2) on an open namespace file; it moves only
+            // this thread, which ends with this closure.
+            if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(format!("setns: {}", std::io::Error::last_os_error()));
+            }
+            let cname = std::ffi::CString::new(name.clone()).map_err(|e| e.to_string())?;
+            // SAFETY: a valid C string.
+            let ifindex = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+            if ifindex == 0 {
+                return Err(format!("no {name}: {}", std::io::Error::last_os_error()));
+            }
+            let all = (libc::ETH_P_ALL as u16).to_be();
+            // SAFETY: plain socket(2), owned at once.
+            let raw = unsafe {
+                libc::socket(
+                    libc::AF_PACKET,
+                    libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                    all as i32,
+                )
+            };
+            if raw < 0 {
+                return Err(format!("socket: {}", std::io::Error::last_os_error()));
+            }
+            // SAFETY: a fresh descriptor.
+            let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+            // SAFETY: an all-zero sockaddr_ll is valid to fill in.
+            let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            sll.sll_family = libc::AF_PACKET as u16;
+            sll.sll_protocol = all;
+            sll.sll_ifindex = ifindex as i32;
+            // SAFETY: bind(2) with a sized address.
+            let r = unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&sll as *const libc::sockaddr_ll).cast(),
+                    std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+                )
+            };
+            if r != 0 {
+                return Err(format!("bind: {}", std::io::Error::last_os_error()));
+            }
+            let tv = libc::timeval {
+                tv_sec: 0,
+                tv_usec: 100_000,
+            };
+            // SAFETY: setsockopt(2) with a sized timeval.
+            unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVTIMEO,
+                    (&tv as *const libc::timeval).cast(),
+                    std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+                )
+            };
+            let _ = ready_tx.send(());
+            let mut n = 0;
+            let mut buf = vec![0u8; 65536];
+            while !stopped.load(Ordering::Relaxed) {
+                // SAFETY: an all-zero sockaddr_ll is valid to fill in.
+                let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+                let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                // SAFETY: recvfrom(2) into a live buffer and address.
+                let got = unsafe {
+                    libc::recvfrom(
+                        fd.as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        0,
+                        (&mut from as *mut libc::sockaddr_ll).cast(),
+                        &mut len,
+                    )
+                };
+                if got <= 0 || from.sll_pkttype == libc::PACKET_OUTGOING {
+                    continue;
+                }
+                let frame = &buf[..got as usize];
+                if frame.windows(marker.len()).any(|w| w == marker.as_slice()) {
+                    n += 1;
+                }
+            }
+            Ok(n)
+        });
+        let _ = ready_rx.recv_timeout(std::time::Duration::from_secs(10));
+        Capture {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops and returns how many frames with the marker arrived.
+    pub fn stop(mut self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        match self.thread.take().expect("capture thread").join() {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => panic!("capture: {e}"),
+            Err(_) => panic!("capture thread panicked"),
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
