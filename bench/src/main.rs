@@ -13,6 +13,7 @@
 //! flow into a table of a given size, or batches of FLOW_MODs per barrier
 //! (the switch's own rate).
 
+mod cbench;
 mod flow_mods;
 mod stats;
 
@@ -36,6 +37,9 @@ enum Command {
     /// pattern), or N per barrier (--batch); prints the rate and the time
     /// per barrier round trip with its percentiles.
     FlowMods(flow_mods::Args),
+    /// Emulate N switches sending packet-ins to a controller (like
+    /// cbench); prints packet-ins answered per second and their latency.
+    Cbench(cbench::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
                 print!("{}", r.text());
             }
         }),
+        Command::Cbench(args) => cbench::run_and_print(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

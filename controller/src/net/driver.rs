@@ -26,6 +26,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+/// How many queued commands are taken after one before writing: one write
+/// per batch rather than one per FLOW_MOD (a send syscall per message was
+/// most of the controller's time under a packet-in load, see
+/// scripts/bench-controller.sh).
+const COMMAND_BATCH: usize = 256;
+
 /// How many commands an app may queue before its sends wait.
 pub const COMMAND_QUEUE: usize = 256;
 /// How many events may wait for the app before packet-ins are dropped.
@@ -184,7 +190,16 @@ where
             },
             () = sleep => ch.handle_timeout(now()),
             c = commands.recv() => match c {
-                Some(c) => command(&mut ch, &mut waiters, c, now()),
+                Some(c) => {
+                    command(&mut ch, &mut waiters, c, now());
+                    // Whatever else the app queued goes out in the same write.
+                    for _ in 0..COMMAND_BATCH {
+                        match commands.try_recv() {
+                            Ok(c) => command(&mut ch, &mut waiters, c, now()),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 // The app is gone: nothing more to do for this switch.
                 None => break "the app stopped".to_string(),
             },

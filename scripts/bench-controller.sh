@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# Controller benchmark (issue 13, speed): packet-ins answered per second, latency and memory of
+#   ofcontroller   `ofcontroller run --listen tcp:127.0.0.1:PORT` (release build, no policy:
+#                  learning only, every port an access port of VLAN 1)
+#   os-ken         tests/osken/learning_switch.py through tests/osken/run_app.py, from the
+#                  venv scripts/install-deps.sh makes ($OSKEN_VENV, default .venv)
+# in one run, both driven by `ofbench cbench` (bench/src/cbench.rs): N emulated switches with M
+# hosts each, W packet-ins in flight per switch, a packet-in answered by the first FLOW_MOD or
+# PACKET_OUT naming its source MAC. ofcontroller gets what its switches send after table 0
+# (802.1Q VLAN 1, table 1); os-ken what a one-table switch sends (untagged, table 0).
+# Rows:
+#   packet-ins/s      answered per second with the window full (--duration s after 1 s warm-up)
+#   p50 / p99         latency of those, packet-in written to answer read (µs)
+#   p99 at half load  the generator rate-limited (--rate) to half the rate just measured; again
+#                     from 4 switches (4 generator threads rather than 16: with 16 threads on 2
+#                     cores the generator's own scheduling delays dominate ofcontroller's p99)
+#   RSS               VmRSS of a fresh controller before any switch connected, then after
+#                     --macs distinct MACs were learned (--macs/N hosts per switch, each sends
+#                     once, connections still open): bytes per MAC (an upper bound: it includes
+#                     the N switch sessions)
+# and the ratio ofcontroller / os-ken (above 1 for packet-ins/s: ofcontroller is faster).
+#
+# Usage:  scripts/bench-controller.sh [--save] [--switches N] [--hosts M] [--window W]
+#                                     [--duration SECS] [--macs COUNT] [--only ofcontroller|osken]
+#   defaults: 16 switches, 100 hosts, window 64 (cbench's usual), 5 s, 100000 MACs
+#   --save   also write the table into BENCHMARKS.md under "## Controller" (replaced); only
+#            with the defaults and both controllers
+# Every process it starts is stopped by its PID on exit (trap), also on failure or Ctrl-C. The
+# generator shares the machine's cores with the controller: only ratios from one run mean much.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+SAVE=0 SWITCHES=16 HOSTS=100 WINDOW=64 DURATION=5 MACS=100000 ONLY=
+while [ $# -gt 0 ]; do
+  case $1 in
+  --save) SAVE=1 ;;
+  --switches) SWITCHES=${2:?--switches N}; shift ;;
+  --hosts) HOSTS=${2:?--hosts M}; shift ;;
+  --window) WINDOW=${2:?--window W}; shift ;;
+  --duration) DURATION=${2:?--duration SECS}; shift ;;
+  --macs) MACS=${2:?--macs COUNT}; shift ;;
+  --only) ONLY=${2:?--only ofcontroller|osken}; shift ;;
+  -h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "bench-controller: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+die() { echo "bench-controller: $*" >&2; exit 2; }
+for v in SWITCHES HOSTS WINDOW DURATION MACS; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "--${v,,} wants a whole number above 0"
+done
+case $ONLY in '' | ofcontroller | osken) ;; *) die "--only wants ofcontroller or osken" ;; esac
+if [ "$SAVE" -eq 1 ]; then
+  [ -z "$ONLY" ] && [ "$SWITCHES/$HOSTS/$WINDOW/$DURATION/$MACS" = "16/100/64/5/100000" ] ||
+    die "--save wants the defaults and both controllers"
+fi
+OSKEN_VENV=${OSKEN_VENV:-$ROOT/.venv}
+PY=$OSKEN_VENV/bin/python
+KINDS=(ofcontroller osken)
+[ -n "$ONLY" ] && KINDS=("$ONLY")
+for tool in jq ss awk; do
+  command -v "$tool" >/dev/null || { echo "bench-controller: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
+done
+if [[ " ${KINDS[*]} " == *" osken "* ]]; then
+  "$PY" -c 'import os_ken' 2>/dev/null ||
+    { echo "bench-controller: no os-ken in $OSKEN_VENV (scripts/install-deps.sh, or set OSKEN_VENV)" >&2; exit 1; }
+fi
+
+echo "== cargo build --release -p ofcontroller -p ofbench" >&2
+cargo build --release -p ofcontroller -p ofbench >&2 || { echo "bench-controller: build failed" >&2; exit 1; }
+OFCTL=$ROOT/target/release/ofcontroller
+OFBENCH=$ROOT/target/release/ofbench
+
+WORK=$(mktemp -d "/tmp/ofcontroller-bench.XXXXXX")
+CTL_PID=     # the controller running now
+GEN_PID=     # a background ofbench
+
+log() { echo "-- $*" >&2; }
+commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }  # 1234567 -> 1,234,567
+stop_pid() {  # stop_pid PID: SIGTERM, up to 10 s, then SIGKILL
+  local pid=$1
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+cleanup() {
+  set +e
+  [ -n "$GEN_PID" ] && stop_pid "$GEN_PID"
+  [ -n "$CTL_PID" ] && stop_pid "$CTL_PID"
+  GEN_PID= CTL_PID=
+  [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A TCP port on 127.0.0.1 nobody listens on, below the ephemeral range.
+free_port() {
+  local lo p i
+  lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  for i in $(seq 0 999); do
+    p=$((10000 + ($$ * 7 + i * 131) % (lo - 10000)))
+    [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
+  done
+  return 1
+}
+
+# start KIND: the controller on a fresh port, waits until it listens; sets CTL_PID and PORT.
+start() {
+  local kind=$1
+  PORT=$(free_port) || die "no free TCP port"
+  case $kind in
+  ofcontroller)
+    RUST_LOG=warn "$OFCTL" run --listen "tcp:127.0.0.1:$PORT" 2>>"$WORK/$kind.log" &
+    ;;
+  osken)
+    OSKEN_EVENTS=/dev/null "$PY" "$ROOT/tests/osken/run_app.py" "$PORT" \
+      "$ROOT/tests/osken/learning_switch.py" >>"$WORK/$kind.log" 2>&1 &
+    ;;
+  esac
+  CTL_PID=$!
+  for _ in $(seq 300); do
+    [ -n "$(ss -Htln "sport = :$PORT" 2>/dev/null)" ] && return 0
+    kill -0 "$CTL_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "bench-controller: $kind did not listen on $PORT:" >&2
+  tail -5 "$WORK/$kind.log" >&2
+  exit 1
+}
+stop() { stop_pid "$CTL_PID"; CTL_PID=; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# What each controller's switches send on a table miss.
+gen_args() {
+  case $1 in
+  ofcontroller) echo "--vlan 1 --table 1" ;;
+  osken) echo "--vlan 0 --table 0" ;;
+  esac
+}
+
+declare -A V TXT
+for kind in "${KINDS[@]}"; do
+  # shellcheck disable=SC2046
+  set -- $(gen_args "$kind")
+  start "$kind"
+  log "$kind: full window ($SWITCHES switches x $HOSTS hosts, window $WINDOW, $DURATION s)"
+  if "$OFBENCH" cbench --controller "tcp:127.0.0.1:$PORT" --switches "$SWITCHES" --hosts "$HOSTS" \
+    --window "$WINDOW" --duration "$DURATION" --json "$@" >"$WORK/full.json" 2>"$WORK/full.err"; then
+    V[$kind,rate]=$(jq -r .per_s "$WORK/full.json")
+    V[$kind,p50]=$(jq -r .latency.p50_us "$WORK/full.json")
+    V[$kind,p99]=$(jq -r .latency.p99_us "$WORK/full.json")
+    log "$kind: $(cat "$WORK/full.json")"
+    half=$(awk -v r="${V[$kind,rate]}" 'BEGIN { printf "%d", r / 2 }')
+    log "$kind: rate-limited to $half/s"
+    if "$OFBENCH" cbench --controller "tcp:127.0.0.1:$PORT" --switches "$SWITCHES" --hosts "$HOSTS" \
+      --window "$WINDOW" --duration "$DURATION" --rate "$half" --json "$@" \
+      >"$WORK/half.json" 2>"$WORK/half.err"; then
+      V[$kind,half]=$(jq -r .latency.p99_us "$WORK/half.json")
+      V[$kind,halfrate]=$(jq -r .per_s "$WORK/half.json")
+      log "$kind: $(cat "$WORK/half.json")"
+    else
+      TXT[$kind,half]="ERROR: $(tail -1 "$WORK/half.err")"
+    fi
+    # The same rate from 4 switches: 4 generator threads instead of 16 on the shared cores.
+    log "$kind: rate-limited to $half/s from 4 switches"
+    if "$OFBENCH" cbench --controller "tcp:127.0.0.1:$PORT" --switches 4 --hosts "$HOSTS" \
+      --window "$WINDOW" --duration "$DURATION" --rate "$half" --json "$@" \
+      >"$WORK/half4.json" 2>"$WORK/half4.err"; then
+      V[$kind,half4]=$(jq -r .latency.p99_us "$WORK/half4.json")
+      V[$kind,half4rate]=$(jq -r .per_s "$WORK/half4.json")
+      log "$kind: $(cat "$WORK/half4.json")"
+    else
+      TXT[$kind,half4]="ERROR: $(tail -1 "$WORK/half4.err")"
+    fi
+  else
+    TXT[$kind,rate]="ERROR: $(tail -1 "$WORK/full.err")"
+  fi
+  stop
+
+  # Memory: a fresh controller, then MACS distinct MACs, each sent once.
+  start "$kind"
+  sleep 1
+  rss0=$(rss_kib "$CTL_PID")
+  per=$(( (MACS + SWITCHES - 1) / SWITCHES ))
+  log "$kind: learning $SWITCHES x $per MACs (RSS before: $rss0 KiB)"
+  w=$WINDOW; [ "$w" -gt "$per" ] && w=$per
+  # A file of this controller's own (the background redirect may come after the first check).
+  rm -f "$WORK/mem-$kind.json"
+  "$OFBENCH" cbench --controller "tcp:127.0.0.1:$PORT" --switches "$SWITCHES" --hosts "$per" \
+    --window "$w" --count "$per" --hold 30 --timeout 30 --json "$@" >"$WORK/mem-$kind.json" 2>"$WORK/mem-$kind.err" &
+  GEN_PID=$!
+  # The report is printed once every packet-in was answered; the connections stay open.
+  # (-s first: some jq versions exit 0 on an empty file)
+  got() { [ -s "$WORK/mem-$kind.json" ] && jq -e .answered "$WORK/mem-$kind.json" >/dev/null 2>&1; }
+  while kill -0 "$GEN_PID" 2>/dev/null && ! got; do sleep 0.2; done
+  if got; then
+    sleep 1
+    rss1=$(rss_kib "$CTL_PID")
+    learned=$(jq -r .answered "$WORK/mem-$kind.json")
+    V[$kind,rss]=$(awk -v a="$rss0" -v b="$rss1" -v n="$learned" 'BEGIN { printf "%d", (b - a) * 1024 / n }')
+    TXT[$kind,rss]="$(commas "${V[$kind,rss]}") B/MAC ($(awk -v a="$rss0" -v b="$rss1" 'BEGIN { printf "%.1f -> %.1f MiB", a / 1024, b / 1024 }'), $(commas "$learned") MACs)"
+    log "$kind: ${TXT[$kind,rss]}"
+  else
+    wait "$GEN_PID"; rc=$?
+    TXT[$kind,rss]="ERROR: ofbench exited with $rc: $(grep -v '^$' "$WORK/mem-$kind.err" | tail -1)"
+  fi
+  stop_pid "$GEN_PID"; GEN_PID=
+  stop
+done
+
+cell() {  # cell KIND ROW FORMAT
+  if [ -n "${TXT[$1,$2]:-}" ]; then echo "${TXT[$1,$2]}"
+  elif [ -n "${V[$1,$2]:-}" ]; then printf "$3" "${V[$1,$2]}"
+  else echo "-"; fi
+}
+ratio() {
+  local a=${V[ofcontroller,$1]:-} b=${V[osken,$1]:-}
+  [ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.3g", a / b; else print "-" }' || echo "-"
+}
+V[ofcontroller,ratecell]=$(commas "${V[ofcontroller,rate]:-0}") V[osken,ratecell]=$(commas "${V[osken,rate]:-0}")
+for k in ofcontroller osken; do
+  [ -n "${V[$k,rate]:-}" ] && [ -z "${TXT[$k,rate]:-}" ] && TXT[$k,rate]="${V[$k,ratecell]}/s"
+  [ -n "${V[$k,half]:-}" ] && TXT[$k,half]="${V[$k,half]} µs (at $(commas "${V[$k,halfrate]}")/s)"
+  [ -n "${V[$k,half4]:-}" ] && TXT[$k,half4]="${V[$k,half4]} µs (at $(commas "${V[$k,half4rate]}")/s)"
+done
+{
+  echo "## Controller: packet-ins (\`scripts/bench-controller.sh\`)"
+  echo
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores shared by the controller and \`ofbench cbench\`;"
+  echo "$SWITCHES switches x $HOSTS hosts, window $WINDOW per switch, $DURATION s measured."
+  echo
+  echo "| | ofcontroller | os-ken learning_switch.py | ofcontroller / os-ken |"
+  echo "|---|---|---|---|"
+  echo "| packet-ins/s, full window | $(cell ofcontroller rate '%s') | $(cell osken rate '%s') | $(ratio rate) |"
+  echo "| p50 latency, full window | $(cell ofcontroller p50 '%s µs') | $(cell osken p50 '%s µs') | $(ratio p50) |"
+  echo "| p99 latency, full window | $(cell ofcontroller p99 '%s µs') | $(cell osken p99 '%s µs') | $(ratio p99) |"
+  echo "| p99 latency, half that rate | $(cell ofcontroller half '%s') | $(cell osken half '%s') | $(ratio half) |"
+  echo "| p99 latency, half that rate from 4 switches | $(cell ofcontroller half4 '%s') | $(cell osken half4 '%s') | $(ratio half4) |"
+  echo "| RSS per learned MAC ($(commas "$MACS")) | $(cell ofcontroller rss '%s') | $(cell osken rss '%s') | $(ratio rss) |"
+  echo
+  echo "Answered: the first FLOW_MOD or PACKET_OUT naming the packet-in's source MAC (bench/src/cbench.rs)."
+  echo "ofcontroller answers each packet-in with two FLOW_MODs (eth_src, eth_dst); os-ken with a PACKET_OUT"
+  echo "(flood) or a FLOW_MOD + PACKET_OUT once the destination is known. os-ken runs at 100% of one core"
+  echo '(its Python handler is the limit). `ofbench cbench` uses one thread per switch on the same 2 cores:'
+  echo "with 16 of them its own scheduling shows in ofcontroller's p99, hence the 4-switch row."
+} >"$WORK/table.md"
+cat "$WORK/table.md"
+if [ "$SAVE" -eq 1 ]; then
+  python3 "$ROOT/scripts/save-bench-section.py" "$ROOT/BENCHMARKS.md" "Controller: packet-ins" <"$WORK/table.md" &&
+    log "saved to BENCHMARKS.md"
+fi
