@@ -76,16 +76,8 @@ WORK=$(mktemp -d "/tmp/ofcontroller-bench.XXXXXX")
 CTL_PID=     # the controller running now
 GEN_PID=     # a background ofbench
 
-log() { echo "-- $*" >&2; }
-commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }  # 1234567 -> 1,234,567
-stop_pid() {  # stop_pid PID: SIGTERM, up to 10 s, then SIGKILL
-  local pid=$1
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  return 0
-}
+# shellcheck source=scripts/bench-common.sh
+. "$ROOT/scripts/bench-common.sh"
 cleanup() {
   set +e
   [ -n "$GEN_PID" ] && stop_pid "$GEN_PID"
@@ -131,7 +123,6 @@ start() {
   exit 1
 }
 stop() { stop_pid "$CTL_PID"; CTL_PID=; }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 # What each controller's switches send on a table miss.
 gen_args() {
@@ -183,7 +174,7 @@ for kind in "${KINDS[@]}"; do
   # Memory: a fresh controller, then MACS distinct MACs, each sent once.
   start "$kind"
   sleep 1
-  rss0=$(rss_kib "$CTL_PID")
+  rss0=$(rss_kb "$CTL_PID")
   per=$(( (MACS + SWITCHES - 1) / SWITCHES ))
   log "$kind: learning $SWITCHES x $per MACs (RSS before: $rss0 KiB)"
   w=$WINDOW; [ "$w" -gt "$per" ] && w=$per
@@ -198,7 +189,7 @@ for kind in "${KINDS[@]}"; do
   while kill -0 "$GEN_PID" 2>/dev/null && ! got; do sleep 0.2; done
   if got; then
     sleep 1
-    rss1=$(rss_kib "$CTL_PID")
+    rss1=$(rss_kb "$CTL_PID")
     learned=$(jq -r .answered "$WORK/mem-$kind.json")
     V[$kind,rss]=$(awk -v a="$rss0" -v b="$rss1" -v n="$learned" 'BEGIN { printf "%d", (b - a) * 1024 / n }')
     TXT[$kind,rss]="$(commas "${V[$kind,rss]}") B/MAC ($(awk -v a="$rss0" -v b="$rss1" 'BEGIN { printf "%.1f -> %.1f MiB", a / 1024, b / 1024 }'), $(commas "$learned") MACs)"

@@ -100,8 +100,8 @@ OVS_DIR=
 SERVER_PID=
 LOCK_FD=
 
-log() { echo "-- $*" >&2; }
-commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }  # 1234567 -> 1,234,567
+# shellcheck source=scripts/bench-common.sh
+. "$ROOT/scripts/bench-common.sh"
 
 stop_daemon() {  # stops every ofswitch daemon this script started
   local pid

@@ -107,17 +107,8 @@ OVS_DIR=
 OVS_PORT=                    # its ptcp listener
 LOCK_FD=
 
-log() { echo "-- $*" >&2; }
-commas() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }  # 1234567 -> 1,234,567
-
-stop_pid() {  # stop_pid PID: SIGTERM, up to 10 s, then SIGKILL
-  local pid=$1
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-  return 0
-}
+# shellcheck source=scripts/bench-common.sh
+. "$ROOT/scripts/bench-common.sh"
 ovs_down() {
   [ -n "$OVS_DIR" ] && OFCTL_PORT=$OVS_PORT "$ROOT/scripts/ovs-userspace.sh" down "$OVS_DIR" >/dev/null 2>&1
   OVS_DIR=
@@ -261,8 +252,6 @@ skip() {  # skip KIND REASON ROW...
   local kind=$1 why=$2 r; shift 2
   for r in "$@"; do [ -n "${TXT[$kind,$r]:-}" ] || TXT[$kind,$r]="skipped ($why)"; done
 }
-
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 # ---- the two switches ---------------------------------------------------------------------
 
