@@ -103,12 +103,14 @@ impl<R: Clone> Subtable<R> {
         k
     }
 
-    /// Where the rule with these values and priority is in its group.
-    fn position(&self, h: u64, values: &[u64], priority: u16) -> Option<usize> {
+    /// The rule with these values and priority, and where it is in its
+    /// group.
+    fn find(&self, h: u64, values: &[u64], priority: u16) -> Option<(usize, &Entry<R>)> {
         self.entries
             .group(h)
             .iter()
-            .position(|e| e.priority == priority && &*e.values == values)
+            .enumerate()
+            .find(|(_, e)| e.priority == priority && &*e.values == values)
     }
 }
 
@@ -216,7 +218,7 @@ impl<R: Clone> Classifier<R> {
         let mut vals = [0u64; WORDS];
         let h = self.subtables[idx].project(key, &mut vals);
         let values = &vals[..self.subtables[idx].words.len()];
-        let at = self.subtables[idx].position(h, values, priority)?;
+        let (at, _) = self.subtables[idx].find(h, values, priority)?;
         let st = Arc::make_mut(&mut self.subtables[idx]);
         let e = st.entries.remove(h, at)?;
         self.len -= 1;
@@ -233,12 +235,8 @@ impl<R: Clone> Classifier<R> {
         let st = &self.subtables[self.find_subtable(mask)?];
         let mut vals = [0u64; WORDS];
         let h = st.project(key, &mut vals);
-        let values = &vals[..st.words.len()];
-        st.entries
-            .group(h)
-            .iter()
-            .find(|e| e.priority == priority && &*e.values == values)
-            .map(|e| &e.rule)
+        st.find(h, &vals[..st.words.len()], priority)
+            .map(|(_, e)| &e.rule)
     }
 
     /// The highest-priority rule matching a packet's key.
@@ -298,22 +296,6 @@ impl<R: Clone> Classifier<R> {
                 entries.map(move |e| (st.key_of(e), &st.mask, e.priority, &e.rule))
             })
     }
-
-    /// Removes every rule for which `f` is true, returning them.
-    pub fn remove_where(
-        &mut self,
-        mut f: impl FnMut(&FlowKey, &FlowKey, u16, &R) -> bool,
-    ) -> Vec<R> {
-        let doomed: Vec<(FlowKey, FlowKey, u16)> = self
-            .iter()
-            .filter(|(k, m, p, r)| f(k, m, *p, r))
-            .map(|(k, m, p, _)| (k, *m, p))
-            .collect();
-        doomed
-            .iter()
-            .filter_map(|(k, m, p)| self.remove(k, m, *p))
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -361,7 +343,7 @@ mod tests {
             c.get_strict(&key(1, 0, 0), &port_mask, 100),
             Some(&"port1b")
         );
-        assert_eq!(c.remove_where(|_, _, p, _| p == 0), vec!["miss"]);
+        assert_eq!(c.remove(&any, &any, 0), Some("miss"));
         assert!(c.lookup(&key(2, 0, 0)).is_none());
         assert_eq!(c.subtable_count(), 2);
     }
