@@ -163,14 +163,7 @@ mod tests {
             port_no: no,
             hw_addr: MacAddr([0, 0, 0, 0, 0, no as u8]),
             name: name.into(),
-            config: 0,
-            state: 0,
-            curr: 0,
-            advertised: 0,
-            supported: 0,
-            peer: 0,
-            curr_speed: 0,
-            max_speed: 0,
+            ..Port::default()
         }
     }
 
