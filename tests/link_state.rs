@@ -30,6 +30,18 @@ fn veth() -> Veth {
     v
 }
 
+/// A daemon with a secure bridge whose one port is a fresh veth's end
+/// (the veth is returned: dropping it deletes the pair).
+fn bridge_with_veth_port() -> (Daemon, String, Veth) {
+    let d = Daemon::start(&[]);
+    let br = unique("br");
+    d.vsctl(&["add-br", &br]);
+    d.vsctl(&["set-fail-mode", &br, "secure"]);
+    let v = veth();
+    d.vsctl(&["add-port", &br, &v.end]);
+    (d, br, v)
+}
+
 fn ofctl(d: &Daemon, args: &[&str]) -> String {
     let mut all = vec!["ofctl"];
     all.extend_from_slice(args);
@@ -100,13 +112,8 @@ fn port_status_follows_the_veth_link() {
     if !require_root() {
         return;
     }
-    let d = Daemon::start(&[]);
-    let br = unique("br");
-    d.vsctl(&["add-br", &br]);
-    d.vsctl(&["set-fail-mode", &br, "secure"]);
-    let v = veth();
+    let (d, br, v) = bridge_with_veth_port();
     let p = v.end.clone();
-    d.vsctl(&["add-port", &br, &p]);
     // The port comes up once the veth has carrier (both ends up).
     wait_desc(&d, &br, &p, "0", "LIVE");
     assert_eq!(link_state(&d, &p), "up");
@@ -231,13 +238,8 @@ fn a_vanished_interface_is_warned_about_once_and_reopened() {
     if !require_root() {
         return;
     }
-    let d = Daemon::start(&[]);
-    let br = unique("br");
-    d.vsctl(&["add-br", &br]);
-    d.vsctl(&["set-fail-mode", &br, "secure"]);
-    let v = veth();
+    let (d, br, v) = bridge_with_veth_port();
     let p = v.end.clone();
-    d.vsctl(&["add-port", &br, &p]);
     wait_desc(&d, &br, &p, "0", "LIVE");
     let ofport: u32 = d
         .vsctl(&["get", "interface", &p, "ofport"])
