@@ -37,9 +37,7 @@ fn controller_isolates_vlans_learns_and_resyncs() {
         return;
     }
     let d = Daemon::start(&[]);
-    let br = unique("br");
-    d.vsctl(&["add-br", &br]);
-    d.vsctl(&["set-fail-mode", &br, "secure"]);
+    let br = d.secure_bridge();
     let ns: Vec<Netns> = (0..4).map(|_| Netns::new(&unique("n"))).collect();
     let ports: [String; 4] = std::array::from_fn(|_| unique("p"));
     let ip = |i: usize| format!("10.237.0.{}", i + 1);
@@ -194,9 +192,7 @@ fn controller_connects_out_to_a_passive_switch() {
         return;
     }
     let d = Daemon::start(&[]);
-    let br = unique("br");
-    d.vsctl(&["add-br", &br]);
-    d.vsctl(&["set-fail-mode", &br, "secure"]);
+    let br = d.secure_bridge();
     let ns: Vec<Netns> = (0..2).map(|_| Netns::new(&unique("n"))).collect();
     for (i, n) in ns.iter().enumerate() {
         d.vsctl(&[

@@ -98,9 +98,7 @@ impl Fabric {
                 &format!("10.250.{}.1", i + 1),
             ]);
             let d = Daemon::start_in(&under.0, &[]);
-            let br = unique("br");
-            d.vsctl(&["add-br", &br]);
-            d.vsctl(&["set-fail-mode", &br, "secure"]);
+            let br = d.secure_bridge();
             let mut hs = Vec::new();
             for k in 0..hosts {
                 let h = Host {

@@ -34,9 +34,7 @@ fn veth() -> Veth {
 /// (the veth is returned: dropping it deletes the pair).
 fn bridge_with_veth_port() -> (Daemon, String, Veth) {
     let d = Daemon::start(&[]);
-    let br = unique("br");
-    d.vsctl(&["add-br", &br]);
-    d.vsctl(&["set-fail-mode", &br, "secure"]);
+    let br = d.secure_bridge();
     let v = veth();
     d.vsctl(&["add-port", &br, &v.end]);
     (d, br, v)
@@ -302,9 +300,7 @@ fn fast_failover_group_follows_the_watched_link() {
         return;
     }
     let d = Daemon::start(&[]);
-    let br = unique("br");
-    d.vsctl(&["add-br", &br]);
-    d.vsctl(&["set-fail-mode", &br, "secure"]);
+    let br = d.secure_bridge();
     let (v1, v2) = (veth(), veth());
     d.vsctl(&["add-port", &br, &v1.end]);
     d.vsctl(&["add-port", &br, &v2.end]);

@@ -102,9 +102,7 @@ fn controller_rate_limit_caps_packet_ins_and_none_by_default() {
         return;
     }
     let mut d = Daemon::start(&[]);
-    let br = unique("br");
-    d.vsctl(&["add-br", &br]);
-    d.vsctl(&["set-fail-mode", &br, "secure"]);
+    let br = d.secure_bridge();
     // The host sends IPv6 router solicitations and MLD reports out of the
     // bridge's LOCAL port now and then: packet-ins this test did not ask
     // for, which would throw its counts off.

@@ -262,6 +262,15 @@ impl Daemon {
             .expect("run ofswitch")
     }
 
+    /// Adds a bridge with a unique name in fail-mode secure (no flows
+    /// until a controller or a test adds some); returns its name.
+    pub fn secure_bridge(&self) -> String {
+        let br = unique("br");
+        self.vsctl(&["add-br", &br]);
+        self.vsctl(&["set-fail-mode", &br, "secure"]);
+        br
+    }
+
     /// `ofswitch vsctl ARGS`, which must succeed; returns stdout.
     pub fn vsctl(&self, args: &[&str]) -> String {
         let mut all = vec!["vsctl"];
