@@ -5,8 +5,10 @@
 //! hosts of different VLANs do not (not even an ARP answer crosses), known
 //! hosts talk without packet-ins once learned (the flows carry them), a
 //! killed controller that comes back resynchronises the switch with no
-//! manual step, and SIGHUP reloads the policy (a bad file is refused and
-//! the running policy kept).
+//! manual step, SIGHUP reloads the policy (a bad file is refused and the
+//! running policy kept; an unrelated ping loses nothing across a reload),
+//! and a restarted switch daemon or a host moved to another port recover
+//! by themselves.
 
 mod common;
 
@@ -163,12 +165,32 @@ fn controller_isolates_vlans_learns_and_resyncs() {
         ctx(&ctl, "isolation after a bad reload")
     );
 
-    // SIGHUP with host 3 moved to VLAN 10: it reaches hosts 1 and 2 now.
+    // SIGHUP with host 3 moved to VLAN 10: it reaches hosts 1 and 2 now,
+    // and a ping between hosts 1 and 2 running across the reload loses
+    // nothing (the reload touches only the flows of what changed).
+    let steady = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns[0].0, "ping", "-c", "60", "-i", "0.05"])
+        .args(["-W", "1", &ip(1)])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the steady ping");
+    std::thread::sleep(Duration::from_millis(1000));
     std::fs::write(&file, policy(dpid, &ports, "a")).expect("write policy");
     ctl.signal(libc::SIGHUP);
     wait_for("the reload in the log", Duration::from_secs(10), || {
         ctl.log().contains("policy reloaded")
     });
+    let steady = steady.wait_with_output().expect("the steady ping");
+    let summary = String::from_utf8_lossy(&steady.stdout);
+    eprintln!("{}", summary.lines().rev().nth(1).unwrap_or_default());
+    assert!(
+        summary.contains("60 received"),
+        "{}",
+        ctx(
+            &ctl,
+            &format!("the unrelated ping lost packets:\n{summary}")
+        )
+    );
     let t3 = Instant::now();
     let mut ok = false;
     while !ok && t3.elapsed() < Duration::from_secs(15) {
@@ -236,4 +258,112 @@ fn controller_connects_out_to_a_passive_switch() {
     wait_for("the disconnect line", Duration::from_secs(20), || {
         ctl.log().contains("disconnected")
     });
+}
+
+/// Recovery with no manual step: the switch daemon restarts (the bridge
+/// reconnects and is resynchronised), and a host moves to another port
+/// (its MAC and address reappear on a new port while the old port stays
+/// up, as a migrated VM's do): the first frame it sends from there moves
+/// its flows, and traffic to it follows. No policy: learning only.
+#[test]
+fn controller_recovers_a_restarted_switch_and_a_moved_host() {
+    if !require_root() || !require("ping", have("ping")) {
+        return;
+    }
+    let mut d = Daemon::start(&[]);
+    let br = d.secure_bridge();
+    // Hosts 0 and 1 have addresses; host 2 is where host 1 moves to.
+    let ns: Vec<Netns> = (0..3).map(|_| Netns::new(&unique("n"))).collect();
+    let ip = |i: usize| format!("10.239.0.{}", i + 1);
+    let mac = |i: usize| format!("02:00:00:23:90:0{}", i + 1);
+    for (i, n) in ns.iter().enumerate() {
+        let mut args = vec![
+            "add-netns-port".to_string(),
+            br.clone(),
+            unique("p"),
+            n.0.clone(),
+            "--ifname=eth0".into(),
+            format!("--macaddress={}", mac(i)),
+        ];
+        if i < 2 {
+            args.push(format!("--ipaddress={}/24", ip(i)));
+        }
+        d.vsctl(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let port = free_port();
+    let ctl = Controller::spawn(
+        &["run", "--listen", &format!("tcp:127.0.0.1:{port}")],
+        d.dir().join("controller.log"),
+    );
+    wait_for("the controller to listen", Duration::from_secs(20), || {
+        tcp_listening(port)
+    });
+    d.vsctl(&["set-controller", &br, &format!("tcp:127.0.0.1:{port}")]);
+    let resyncs = |ctl: &Controller| ctl.log().matches("resynced").count();
+    wait_for("the first resync", Duration::from_secs(30), || {
+        resyncs(&ctl) >= 1
+    });
+    let ping_within = |from: &Netns, to: &str, limit: Duration| {
+        let t = Instant::now();
+        while t.elapsed() < limit {
+            if from.ping(to, 1) {
+                return Some(t.elapsed());
+            }
+        }
+        None
+    };
+    let ctx = |what: &str, d: &Daemon| {
+        format!(
+            "{what}\n--- controller\n{}\n--- daemon\n{}",
+            ctl.log(),
+            d.log()
+        )
+    };
+    assert!(
+        ping_within(&ns[0], &ip(1), Duration::from_secs(15)).is_some(),
+        "{}",
+        ctx("first ping", &d)
+    );
+
+    // The switch daemon restarts: the same bridge reconnects with its
+    // flows gone, the controller resyncs it, hosts are relearned.
+    let t0 = Instant::now();
+    d.restart();
+    wait_for(
+        "the resync after the restart",
+        Duration::from_secs(30),
+        || resyncs(&ctl) >= 2,
+    );
+    let back = ping_within(&ns[0], &ip(1), Duration::from_secs(15));
+    assert!(
+        back.is_some(),
+        "{}",
+        ctx("ping after the switch restart", &d)
+    );
+    eprintln!("switch restart: pings back {:?} after it", t0.elapsed());
+
+    // Host 1 moves to host 2's port: the old interface gets another MAC
+    // and loses its address (its port stays up), the new one takes both.
+    ns[1].exec(&["ip", "addr", "flush", "dev", "eth0"]);
+    ns[1].exec(&["ip", "link", "set", "eth0", "address", "02:00:00:23:90:99"]);
+    ns[2].exec(&["ip", "link", "set", "eth0", "address", &mac(1)]);
+    ns[2].exec(&["ip", "addr", "add", &format!("{}/24", ip(1)), "dev", "eth0"]);
+    // Host 0 still knows host 1's MAC: its frames follow the old flow to the
+    // old port, where nobody answers any more.
+    assert!(
+        !ns[0].ping(&ip(1), 1),
+        "{}",
+        ctx("reached the moved address before it spoke", &d)
+    );
+    // The moved host speaks (a migrated VM announces itself the same way):
+    // its first frame from the new port moves its flows.
+    let t1 = Instant::now();
+    let moved = ping_within(&ns[2], &ip(0), Duration::from_secs(10));
+    assert!(moved.is_some(), "{}", ctx("ping from the moved host", &d));
+    assert!(
+        ping_within(&ns[0], &ip(1), Duration::from_secs(5)).is_some(),
+        "{}",
+        ctx("ping to the moved host", &d)
+    );
+    eprintln!("moved host reachable {:?} after it spoke", t1.elapsed());
 }
