@@ -10,59 +10,15 @@ use ofcontroller::net::{serve_stream, Shared};
 use ofcontroller::policy::Policy;
 use ofcontroller::vlans::VlanApp;
 use openflow::channel::ChannelConfig;
-use openflow::message::{Body, Message};
+use openflow::message::Body;
 use openflow::messages::{Hello, PacketIn, SwitchFeatures};
 use openflow::multipart::{MultipartReply, MultipartReplyBody, MultipartRequestBody};
-use openflow::oxm::{Match, Oxm};
-use openflow::port::Port;
-use openflow::{Framer, MacAddr};
+use openflow::MacAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-struct FakeSwitch {
-    io: DuplexStream,
-    framer: Framer,
-}
-
-impl FakeSwitch {
-    async fn send(&mut self, xid: u32, body: Body) {
-        let bytes = Message::new(xid, body).to_bytes();
-        self.io.write_all(&bytes).await.expect("write");
-    }
-
-    /// The next message, or `None` if nothing comes within `wait`.
-    async fn recv_within(&mut self, wait: Duration) -> Option<Message> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            if let Some(raw) = self.framer.next_message().expect("framing") {
-                return Some(Message::decode(&raw).expect("decodes"));
-            }
-            let mut buf = [0u8; 4096];
-            let n = tokio::time::timeout_at(deadline, self.io.read(&mut buf))
-                .await
-                .ok()?
-                .expect("read");
-            assert!(n > 0, "the controller closed the connection");
-            self.framer.push(&buf[..n]);
-        }
-    }
-
-    async fn recv(&mut self) -> Message {
-        self.recv_within(Duration::from_secs(10))
-            .await
-            .expect("a message from the controller")
-    }
-}
-
-fn port(no: u32) -> Port {
-    Port {
-        port_no: no,
-        hw_addr: MacAddr([2, 0, 0, 0, 0, no as u8]),
-        name: format!("p{no}"),
-        ..Port::default()
-    }
-}
+mod common;
+use common::{packet_in, port, FakeSwitch};
 
 /// Records the events it sees.
 #[derive(Clone, Default)]
@@ -102,10 +58,7 @@ async fn setup_resync_with_barriers_then_learning() {
     let shared = Shared::new(app, ChannelConfig::default());
     let (ours, theirs) = tokio::io::duplex(1 << 16);
     let task = tokio::spawn(serve_stream(shared, theirs, "pipe".to_string()));
-    let mut sw = FakeSwitch {
-        io: ours,
-        framer: Framer::new(),
-    };
+    let mut sw = FakeSwitch::new(ours);
 
     // HELLO both ways, then the description of the switch.
     assert!(matches!(sw.recv().await.body, Body::Hello(_)));
@@ -157,17 +110,7 @@ async fn setup_resync_with_barriers_then_learning() {
     sw.send(last.xid, Body::BarrierReply).await;
 
     // A packet-in from an unknown source: its two flows, no barrier.
-    let mut data = vec![0xff; 6];
-    data.extend([2, 0, 0, 0, 0, 9, 0x81, 0, 0, 1, 0x08, 0x00]);
-    let pi = PacketIn {
-        buffer_id: openflow::types::NO_BUFFER,
-        total_len: data.len() as u16,
-        reason: 0,
-        table_id: 1,
-        cookie: 0,
-        match_: Match::new().with(Oxm::InPort(1)),
-        data,
-    };
+    let pi = packet_in(1, MacAddr([2, 0, 0, 0, 0, 9]));
     sw.send(0, Body::PacketIn(pi)).await;
     assert!(matches!(sw.recv().await.body, Body::FlowMod(_)));
     assert!(matches!(sw.recv().await.body, Body::FlowMod(_)));

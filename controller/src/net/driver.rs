@@ -16,7 +16,17 @@
 //! the next frame of the flow again); any other event that does not fit
 //! closes the connection, since losing a PORT_STATUS would leave the flows
 //! wrong, and the switch reconnects and is resynchronised from scratch.
+//! Dropped packet-ins are counted and logged once per [`LOG_INTERVAL`].
+//!
+//! Why writing is one more branch of the `select!` rather than a
+//! `write_all` before it: a switch that stops reading (stalled, or busy
+//! sending) must not stop this loop from reading what it sends, answering
+//! its echoes or timing out. Unwritten bytes wait in a buffer; past
+//! [`UNWRITTEN_LIMIT`] the app's commands wait too (so the buffer stays
+//! bounded and only this switch's app is held back), and a switch that
+//! takes nothing for [`WRITE_STALL`] is disconnected.
 
+use bytes::{Buf, BytesMut};
 use openflow::channel::{Channel, ChannelConfig, Event, ModError};
 use openflow::message::{Body, Header, Message};
 use openflow::messages::ErrorMsg;
@@ -31,6 +41,24 @@ use tokio::time::Instant;
 /// most of the controller's time under a packet-in load, see
 /// scripts/bench-controller.sh).
 const COMMAND_BATCH: usize = 256;
+
+/// Bytes written to the socket but not yet taken by the switch beyond which
+/// the app's commands wait: a switch that reads slowly holds back only its
+/// own app task, and the buffer stays bounded.
+const UNWRITTEN_LIMIT: usize = 1 << 20;
+
+/// How long queued bytes may wait for a switch that takes none of them
+/// before the connection is closed (it reconnects and is resynchronised).
+/// Echo probing cannot see this case: a switch that stopped reading may
+/// well go on sending.
+pub const WRITE_STALL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// How long the last words of a closing connection (an OFPT_ERROR) may
+/// wait for the switch to take them.
+const CLOSE_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// At most one log line per switch per interval about dropped packet-ins.
+pub const LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How many commands an app may queue before its sends wait.
 pub const COMMAND_QUEUE: usize = 256;
@@ -95,9 +123,11 @@ enum Waiter {
 }
 
 /// Runs one connection until it closes; returns why, as text for the log.
-/// `events` is the app's queue; `commands` its requests.
+/// `peer` names the switch in log lines; `events` is the app's queue;
+/// `commands` its requests.
 pub async fn run<S>(
     stream: S,
+    peer: &str,
     config: ChannelConfig,
     events: mpsc::Sender<Incoming>,
     mut commands: mpsc::Receiver<Command>,
@@ -111,19 +141,20 @@ where
     let mut ch = Channel::new(config, now());
     let mut waiters: HashMap<u32, Waiter> = HashMap::new();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut dropped_packet_ins: u64 = 0;
+    let mut drops = Drops::new(epoch);
+    // Bytes the switch has not taken yet, and since when they wait.
+    let mut unwritten = BytesMut::new();
+    let mut waiting_since = Instant::now();
     let why = loop {
-        let out = ch.take_output();
-        if !out.is_empty() {
-            if let Err(e) = wr.write_all(&out).await {
-                break format!("write failed: {e}");
-            }
+        if unwritten.is_empty() {
+            waiting_since = Instant::now();
         }
+        unwritten.unsplit(ch.take_output());
         let mut closed = None;
         while let Some(ev) = ch.poll_event() {
             match ev {
                 Event::Ready => {
-                    if !deliver(&events, Incoming::Ready, &mut dropped_packet_ins) {
+                    if !deliver(&events, Incoming::Ready, &mut drops) {
                         closed = Some("the app is not keeping up".to_string());
                     }
                 }
@@ -156,7 +187,7 @@ where
                     None => {}
                 },
                 Event::Unsolicited(m) => {
-                    if !deliver(&events, Incoming::Message(m), &mut dropped_packet_ins) {
+                    if !deliver(&events, Incoming::Message(m), &mut drops) {
                         closed = Some("the app is not keeping up".to_string());
                     }
                 }
@@ -167,10 +198,12 @@ where
                 Event::Closed(e) => closed = Some(format!("the switch {e}")),
             }
         }
+        drops.log_every(LOG_INTERVAL, peer);
         if let Some(why) = closed {
-            // What the channel still holds says why (an OFPT_ERROR), if anything.
-            let out = ch.take_output();
-            let _ = wr.write_all(&out).await;
+            // What the channel still holds says why (an OFPT_ERROR), if
+            // anything; a switch that does not read gets a moment, no more.
+            unwritten.unsplit(ch.take_output());
+            let _ = tokio::time::timeout(CLOSE_FLUSH, wr.write_all(&unwritten)).await;
             break why;
         }
         let deadline = ch.poll_timeout();
@@ -182,14 +215,30 @@ where
                 None => std::future::pending::<()>().await,
             }
         };
+        let writing = !unwritten.is_empty();
         tokio::select! {
             r = rd.read(&mut buf) => match r {
                 Ok(0) => break "the switch closed the connection".to_string(),
                 Ok(n) => ch.receive(&buf[..n], now()),
                 Err(e) => break format!("read failed: {e}"),
             },
+            r = wr.write(&unwritten), if writing => match r {
+                Ok(0) => break "the switch stopped taking bytes".to_string(),
+                Ok(n) => {
+                    unwritten.advance(n);
+                    waiting_since = Instant::now();
+                }
+                Err(e) => break format!("write failed: {e}"),
+            },
+            () = tokio::time::sleep_until(waiting_since + WRITE_STALL), if writing => {
+                break format!(
+                    "the switch took none of {} bytes for {} s",
+                    unwritten.len(),
+                    WRITE_STALL.as_secs()
+                );
+            }
             () = sleep => ch.handle_timeout(now()),
-            c = commands.recv() => match c {
+            c = commands.recv(), if unwritten.len() < UNWRITTEN_LIMIT => match c {
                 Some(c) => {
                     command(&mut ch, &mut waiters, c, now());
                     // Whatever else the app queued goes out in the same write.
@@ -215,19 +264,56 @@ where
             }
         }
     }
-    if dropped_packet_ins > 0 {
-        tracing::warn!("{dropped_packet_ins} packet-ins dropped: the app was busy");
-    }
+    drops.log_every(std::time::Duration::ZERO, peer);
     why
 }
 
+/// Packet-ins dropped because the app's queue was full: counted, and
+/// logged at most once per interval, so a flooding switch costs one log
+/// line per [`LOG_INTERVAL`], not one per packet-in.
+struct Drops {
+    since_log: u64,
+    total: u64,
+    logged_at: Instant,
+}
+
+impl Drops {
+    fn new(now: Instant) -> Drops {
+        Drops {
+            since_log: 0,
+            total: 0,
+            logged_at: now,
+        }
+    }
+
+    fn count(&mut self) {
+        self.since_log += 1;
+        self.total += 1;
+    }
+
+    /// Logs the drops since the last line if `interval` has passed.
+    fn log_every(&mut self, interval: std::time::Duration, peer: &str) {
+        if self.since_log == 0 || self.logged_at.elapsed() < interval {
+            return;
+        }
+        tracing::warn!(
+            "switch at {peer}: {} packet-ins dropped in the last {} s ({} in all): the app is not keeping up",
+            self.since_log,
+            self.logged_at.elapsed().as_secs(),
+            self.total
+        );
+        self.since_log = 0;
+        self.logged_at = Instant::now();
+    }
+}
+
 /// Hands an event to the app without waiting; false if it must close.
-fn deliver(events: &mpsc::Sender<Incoming>, ev: Incoming, dropped: &mut u64) -> bool {
+fn deliver(events: &mpsc::Sender<Incoming>, ev: Incoming, drops: &mut Drops) -> bool {
     let is_packet_in = matches!(&ev, Incoming::Message(m) if matches!(m.body, Body::PacketIn(_)));
     match events.try_send(ev) {
         Ok(()) => true,
         Err(mpsc::error::TrySendError::Full(_)) if is_packet_in => {
-            *dropped += 1;
+            drops.count();
             true
         }
         Err(_) => false,

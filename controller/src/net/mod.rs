@@ -97,7 +97,7 @@ where
         cmd_tx,
         shared.broadcast.subscribe(),
     ));
-    let why = driver::run(stream, shared.config, ev_tx, cmd_rx).await;
+    let why = driver::run(stream, &peer, shared.config, ev_tx, cmd_rx).await;
     match app.await {
         Ok(Some(dpid)) => tracing::info!("switch {dpid:016x} at {peer} disconnected: {why}"),
         Ok(None) => tracing::info!("connection from {peer} closed before setup: {why}"),
