@@ -367,3 +367,64 @@ fn controller_recovers_a_restarted_switch_and_a_moved_host() {
     );
     eprintln!("moved host reachable {:?} after it spoke", t1.elapsed());
 }
+
+/// The custom app of examples/packet_in_counter.rs (a packet-in counter
+/// composed with the bundled learning app) drives a real bridge: hosts
+/// ping, and it prints the switch's packet-ins.
+#[test]
+fn the_custom_app_example_counts_packet_ins_and_learns() {
+    if !require_root() || !require("ping", have("ping")) {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let br = d.secure_bridge();
+    let ns: Vec<Netns> = (0..2).map(|_| Netns::new(&unique("n"))).collect();
+    for (i, n) in ns.iter().enumerate() {
+        d.vsctl(&[
+            "add-netns-port",
+            &br,
+            &unique("p"),
+            &n.0,
+            &format!("--ipaddress=10.240.0.{}/24", i + 1),
+        ]);
+    }
+    let port = free_port();
+    let log = d.dir().join("counter.log");
+    let out = std::fs::File::create(&log).expect("log file");
+    let child = std::process::Command::new(example_bin("packet_in_counter"))
+        .arg(format!("tcp:127.0.0.1:{port}"))
+        .stdout(out)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the example");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    let read = || std::fs::read_to_string(&log).unwrap_or_default();
+    wait_for("the example to listen", Duration::from_secs(20), || {
+        tcp_listening(port)
+    });
+    d.vsctl(&["set-controller", &br, &format!("tcp:127.0.0.1:{port}")]);
+    wait_for("the switch up line", Duration::from_secs(20), || {
+        read().contains(" up from ")
+    });
+    let ok = (0..20).any(|_| ns[0].ping("10.240.0.2", 1));
+    assert!(ok, "ping through the example's learning\n{}", read());
+    let counted = |text: &str| {
+        text.lines().any(|l| {
+            l.strip_suffix(" packet-ins")
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
+        })
+    };
+    wait_for("a count above zero", Duration::from_secs(15), || {
+        counted(&read())
+    });
+    eprintln!("{}", read());
+}

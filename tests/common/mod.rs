@@ -77,6 +77,25 @@ pub fn ofcontroller_bin() -> PathBuf {
     workspace_bin("ofcontroller")
 }
 
+/// Example `name` of the root package (`examples/NAME.rs`), built if
+/// missing.
+pub fn example_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let bin = dir.join("examples").join(name);
+    if !bin.exists() {
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "--example", name])
+            .status()
+            .expect("cargo build");
+        assert!(st.success(), "building example {name} failed");
+    }
+    bin
+}
+
 /// Binary `name` of the workspace package of the same name, next to the
 /// test executable (built if missing: the root package's tests do not
 /// build other packages' binaries).
