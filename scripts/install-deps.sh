@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs (idempotent; fast when everything is there):
 #   Debian packages: Open vSwitch (userspace), tshark, iperf3, ethtool, iproute2, ping,
-#   tcpdump, netsniff-ng (trafgen), jq, python3-venv;
+#   dnsmasq (DHCP server), iptables (NAT), busybox (udhcpc, a DHCP client that leaves the
+#   host's resolv.conf alone), tcpdump, netsniff-ng (trafgen), jq, python3-venv;
 #   a Python venv at ${OFS_VENV:-<repo>/.venv} with os-ken and scapy.
 # Needs root for apt-get (only when a package is missing). Works with CI=true, no stdin.
 set -euo pipefail
@@ -9,7 +10,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${OFS_VENV:-$REPO/.venv}
 PKGS=(openvswitch-switch openvswitch-common tshark iperf3 ethtool iproute2 iputils-ping
-      tcpdump netsniff-ng jq python3-venv)
+      dnsmasq-base iptables busybox tcpdump netsniff-ng jq python3-venv)
 PY_MODULES="os_ken, scapy"
 PIP_PKGS=(os-ken scapy)
 
