@@ -15,22 +15,10 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-fn policy(dpid: u64, ports: &[String; 4], third_in: &str) -> String {
-    format!(
-        r#"[vlans.a]
-vid = 10
-[vlans.b]
-vid = 20
-[switches.s]
-dpid = {dpid}
-[switches.s.ports]
-{} = {{ access = "a" }}
-{} = {{ access = "a" }}
-{} = {{ access = "{third_in}" }}
-{} = {{ access = "b" }}
-"#,
-        ports[0], ports[1], ports[2], ports[3]
-    )
+fn policy(dpid: u64, ports: &[String], third_in: &str) -> String {
+    let roles = ["a", "a", third_in, "b"];
+    let ports: Vec<(&str, &str)> = ports.iter().map(String::as_str).zip(roles).collect();
+    ab_policy(dpid, &ports)
 }
 
 #[test]
@@ -40,42 +28,27 @@ fn controller_isolates_vlans_learns_and_resyncs() {
     }
     let d = Daemon::start(&[]);
     let br = d.secure_bridge();
-    let ns: Vec<Netns> = (0..4).map(|_| Netns::new(&unique("n"))).collect();
-    let ports: [String; 4] = std::array::from_fn(|_| unique("p"));
     let ip = |i: usize| format!("10.237.0.{}", i + 1);
-    for i in 0..4 {
-        d.vsctl(&[
-            "add-netns-port",
-            &br,
-            &ports[i],
-            &ns[i].0,
-            &format!("--ipaddress={}/24", ip(i)),
-            &format!("--macaddress=02:00:00:23:70:0{}", i + 1),
-        ]);
-    }
-    let dpid_text = d.vsctl(&["get", "bridge", &br, "datapath_id"]);
-    let dpid = u64::from_str_radix(dpid_text.trim().trim_matches('"'), 16)
-        .unwrap_or_else(|e| panic!("datapath_id {dpid_text:?}: {e}"));
+    let hosts: Vec<(String, String)> = (0..4)
+        .map(|i| {
+            (
+                format!("{}/24", ip(i)),
+                format!("02:00:00:23:70:0{}", i + 1),
+            )
+        })
+        .collect();
+    let (ns, ports) = d.netns_hosts(&br, &hosts);
+    let dpid = d.datapath_id(&br);
 
     let file = d.dir().join("policy.toml");
     std::fs::write(&file, policy(dpid, &ports, "b")).expect("write policy");
-    let port = free_port();
-    let mut ctl = Controller::start(port, &file, d.dir().join("controller.log"));
-    d.vsctl(&["set-controller", &br, &format!("tcp:127.0.0.1:{port}")]);
-    let ctx = |ctl: &Controller, what: &str| {
-        format!(
-            "{what}\n--- controller\n{}\n--- daemon\n{}",
-            ctl.log(),
-            d.log()
-        )
-    };
     let t0 = Instant::now();
-    wait_for(
-        "the controller to resync the switch",
-        Duration::from_secs(30),
-        || ctl.log().contains("resynced"),
+    let (mut ctl, port) = Controller::start_for(&d, &br, &file, "controller.log");
+    let ctx = |ctl: &Controller, what: &str| ctl.context(&d, what);
+    eprintln!(
+        "switch resynced {:?} after the controller's start",
+        t0.elapsed()
     );
-    eprintln!("switch resynced {:?} after set-controller", t0.elapsed());
     let log = ctl.log();
     assert!(
         log.contains(&format!("switch {dpid:016x} connected")),

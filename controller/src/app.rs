@@ -107,7 +107,8 @@ pub trait App: Send + Sync + 'static {
     fn error(&self, _sw: &Switch, _xid: u32, _e: &ErrorMsg) -> impl Future<Output = ()> + Send {
         async {}
     }
-    /// The configuration changed (SIGHUP); called for every switch.
+    /// The configuration changed (SIGHUP, `ofcontroller reload`); called
+    /// for every switch.
     fn reconfigured(&self, _sw: &Switch) -> impl Future<Output = ()> + Send {
         async {}
     }

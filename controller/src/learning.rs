@@ -168,6 +168,13 @@ impl MacTable {
         self.vlans.get(&vid)?.get(&mac)
     }
 
+    /// Every learned MAC, by VLAN then MAC.
+    pub fn entries(&self) -> impl Iterator<Item = (Vid, MacAddr, &Entry)> + '_ {
+        self.vlans
+            .iter()
+            .flat_map(|(vid, t)| t.iter().map(|(mac, e)| (*vid, *mac, e)))
+    }
+
     /// How many MACs are learned in `vid`.
     pub fn len(&self, vid: Vid) -> usize {
         self.vlans.get(&vid).map_or(0, BTreeMap::len)

@@ -19,12 +19,17 @@
 //! - [`app`]: the [`app::App`] trait apps implement, and the per-switch task
 //!   that calls them.
 //! - [`vlans`]: the bundled app, learning + VLANs over [`session::Session`].
+//! - [`status`]: what the bundled app knows right now (switches, ports,
+//!   VLANs, learned MACs) as plain data, and its tables.
+//! - [`control`]: the unix socket `ofcontroller status` and `reload` use.
 
 pub mod app;
+pub mod control;
 pub mod faucet;
 pub mod learning;
 pub mod net;
 pub mod pipeline;
 pub mod policy;
 pub mod session;
+pub mod status;
 pub mod vlans;

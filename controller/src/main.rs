@@ -9,9 +9,15 @@
 //!   [--policy FILE]`: run the bundled learning + VLANs app. SIGHUP re-reads
 //!   the policy file; a bad file is refused with one log line and the
 //!   running policy kept, so a typo never takes the network down.
+//!   `--control PATH` is the socket the two commands below ask.
+//! - `ofcontroller status [--control PATH] [--json]`: the switches, their
+//!   ports, VLANs and learned MACs.
+//! - `ofcontroller reload [--control PATH]`: re-read the policy file, as
+//!   SIGHUP does; exit 1 if it is refused.
 
 use clap::{Parser, Subcommand};
 use ofcontroller::app::Broadcast;
+use ofcontroller::control::{self, Reply, Request};
 use ofcontroller::learning::Timeouts;
 use ofcontroller::net::{self, Shared, Target};
 use ofcontroller::policy::Policy;
@@ -51,11 +57,46 @@ enum Command {
         /// reconnecting with back-off; may be repeated.
         #[arg(long, value_name = "tcp:IP:PORT")]
         connect: Vec<Target>,
-        /// The policy (TOML, or Faucet .yaml); re-read on SIGHUP. Without
-        /// one: learning only, every port an access port of VLAN 1.
+        /// The policy (TOML, or Faucet .yaml); re-read on SIGHUP and on
+        /// `ofcontroller reload`. Without one: learning only, every port an
+        /// access port of VLAN 1.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        #[command(flatten)]
+        control: ControlPath,
     },
+    /// Show the connected switches, their ports, VLANs and learned MACs
+    /// (port, VLAN, MAC, age in seconds).
+    Status {
+        #[command(flatten)]
+        control: ControlPath,
+        /// The status as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make the running controller re-read its policy file, as SIGHUP does;
+    /// a refused file is one line on stderr and exit status 1 (the running
+    /// policy is kept).
+    Reload {
+        #[command(flatten)]
+        control: ControlPath,
+    },
+}
+
+#[derive(clap::Args)]
+struct ControlPath {
+    /// The control socket (`ofcontroller run` listens on it; `status` and
+    /// `reload` ask it) [default: /run/ofcontroller.ctl]
+    #[arg(long = "control", value_name = "PATH")]
+    path: Option<PathBuf>,
+}
+
+impl ControlPath {
+    fn get(&self) -> PathBuf {
+        self.path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(control::DEFAULT_PATH))
+    }
 }
 
 fn main() -> ExitCode {
@@ -65,7 +106,24 @@ fn main() -> ExitCode {
             listen,
             connect,
             policy,
-        } => run(listen, connect, policy),
+            control,
+        } => run(listen, connect, policy, control),
+        Command::Status { control, json } => ask("status", &control.get(), Request::Status, json),
+        Command::Reload { control } => ask("reload", &control.get(), Request::Reload, false),
+    }
+}
+
+/// `ofcontroller status|reload`: one request to the running controller.
+fn ask(verb: &str, path: &Path, req: Request, json: bool) -> ExitCode {
+    match control::request(path, req).and_then(|r| control::outcome(r, json)) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ofcontroller {verb}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -108,7 +166,12 @@ fn check(file: &Path) -> ExitCode {
     }
 }
 
-fn run(listen: Vec<Target>, connect: Vec<Target>, policy_file: Option<PathBuf>) -> ExitCode {
+fn run(
+    listen: Vec<Target>,
+    connect: Vec<Target>,
+    policy_file: Option<PathBuf>,
+    control: ControlPath,
+) -> ExitCode {
     init_logging();
     if listen.is_empty() && connect.is_empty() {
         eprintln!("ofcontroller run: give at least one --listen or --connect");
@@ -131,7 +194,51 @@ fn run(listen: Vec<Target>, connect: Vec<Target>, policy_file: Option<PathBuf>) 
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(serve(listen, connect, policy, policy_file))
+    rt.block_on(serve(listen, connect, policy, policy_file, control))
+}
+
+/// The running controller, as signals and the control socket see it.
+struct Running {
+    app: Arc<VlanApp>,
+    shared: Arc<Shared<VlanApp>>,
+    policy_file: Option<PathBuf>,
+}
+
+impl Running {
+    /// Re-reads the policy file (SIGHUP, `ofcontroller reload`): each
+    /// switch then gets only the flows the change concerns. A bad file is
+    /// refused and the running policy kept. One log line either way; `via`
+    /// says what asked.
+    fn reload(&self, via: &str) -> Result<String, String> {
+        let Some(f) = &self.policy_file else {
+            tracing::info!("{via}: no policy file, nothing to reload");
+            return Err("no policy file to reload (started without --policy)".into());
+        };
+        match load_policy(f) {
+            Ok(p) => {
+                self.app.set_policy(p);
+                self.shared.broadcast(Broadcast::Reconfigured);
+                tracing::info!("{via}: policy {} reloaded", f.display());
+                Ok(f.display().to_string())
+            }
+            Err(e) => {
+                tracing::error!("{via}: policy refused, keeping the running one: {e}");
+                Err(e)
+            }
+        }
+    }
+}
+
+impl control::Handler for Running {
+    fn handle(&self, req: Request) -> Reply {
+        match req {
+            Request::Status => Reply::Status(self.app.status()),
+            Request::Reload => match self.reload("control socket") {
+                Ok(file) => Reply::Reloaded { file },
+                Err(error) => Reply::Refused { error },
+            },
+        }
+    }
 }
 
 async fn serve(
@@ -139,10 +246,16 @@ async fn serve(
     connect: Vec<Target>,
     policy: Policy,
     policy_file: Option<PathBuf>,
+    control: ControlPath,
 ) -> ExitCode {
     use tokio::signal::unix::{signal, SignalKind};
     let app = Arc::new(VlanApp::new(policy, Timeouts::default()));
     let shared = Shared::new(app.clone(), ChannelConfig::default());
+    let running = Arc::new(Running {
+        app,
+        shared: shared.clone(),
+        policy_file,
+    });
     // Signals first, so that a SIGHUP right after start is not fatal.
     let (mut hup, mut term, mut int) = match (
         signal(SignalKind::hangup()),
@@ -152,6 +265,26 @@ async fn serve(
         (Ok(h), Ok(t), Ok(i)) => (h, t, i),
         _ => {
             eprintln!("ofcontroller: cannot install signal handlers");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Before listening, so that a second controller on the same socket
+    // stops here. The file is removed when `_socket_file` drops, at exit.
+    // Only the default path may be out of reach (not root): then the
+    // controller runs without one.
+    let path = control.get();
+    let _socket_file = match control::bind(&path) {
+        Ok((listener, file)) => {
+            tracing::info!("control socket {}", path.display());
+            tokio::spawn(control::serve(listener, running.clone()));
+            Some(file)
+        }
+        Err(control::BindError::Other(e)) if control.path.is_none() => {
+            tracing::warn!("no control socket (give --control PATH): {e}");
+            None
+        }
+        Err(e) => {
+            eprintln!("ofcontroller: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -173,17 +306,10 @@ async fn serve(
     }
     loop {
         tokio::select! {
-            _ = hup.recv() => match &policy_file {
-                None => tracing::info!("SIGHUP: no policy file, nothing to reload"),
-                Some(f) => match load_policy(f) {
-                    Ok(p) => {
-                        app.set_policy(p);
-                        shared.broadcast(Broadcast::Reconfigured);
-                        tracing::info!("SIGHUP: policy {} reloaded", f.display());
-                    }
-                    Err(e) => tracing::error!("SIGHUP: policy refused, keeping the running one: {e}"),
-                },
-            },
+            _ = hup.recv() => {
+                // Logged either way; nobody to answer.
+                let _ = running.reload("SIGHUP");
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }

@@ -36,7 +36,7 @@
 //! With a policy file, a switch the file does not name, and a port of a named
 //! switch that the file does not name, get no flows: their frames are dropped.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use toml::Spanned;
@@ -53,8 +53,10 @@ pub const TUNNEL_NAME_PREFIXES: &[&str] = &["vxlan", "vx", "gre", "geneve"];
 /// The largest tunnel id: a VXLAN VNI has 24 bits (a GRE key 32).
 pub const MAX_TUNNEL_ID: u64 = 0xff_ffff;
 
-/// What a port is.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// What a port is (in `ofcontroller status --json`: `{"access": 10}`,
+/// `{"trunk": [10, 20]}`, `"tunnel"`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PortRole {
     /// Untagged hosts of one VLAN; tagged frames are refused.
     Access(Vid),

@@ -69,6 +69,11 @@ impl Session {
         &self.macs
     }
 
+    /// Every port the switch reported, live or not, by number.
+    pub fn ports(&self) -> impl Iterator<Item = &Port> {
+        self.ports.values()
+    }
+
     fn compute_view(&self, policy: &Policy) -> View {
         policy.view(
             self.dpid,
@@ -152,13 +157,13 @@ impl Session {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use openflow::messages::flow_mod_command;
     use openflow::oxm::{Match, Oxm};
     use openflow::MacAddr;
 
-    fn port(no: u32, name: &str) -> Port {
+    pub(crate) fn port(no: u32, name: &str) -> Port {
         Port {
             port_no: no,
             hw_addr: MacAddr([0, 0, 0, 0, 0, no as u8]),
@@ -167,7 +172,7 @@ mod tests {
         }
     }
 
-    const POLICY: &str = r#"
+    pub(crate) const POLICY: &str = r#"
 [vlans.a]
 vid = 10
 [vlans.b]
@@ -180,7 +185,8 @@ dpid = 1
 3 = { access = "b" }
 "#;
 
-    fn packet_in(in_port: u32, vid: u16, src: u8) -> PacketIn {
+    /// A tagged broadcast from `02:00:00:00:00:SRC`.
+    pub(crate) fn packet_in(in_port: u32, vid: u16, src: u8) -> PacketIn {
         let mut data = vec![0xff; 6];
         data.extend([2, 0, 0, 0, 0, src, 0x81, 0]);
         data.extend(vid.to_be_bytes());

@@ -15,6 +15,7 @@ use crate::app::{App, Switch};
 use crate::learning::Timeouts;
 use crate::policy::Policy;
 use crate::session::{Out, Session};
+use crate::status::{Status, SwitchStatus};
 use openflow::message::Body;
 use openflow::messages::{ErrorMsg, PacketIn};
 use openflow::port::PortStatus;
@@ -25,10 +26,20 @@ use std::time::Instant;
 /// Learning and VLANs for every switch that connects.
 pub struct VlanApp {
     policy: Mutex<Arc<Policy>>,
-    /// By datapath id: the connection's number and its session.
-    sessions: Mutex<HashMap<u64, (u64, Session)>>,
+    /// By datapath id.
+    sessions: Mutex<HashMap<u64, Connected>>,
     timeouts: Timeouts,
     epoch: Instant,
+}
+
+/// A connected switch: its connection, and its session.
+struct Connected {
+    /// The connection's number ([`Switch::conn`]).
+    conn: u64,
+    peer: String,
+    /// When it came up, on [`VlanApp::now`]'s clock.
+    since: u64,
+    session: Session,
 }
 
 impl VlanApp {
@@ -58,7 +69,29 @@ impl VlanApp {
 
     /// Runs `f` on the switch's session, if it has one.
     fn with_session<T>(&self, dpid: u64, f: impl FnOnce(&mut Session) -> T) -> Option<T> {
-        lock(&self.sessions).get_mut(&dpid).map(|(_, s)| f(s))
+        lock(&self.sessions)
+            .get_mut(&dpid)
+            .map(|c| f(&mut c.session))
+    }
+
+    /// What it knows right now: every connected switch with its ports,
+    /// VLANs and learned MACs, by datapath id. A copy: no lock is held
+    /// once it returns.
+    pub fn status(&self) -> Status {
+        let now = self.now();
+        let policy = self.policy();
+        let mut switches: Vec<SwitchStatus> = lock(&self.sessions)
+            .values()
+            .map(|c| {
+                let up = now.saturating_sub(c.since);
+                SwitchStatus::of(&c.session, &policy, &c.peer, up, now)
+            })
+            .collect();
+        switches.sort_by_key(|s| s.dpid);
+        Status {
+            uptime: now,
+            switches,
+        }
     }
 }
 
@@ -101,7 +134,13 @@ impl App for VlanApp {
         let mut s = Session::new(sw.dpid, self.timeouts);
         let outs = s.connect(&policy, &sw.ports);
         // A switch that reconnects replaces its old session.
-        lock(&self.sessions).insert(sw.dpid, (sw.conn, s));
+        let c = Connected {
+            conn: sw.conn,
+            peer: sw.peer.clone(),
+            since: self.now(),
+            session: s,
+        };
+        lock(&self.sessions).insert(sw.dpid, c);
         apply(sw, outs).await;
         tracing::info!("switch {:016x} resynced", sw.dpid);
     }
@@ -109,7 +148,7 @@ impl App for VlanApp {
     async fn switch_down(&self, sw: &Switch) {
         // Only this connection's: the switch may already be back on a new one.
         let mut sessions = lock(&self.sessions);
-        if sessions.get(&sw.dpid).is_some_and(|(c, _)| *c == sw.conn) {
+        if sessions.get(&sw.dpid).is_some_and(|c| c.conn == sw.conn) {
             sessions.remove(&sw.dpid);
         }
     }

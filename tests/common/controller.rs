@@ -1,21 +1,48 @@
 //! An `ofcontroller run` process for the end-to-end tests, in the test's
 //! network namespace or in another one; killed (by its pid) when dropped.
+//! Its control socket is next to its log (never the default path, which
+//! tests running at once would share), and [`Controller::ctl`] asks it.
 
-use super::{ofcontroller_bin, tcp_listening, Netns};
+use super::{free_port, ofcontroller_bin, tcp_listening, wait_for, Daemon, Netns};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// A policy with VLANs `a` (vid 10) and `b` (vid 20) for switch `dpid`:
+/// each `(port, vlan)` an access port of that VLAN.
+pub fn ab_policy(dpid: u64, ports: &[(&str, &str)]) -> String {
+    let mut p = format!(
+        "[vlans.a]\nvid = 10\n[vlans.b]\nvid = 20\n\
+         [switches.s]\ndpid = {dpid}\n[switches.s.ports]\n"
+    );
+    for (port, vlan) in ports {
+        p.push_str(&format!("{port} = {{ access = \"{vlan}\" }}\n"));
+    }
+    p
+}
 
 /// An `ofcontroller` process; killed (by its pid) when dropped.
 pub struct Controller {
     pub child: Child,
     log: PathBuf,
+    /// The control socket (`--control`).
+    pub control: PathBuf,
 }
 
 impl Controller {
     /// `ofcontroller ARGS`, logging to `log`; inside namespace `ns` if
     /// given (`ip netns exec`, which execs, so the pid is the controller's).
+    /// `run` gets `--control LOG.ctl` unless ARGS name one.
     pub fn spawn_in(ns: Option<&Netns>, args: &[&str], log: PathBuf) -> Controller {
+        let control = match args.iter().position(|a| *a == "--control") {
+            Some(i) => PathBuf::from(args.get(i + 1).expect("--control PATH")),
+            None => log.with_extension("ctl"),
+        };
+        let mut args: Vec<&str> = args.to_vec();
+        let control_arg = control.to_string_lossy().into_owned();
+        if args.first() == Some(&"run") && !args.contains(&"--control") {
+            args.extend(["--control", &control_arg]);
+        }
         let out = std::fs::File::create(&log).expect("controller log file");
         let mut cmd = match ns {
             Some(ns) => {
@@ -35,7 +62,23 @@ impl Controller {
             .stderr(out)
             .spawn()
             .expect("start ofcontroller");
-        Controller { child, log }
+        Controller {
+            child,
+            log,
+            control,
+        }
+    }
+
+    /// `ofcontroller VERB ARGS --control SOCKET` (`status`, `reload`), from
+    /// the test's namespace: the socket is a file, reachable from any.
+    pub fn ctl(&self, verb: &str, args: &[&str]) -> Output {
+        Command::new(ofcontroller_bin())
+            .arg(verb)
+            .args(args)
+            .arg("--control")
+            .arg(&self.control)
+            .output()
+            .expect("run ofcontroller")
     }
 
     /// `ofcontroller ARGS`, logging to `log`.
@@ -50,6 +93,30 @@ impl Controller {
         let policy = policy.to_string_lossy();
         let c = Controller::spawn(&["run", "--listen", &listen, "--policy", &policy], log);
         c.wait_listening(|| tcp_listening(port))
+    }
+
+    /// [`Controller::start`] on a free port, bridge `br` of `d` pointed at
+    /// it; returns once the controller resynced the switch, and the port.
+    pub fn start_for(d: &Daemon, br: &str, policy: &Path, log: &str) -> (Controller, u16) {
+        let port = free_port();
+        let c = Controller::start(port, policy, d.dir().join(log));
+        d.vsctl(&["set-controller", br, &format!("tcp:127.0.0.1:{port}")]);
+        wait_for(
+            "the controller to resync the switch",
+            Duration::from_secs(30),
+            || c.log().contains("resynced"),
+        );
+        (c, port)
+    }
+
+    /// `what`, then this controller's log and the daemon's: a failure
+    /// message.
+    pub fn context(&self, d: &Daemon, what: &str) -> String {
+        format!(
+            "{what}\n--- controller\n{}\n--- daemon\n{}",
+            self.log(),
+            d.log()
+        )
     }
 
     /// `ofcontroller run --listen tcp:IP:PORT --policy FILE` inside

@@ -61,7 +61,7 @@ pub fn unique(suffix: &str) -> String {
 }
 
 #[allow(unused_imports)]
-pub use controller::Controller;
+pub use controller::{ab_policy, Controller};
 #[allow(unused_imports)]
 pub use netdev::{inject, Capture, Veth};
 #[allow(unused_imports)]
@@ -288,6 +288,34 @@ impl Daemon {
         self.vsctl(&["add-br", &br]);
         self.vsctl(&["set-fail-mode", &br, "secure"]);
         br
+    }
+
+    /// One namespace host per `(ip/len, mac)` on bridge `br`, each on a
+    /// port of its own: the namespaces (removed when dropped) and the
+    /// ports' names, in the same order.
+    pub fn netns_hosts(&self, br: &str, hosts: &[(String, String)]) -> (Vec<Netns>, Vec<String>) {
+        let mut out = (Vec::new(), Vec::new());
+        for (cidr, mac) in hosts {
+            let (ns, port) = (Netns::new(&unique("n")), unique("p"));
+            self.vsctl(&[
+                "add-netns-port",
+                br,
+                &port,
+                &ns.0,
+                &format!("--ipaddress={cidr}"),
+                &format!("--macaddress={mac}"),
+            ]);
+            out.0.push(ns);
+            out.1.push(port);
+        }
+        out
+    }
+
+    /// A bridge's datapath id (`vsctl get bridge BR datapath_id`).
+    pub fn datapath_id(&self, br: &str) -> u64 {
+        let text = self.vsctl(&["get", "bridge", br, "datapath_id"]);
+        u64::from_str_radix(text.trim().trim_matches('"'), 16)
+            .unwrap_or_else(|e| panic!("datapath_id {text:?}: {e}"))
     }
 
     /// `ofswitch vsctl ARGS`, which must succeed; returns stdout.
