@@ -86,14 +86,18 @@ host() {
 # ofs HOST ARGS...: `ofswitch` against HOST's daemon.
 ofs() { local h=$1; shift; "$OFSWITCH" --state-dir "$WORK/$h" "$@"; }
 
-# link A IP_A B IP_B: a veth pair between namespaces A and B (the underlay), addresses /24.
+# link A IP_A B IP_B: a veth pair between namespaces A and B (the underlay), addresses /24;
+# its ends are named ${P}lNa (in A) and ${P}lNb (in B) for the Nth link.
+EX_LINKS=0
 link() {
-  local a=$1 ipa=$2 b=$3 ipb=$4
-  ip link add "$P$a-$b" netns "$P$a" type veth peer "$P$b-$a" netns "$P$b"
-  ip -n "$P$a" addr add "$ipa/24" dev "$P$a-$b"
-  ip -n "$P$b" addr add "$ipb/24" dev "$P$b-$a"
-  ip -n "$P$a" link set "$P$a-$b" up
-  ip -n "$P$b" link set "$P$b-$a" up
+  local a=$1 ipa=$2 b=$3 ipb=$4 n
+  EX_LINKS=$((EX_LINKS + 1))
+  n=$P"l$EX_LINKS"
+  ip link add "${n}a" netns "$P$a" type veth peer "${n}b" netns "$P$b"
+  ip -n "$P$a" addr add "$ipa/24" dev "${n}a"
+  ip -n "$P$b" addr add "$ipb/24" dev "${n}b"
+  ip -n "$P$a" link set "${n}a" up
+  ip -n "$P$b" link set "${n}b" up
 }
 
 # container HOST BRIDGE NAME IP/PREFIX [OPTIONS...]: namespace $P$NAME attached to BRIDGE of
