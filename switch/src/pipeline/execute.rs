@@ -31,6 +31,12 @@ pub enum Outcome {
         frame: Vec<u8>,
     },
     PacketIn(PacketIn),
+    /// A frame for spanning tree (sent to the bridge group address while
+    /// [`Pipeline::stp`] is on), received on `port`.
+    Bpdu {
+        port: u32,
+        frame: Vec<u8>,
+    },
 }
 
 /// Whether processing goes on after an operation.
@@ -277,6 +283,13 @@ impl Pipeline {
                 return;
             }
             p.counters.rx(frame.len());
+        }
+        if self.stp && crate::stp::is_bpdu_frame(&frame) {
+            out.push(Outcome::Bpdu {
+                port: meta.in_port,
+                frame,
+            });
+            return;
         }
         let mut key = FlowKey::ZERO;
         let layout = extract_into(&frame, meta, &mut key);

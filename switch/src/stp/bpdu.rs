@@ -22,14 +22,12 @@ const LLC: [u8; 3] = [0x42, 0x42, 0x03];
 /// Byte offsets in the frame.
 mod field {
     pub const DST: std::ops::Range<usize> = 0..6;
-    pub const SRC: std::ops::Range<usize> = 6..12;
     pub const LEN: std::ops::Range<usize> = 12..14;
     pub const LLC: std::ops::Range<usize> = 14..17;
     /// Where the BPDU proper starts.
     pub const BPDU: usize = 17;
     // Offsets inside the BPDU.
     pub const PROTOCOL: std::ops::Range<usize> = 0..2;
-    pub const VERSION: usize = 2;
     pub const TYPE: usize = 3;
     pub const FLAGS: usize = 4;
     pub const ROOT: std::ops::Range<usize> = 5..13;
