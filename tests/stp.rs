@@ -218,16 +218,6 @@ impl World {
     }
 }
 
-fn ping_until(h: &Netns, ip: &str, timeout: Duration) -> Option<Duration> {
-    let t0 = Instant::now();
-    while t0.elapsed() < timeout {
-        if h.ping(ip, 1) {
-            return Some(t0.elapsed());
-        }
-    }
-    None
-}
-
 #[test]
 fn interoperates_with_linux_stp_and_heals() {
     if !require_root() {

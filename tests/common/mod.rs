@@ -372,6 +372,17 @@ impl Netns {
     }
 }
 
+/// Pings until it works or `timeout` passes; returns when it worked.
+pub fn ping_until(ns: &Netns, ip: &str, timeout: Duration) -> Option<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if ns.ping(ip, 1) {
+            return Some(t0.elapsed());
+        }
+    }
+    None
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();

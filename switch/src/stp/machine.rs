@@ -810,15 +810,21 @@ impl Stp {
         self.hello_timer = Some(self.now);
     }
 
-    fn initialize_port(&mut self, n: u32) {
+    /// What Initialize Port and Disable Port share: the port becomes
+    /// designated in `state`, with its flags and timers cleared.
+    fn reset_port(&mut self, n: u32, state: PortState) {
         self.become_designated_port(n);
-        self.set_state(n, PortState::Blocking);
+        self.set_state(n, state);
         let p = self.port(n);
         p.topology_change_ack = false;
         p.config_pending = false;
         p.message_age_timer = None;
         p.forward_delay_timer = None;
-        p.hold_timer = None;
+    }
+
+    fn initialize_port(&mut self, n: u32) {
+        self.reset_port(n, PortState::Blocking);
+        self.port(n).hold_timer = None;
     }
 
     fn enable_port(&mut self, n: u32) {
@@ -828,16 +834,7 @@ impl Stp {
 
     fn disable_port(&mut self, n: u32) {
         let was_root = self.root_bridge();
-        self.become_designated_port(n);
-        self.set_state(n, PortState::Disabled);
-        let p = self.port(n);
-        p.topology_change_ack = false;
-        p.config_pending = false;
-        p.message_age_timer = None;
-        p.forward_delay_timer = None;
-        if self.root_port == Some(n) {
-            self.root_port = None;
-        }
+        self.reset_port(n, PortState::Disabled);
         self.configuration_update();
         self.port_state_selection();
         if self.root_bridge() && !was_root {

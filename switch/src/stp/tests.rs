@@ -134,6 +134,18 @@ impl Net {
         self.states().iter().filter(|(_, _, x)| *x == s).count()
     }
 
+    /// Steps until port `port` of bridge `b` forwards; how long that took
+    /// (ms), within 20 s.
+    fn until_forwarding(&mut self, b: usize, port: u32) -> Option<u64> {
+        for i in 0..200 {
+            self.step();
+            if self.bridges[b].port_state(port) == Some(PortState::Forwarding) {
+                return Some(i * 100);
+            }
+        }
+        None
+    }
+
     /// Takes a link down as both ends see it (carrier lost).
     fn down(&mut self, i: usize) {
         self.links[i].carries = false;
@@ -191,14 +203,7 @@ fn silent_link_failure_heals_after_max_age_and_two_forward_delays() {
     // Cut 0-1 without either side seeing the carrier go: bridge 0 learns
     // of it only when the root's information ages out.
     n.links[0].carries = false;
-    let mut healed = None;
-    for i in 0..200 {
-        n.step();
-        if n.bridges[2].port_state(2) == Some(PortState::Forwarding) {
-            healed = Some(i * 100);
-            break;
-        }
-    }
+    let healed = n.until_forwarding(2, 2);
     let t = healed.expect("the blocked port takes over");
     // max age (6 s) + 2 forward delays (8 s), within a hello and a tick.
     assert!((13_000..=15_200).contains(&t), "healed after {t} ms");
@@ -213,14 +218,7 @@ fn root_port_down_heals_after_two_forward_delays() {
     // already holds the root's information, so it becomes the root port
     // at once and only listens and learns (two forward delays).
     n.down(1);
-    let mut healed = None;
-    for i in 0..200 {
-        n.step();
-        if n.bridges[2].port_state(2) == Some(PortState::Forwarding) {
-            healed = Some(i * 100);
-            break;
-        }
-    }
+    let healed = n.until_forwarding(2, 2);
     let t = healed.expect("heals");
     assert!((7_900..=8_200).contains(&t), "healed after {t} ms");
     assert_eq!(n.bridges[2].root_port(), Some(2));
@@ -236,14 +234,7 @@ fn inferior_information_waits_for_max_age() {
     // until the root's information there ages out (802.1D-1998; RSTP
     // would not wait).
     n.down(0);
-    let mut healed = None;
-    for i in 0..200 {
-        n.step();
-        if n.bridges[2].port_state(2) == Some(PortState::Forwarding) {
-            healed = Some(i * 100);
-            break;
-        }
-    }
+    let healed = n.until_forwarding(2, 2);
     let t = healed.expect("heals");
     assert!(t <= 14_200, "healed after {t} ms");
     assert_eq!(
