@@ -16,6 +16,11 @@
 //! (b) with the lb1-lb2 link down, lb2 hears the root only through ob:
 //!     ob's blocked port must become forwarding (within max age + 2
 //!     forward delays) and h1 reaches h2 across ob.
+//!
+//! And the GRE mesh the tutorials build: three daemons, each with a host,
+//! joined by GRE tunnels two by two. Spanning tree blocks one tunnel end,
+//! and when the root's switch goes away the blocked end takes over once
+//! the root's information ages out (tunnels have no carrier to lose).
 
 mod common;
 
@@ -337,4 +342,141 @@ fn stp_off_keeps_dropping_bpdus() {
     wait_for("no STP port status", Duration::from_secs(5), || {
         d.vsctl(&["get", "port", &a, "status"]).trim() == "{}"
     });
+}
+
+/// One switch of the GRE mesh: its namespace, daemon and bridge, its
+/// underlay address, its host.
+struct Node {
+    d: Daemon,
+    host: Netns,
+    ns: Netns,
+    br: String,
+    /// Tunnel port to each other node, by node index.
+    gre: Vec<(usize, String)>,
+}
+
+#[test]
+fn gre_mesh_cuts_the_loop_and_heals_when_a_switch_goes_down() {
+    if !require_root() {
+        return;
+    }
+    let n = (std::process::id() % 200) as u8 + 20;
+    let under = |i: usize| format!("10.244.{n}.{}", i + 1);
+    let over = |i: usize| format!("192.170.{n}.{}", i + 1);
+    // Underlay: a plain Linux bridge (no STP) in a namespace of its own,
+    // one veth to each node's namespace.
+    let world = Netns::new(&unique("W"));
+    let sw = unique("ub");
+    ip_w(&world, &["link", "add", &sw, "type", "bridge"]);
+    ip_w(&world, &["link", "set", &sw, "up"]);
+    let priorities = ["4096", "8192", "32768"];
+    let mut nodes: Vec<Node> = Vec::new();
+    for (i, prio) in priorities.iter().enumerate() {
+        let ns = Netns::new(&unique("N"));
+        let (here, there) = veth(&world);
+        enslave(&world, &here, &sw);
+        ip_w(&world, &["link", "set", &there, "netns", &ns.0]);
+        let cidr = format!("{}/24", under(i));
+        sh(&["ip", "-n", &ns.0, "addr", "add", &cidr, "dev", &there]);
+        sh(&["ip", "-n", &ns.0, "link", "set", &there, "up"]);
+        sh(&["ip", "-n", &ns.0, "link", "set", "lo", "up"]);
+        let host = Netns::new(&unique("h"));
+        let d = Daemon::start_in(&ns.0, &[]);
+        let br = unique("br");
+        d.vsctl(&["add-br", &br]);
+        d.vsctl(&[
+            "set",
+            "bridge",
+            &br,
+            &format!("other_config:stp-priority={prio}"),
+            "other_config:stp-hello-time=1",
+            "other_config:stp-max-age=6",
+            "other_config:stp-forward-delay=4",
+            "stp_enable=true",
+        ]);
+        let p = unique("p");
+        d.vsctl(&[
+            "add-netns-port",
+            &br,
+            &p,
+            &host.0,
+            &format!("--ipaddress={}/24", over(i)),
+            "--mtu=1400",
+        ]);
+        nodes.push(Node {
+            d,
+            host,
+            ns,
+            br,
+            gre: Vec::new(),
+        });
+    }
+    for (i, node) in nodes.iter_mut().enumerate() {
+        for j in (0..3).filter(|&j| j != i) {
+            let g = unique("g");
+            node.d.add_gre(&node.br, &g, &under(j), None);
+            node.gre.push((j, g));
+        }
+    }
+    let state = |node: &Node, port: &str| {
+        let out = node
+            .d
+            .run(&["vsctl", "get", "port", port, "status:stp_state"]);
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .trim_matches('"')
+            .to_string()
+    };
+    let states = |nodes: &[Node]| -> Vec<(usize, usize, String)> {
+        let mut v = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            for (j, g) in &node.gre {
+                v.push((i, *j, state(node, g)));
+            }
+        }
+        v
+    };
+    let logs = |nodes: &[Node]| -> String { nodes.iter().map(|n| n.d.log()).collect() };
+    let t0 = Instant::now();
+    loop {
+        let s = states(&nodes);
+        let blocking: Vec<_> = s.iter().filter(|x| x.2 == "blocking").collect();
+        let forwarding = s.iter().filter(|x| x.2 == "forwarding").count();
+        if forwarding == 5 && blocking.len() == 1 {
+            // Node 0 is root; 1 beats 2 on their tunnel, so 2 blocks it.
+            assert_eq!((blocking[0].0, blocking[0].1), (2, 1), "{s:?}");
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(25),
+            "no convergence: {s:?}\n{}",
+            logs(&nodes)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("mesh converged after {:?}", t0.elapsed());
+    let ok = ping_until(&nodes[1].host, &over(2), Duration::from_secs(10));
+    assert!(ok.is_some(), "h1 -> h2 through the root\n{}", logs(&nodes));
+    assert!(ping_until(&nodes[0].host, &over(1), Duration::from_secs(5)).is_some());
+
+    // The root's switch goes away. 1 and 2 hear nothing on their tunnels
+    // to it; after max age 1 becomes root and 2's blocked tunnel end
+    // takes over.
+    let t1 = Instant::now();
+    let gone = nodes.remove(0);
+    drop(gone);
+    while state(&nodes[1], &nodes[1].gre[1].1) != "forwarding" {
+        assert!(
+            t1.elapsed() < HEAL + Duration::from_secs(4),
+            "not healed: {:?}\n{}",
+            states(&nodes),
+            logs(&nodes)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let healed = t1.elapsed();
+    let t = ping_until(&nodes[0].host, &over(2), Duration::from_secs(10));
+    assert!(t.is_some(), "h1 -> h2 directly\n{}", logs(&nodes));
+    eprintln!("mesh healed after {healed:?}, then pinged in {t:?}");
+    let _ = (&world, &nodes[0].ns);
 }

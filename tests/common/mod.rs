@@ -303,6 +303,25 @@ impl Daemon {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Adds GRE port `port` to `br` towards `remote`, with `key` if any.
+    pub fn add_gre(&self, br: &str, port: &str, remote: &str, key: Option<&str>) {
+        let remote = format!("options:remote_ip={remote}");
+        let key = key.map(|k| format!("options:key={k}"));
+        let mut args = vec![
+            "add-port",
+            br,
+            port,
+            "--",
+            "set",
+            "interface",
+            port,
+            "type=gre",
+            &remote,
+        ];
+        args.extend(key.as_deref());
+        self.vsctl(&args);
+    }
+
     /// The daemon's log so far (for failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir().join("daemon.log")).unwrap_or_default()
