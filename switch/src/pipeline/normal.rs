@@ -213,8 +213,7 @@ pub fn normal(
     }
     let out = |p: u32| {
         ports.get(&p).and_then(|info| {
-            let open = info.can_forward() && info.stp.forwards();
-            (p != in_port && open && info.vlan.carries(vlan)).then(|| NormalOutput {
+            (p != in_port && info.can_forward() && info.vlan.carries(vlan)).then(|| NormalOutput {
                 port: p,
                 vlan: egress_tag(&info.vlan, vlan),
             })

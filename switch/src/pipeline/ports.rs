@@ -140,8 +140,11 @@ impl PortInfo {
         }
     }
 
+    /// Whether frames may leave by the port: not OFPPC_NO_FWD, not down,
+    /// and forwarding if spanning tree runs on it (Open vSwitch drops
+    /// every output to a port spanning tree does not let forward).
     pub fn can_forward(&self) -> bool {
-        self.config & (config::NO_FWD | config::PORT_DOWN) == 0
+        self.config & (config::NO_FWD | config::PORT_DOWN) == 0 && self.stp.forwards()
     }
 
     pub fn can_receive(&self) -> bool {

@@ -1949,3 +1949,24 @@ fn stp_takes_bpdus_before_the_tables_and_gates_normal() {
     b.port(2, |p| p.stp = StpGate::Forward);
     assert_eq!(b.ports(1, &frame), vec![2, 3]);
 }
+
+#[test]
+fn stp_gates_explicit_flows_too() {
+    use ofswitch::pipeline::ports::StpGate;
+    let mut b = Bridge::new(3);
+    b.add("priority=2,in_port=1,actions=output:2,output:3");
+    b.add("priority=2,in_port=2,actions=FLOOD");
+    b.add("priority=1,actions=ALL");
+    let frame = l2_frame(host(0xa), host(0xc), None);
+    b.port(2, |p| p.stp = StpGate::Discard);
+    // Nothing leaves by a port that does not forward, whatever the flow.
+    assert_eq!(b.ports(1, &frame), vec![3]);
+    assert_eq!(b.ports(3, &frame), vec![1]);
+    // Nothing received there is forwarded.
+    assert_eq!(b.ports(2, &frame), Vec::<u32>::new());
+    b.port(2, |p| p.stp = StpGate::Learn);
+    assert_eq!(b.ports(2, &frame), Vec::<u32>::new());
+    b.port(2, |p| p.stp = StpGate::Forward);
+    assert_eq!(b.ports(2, &frame), vec![1, 3]);
+    assert_eq!(b.ports(1, &frame), vec![2, 3]);
+}
