@@ -97,17 +97,37 @@ fn enslave(ns: &Netns, dev: &str, br: &str) {
     ip_w(ns, &["link", "set", dev, "master", br]);
 }
 
-/// A host namespace with address 10.77.0.`i`/24 on one end of a veth
-/// pair whose other end (returned) stays in `ns`.
-fn host(ns: &Netns, i: u8) -> (Netns, String) {
-    let h = Netns::new(&unique("h"));
+/// A new namespace with `cidr` on one end of a veth pair whose other end
+/// (returned) stays in `ns`.
+fn attached_ns(ns: &Netns, prefix: &str, cidr: &str) -> (Netns, String) {
+    let h = Netns::new(&unique(prefix));
     let (here, there) = veth(ns);
     ip_w(ns, &["link", "set", &there, "netns", &h.0]);
-    let addr = format!("10.77.0.{i}/24");
-    sh(&["ip", "-n", &h.0, "addr", "add", &addr, "dev", &there]);
+    sh(&["ip", "-n", &h.0, "addr", "add", cidr, "dev", &there]);
     sh(&["ip", "-n", &h.0, "link", "set", &there, "up"]);
     sh(&["ip", "-n", &h.0, "link", "set", "lo", "up"]);
     (h, here)
+}
+
+/// A host namespace with address 10.77.0.`i`/24, hanging off `ns`.
+fn host(ns: &Netns, i: u8) -> (Netns, String) {
+    attached_ns(ns, "h", &format!("10.77.0.{i}/24"))
+}
+
+/// Turns spanning tree on for `br` with priority `prio` and the shortest
+/// timers (OVS's minimum forward delay is 4 s; the Linux root's 2 s rule
+/// while it is root).
+fn enable_stp(d: &Daemon, br: &str, prio: &str) {
+    d.vsctl(&[
+        "set",
+        "bridge",
+        br,
+        &format!("other_config:stp-priority={prio}"),
+        "other_config:stp-hello-time=1",
+        "other_config:stp-max-age=6",
+        "other_config:stp-forward-delay=4",
+        "stp_enable=true",
+    ]);
 }
 
 fn setup() -> World {
@@ -118,16 +138,7 @@ fn setup() -> World {
     let d = Daemon::start_in(&ns.0, &[]);
     let ob = unique("ob");
     d.vsctl(&["add-br", &ob]);
-    d.vsctl(&[
-        "set",
-        "bridge",
-        &ob,
-        "other_config:stp-priority=36864",
-        "other_config:stp-hello-time=1",
-        "other_config:stp-max-age=6",
-        "other_config:stp-forward-delay=4",
-    ]);
-    d.vsctl(&["set", "bridge", &ob, "stp_enable=true"]);
+    enable_stp(&d, &ob, "36864");
     let (lb1_lb2, lb2_lb1) = veth(&ns);
     enslave(&ns, &lb1_lb2, &lb1);
     enslave(&ns, &lb2_lb1, &lb2);
@@ -372,28 +383,13 @@ fn gre_mesh_cuts_the_loop_and_heals_when_a_switch_goes_down() {
     let priorities = ["4096", "8192", "32768"];
     let mut nodes: Vec<Node> = Vec::new();
     for (i, prio) in priorities.iter().enumerate() {
-        let ns = Netns::new(&unique("N"));
-        let (here, there) = veth(&world);
+        let (ns, here) = attached_ns(&world, "N", &format!("{}/24", under(i)));
         enslave(&world, &here, &sw);
-        ip_w(&world, &["link", "set", &there, "netns", &ns.0]);
-        let cidr = format!("{}/24", under(i));
-        sh(&["ip", "-n", &ns.0, "addr", "add", &cidr, "dev", &there]);
-        sh(&["ip", "-n", &ns.0, "link", "set", &there, "up"]);
-        sh(&["ip", "-n", &ns.0, "link", "set", "lo", "up"]);
         let host = Netns::new(&unique("h"));
         let d = Daemon::start_in(&ns.0, &[]);
         let br = unique("br");
         d.vsctl(&["add-br", &br]);
-        d.vsctl(&[
-            "set",
-            "bridge",
-            &br,
-            &format!("other_config:stp-priority={prio}"),
-            "other_config:stp-hello-time=1",
-            "other_config:stp-max-age=6",
-            "other_config:stp-forward-delay=4",
-            "stp_enable=true",
-        ]);
+        enable_stp(&d, &br, prio);
         let p = unique("p");
         d.vsctl(&[
             "add-netns-port",
