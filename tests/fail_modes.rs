@@ -67,17 +67,6 @@ fn accept(l: &Listener, within: Duration) -> (Session, Duration) {
     (s, took)
 }
 
-/// Pings until it works or `timeout` passes; returns when it worked.
-fn ping_until(ns: &Netns, ip: &str, timeout: Duration) -> Option<Duration> {
-    let t0 = Instant::now();
-    while t0.elapsed() < timeout {
-        if ns.ping(ip, 1) {
-            return Some(t0.elapsed());
-        }
-    }
-    None
-}
-
 fn dump_flows(d: &Daemon, br: &str) -> String {
     let out = d.run(&["ofctl", "dump-flows", br]);
     assert!(

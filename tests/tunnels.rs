@@ -196,18 +196,7 @@ fn gre_between_two_switches_carries_the_key() {
             &format!("--ipaddress={addr}/24"),
             "--mtu=1400",
         ]);
-        d.vsctl(&[
-            "add-port",
-            &br,
-            &g,
-            "--",
-            "set",
-            "interface",
-            &g,
-            "type=gre",
-            &format!("options:remote_ip={remote}"),
-            "options:key=77",
-        ]);
+        d.add_gre(&br, &g, remote, Some("77"));
         d.run(&[
             "ofctl",
             "add-flow",

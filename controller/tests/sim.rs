@@ -137,6 +137,8 @@ impl Net {
                         self.verdicts.push(verdict);
                         self.changes(s, &ch);
                     }
+                    // Spanning tree is off on these bridges.
+                    Outcome::Bpdu { .. } => {}
                 }
             }
         }

@@ -9,6 +9,7 @@
 //! - [`datapath`]: real ports (TAP) and the forwarding loop.
 //! - [`daemon`]: the switch process: channels, bridges, management.
 //! - [`ofctl`]: ovs-ofctl-like verbs, an OpenFlow client.
+//! - [`stp`]: 802.1D spanning tree for standalone bridges (sans-IO).
 //! - [`log_limit`]: warnings that cannot flood the log (one per interval,
 //!   with a count of the ones held back).
 
@@ -21,3 +22,4 @@ pub mod log_limit;
 pub mod ofctl;
 pub mod packet;
 pub mod pipeline;
+pub mod stp;

@@ -331,6 +331,25 @@ impl Daemon {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Adds GRE port `port` to `br` towards `remote`, with `key` if any.
+    pub fn add_gre(&self, br: &str, port: &str, remote: &str, key: Option<&str>) {
+        let remote = format!("options:remote_ip={remote}");
+        let key = key.map(|k| format!("options:key={k}"));
+        let mut args = vec![
+            "add-port",
+            br,
+            port,
+            "--",
+            "set",
+            "interface",
+            port,
+            "type=gre",
+            &remote,
+        ];
+        args.extend(key.as_deref());
+        self.vsctl(&args);
+    }
+
     /// The daemon's log so far (for failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir().join("daemon.log")).unwrap_or_default()
@@ -398,6 +417,17 @@ impl Netns {
         let out = self.exec(&["ip", "neigh", "show", ip]);
         String::from_utf8_lossy(&out.stdout).contains("lladdr")
     }
+}
+
+/// Pings until it works or `timeout` passes; returns when it worked.
+pub fn ping_until(ns: &Netns, ip: &str, timeout: Duration) -> Option<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if ns.ping(ip, 1) {
+            return Some(t0.elapsed());
+        }
+    }
+    None
 }
 
 impl Drop for Netns {

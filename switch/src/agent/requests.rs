@@ -234,6 +234,8 @@ impl Connection {
                     let out = sw.controllers.packet_in(&pi);
                     self.route(out, effects);
                 }
+                // Only received frames are BPDUs for spanning tree.
+                Outcome::Bpdu { .. } => {}
             }
         }
         Ok(())

@@ -218,6 +218,10 @@ pub struct Bridge {
     /// controllers had settings.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub controller_settings: BTreeMap<String, ControllerSettings>,
+    /// 802.1D spanning tree on the bridge's ports (`stp_enable`); tuned by
+    /// the `stp-*` keys of `other_config` here and on ports.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stp_enable: bool,
 }
 
 /// The settings of one controller, as the columns of Open vSwitch's
@@ -294,6 +298,7 @@ impl Bridge {
             other_config: BTreeMap::new(),
             local_mtu_request: None,
             controller_settings: BTreeMap::new(),
+            stp_enable: false,
         }
     }
 

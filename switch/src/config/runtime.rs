@@ -49,6 +49,16 @@ pub trait RuntimeInfo {
     fn bridge_statistics(&self, _bridge: &str) -> Option<BTreeMap<String, u64>> {
         None
     }
+    /// The `Bridge.status` column: spanning tree's view of the bridge
+    /// (`stp_bridge_id`, `stp_designated_root`, `stp_root_path_cost`).
+    fn bridge_status(&self, _bridge: &str) -> Option<BTreeMap<String, String>> {
+        None
+    }
+    /// The `Port.status` column: spanning tree's view of port `port`
+    /// (`stp_state`, `stp_role`, `stp_port_id`, ...).
+    fn port_status(&self, _bridge: &str, _port: &str) -> Option<BTreeMap<String, String>> {
+        None
+    }
 }
 
 /// Knows nothing: for offline use and tests.

@@ -11,13 +11,14 @@
 //!
 //! Packet-ins reach controllers at each controller's pace (the `packet_in`
 //! submodule says where they are bounded and why); ports follow their
-//! interfaces (`link`, `reopen`).
+//! interfaces (`link`, `reopen`); spanning tree runs here too (`stp`).
 //!
 //! [`agent`]: crate::agent
 
 mod link;
 mod packet_in;
 mod reopen;
+mod stp;
 
 use super::channel::{self, ChannelEvent, ConnIds, Outbox};
 use super::ports::{
@@ -99,6 +100,10 @@ pub struct BridgeStatus {
     pub interfaces: HashMap<String, InterfaceStatus>,
     /// OpenFlow port number of each interface.
     pub ofports: HashMap<String, u32>,
+    /// Spanning tree's `Bridge.status` keys (empty when it is off).
+    pub stp_bridge: BTreeMap<String, String>,
+    /// Spanning tree's `Port.status` keys, by port name.
+    pub stp_ports: HashMap<String, BTreeMap<String, String>>,
 }
 
 /// The management side's handle on a running bridge.
@@ -162,6 +167,16 @@ impl BridgeHandle {
 
     pub fn controller(&self, target: &str) -> Option<ControllerStatus> {
         self.status.lock().ok()?.controllers.get(target).cloned()
+    }
+
+    /// The `Bridge.status` column (spanning tree).
+    pub fn bridge_status(&self) -> Option<BTreeMap<String, String>> {
+        Some(self.status.lock().ok()?.stp_bridge.clone())
+    }
+
+    /// The `Port.status` column of port `port` (spanning tree).
+    pub fn port_status(&self, port: &str) -> Option<BTreeMap<String, String>> {
+        self.status.lock().ok()?.stp_ports.get(port).cloned()
     }
 }
 
@@ -249,6 +264,8 @@ struct Bridge {
     drops_logged: packet_in::Drops,
     /// Channels closed for not reading: one warning per interval.
     stuck_warnings: LogLimiter,
+    /// Spanning tree, while `stp_enable` is on.
+    stp: Option<stp::StpRt>,
 }
 
 /// Starts a bridge. Fails (and leaves nothing behind) when its LOCAL port
@@ -300,6 +317,7 @@ pub fn spawn(
         packet_ins: Arc::default(),
         drops_logged: packet_in::Drops::default(),
         stuck_warnings: LogLimiter::default(),
+        stp: None,
     };
     let packet_ins = b.packet_ins.clone();
     // The management socket for ovs-ofctl-like tools, as OVS's BR.mgmt.
@@ -585,15 +603,19 @@ impl Bridge {
     /// Sends a packet-in from the datapath to the controllers that want it
     /// and whose gate lets it through (see [`packet_in`]).
     fn upcall(&mut self, up: Upcall) {
+        let packet_in = match up {
+            Upcall::PacketIn(p) => p,
+            Upcall::Bpdu { port, frame } => return self.stp_bpdu(port, &frame),
+        };
         let now = self.now();
-        let reason = up.packet_in.reason;
+        let reason = packet_in.reason;
         let Bridge {
             controllers,
             chans,
             packet_ins,
             ..
         } = self;
-        let out = controllers.packet_in_where(up.packet_in, |conn| {
+        let out = controllers.packet_in_where(packet_in, |conn| {
             let Some(c) = chans.values_mut().find(|c| c.conn.id() == conn) else {
                 return false;
             };
@@ -656,6 +678,8 @@ impl Bridge {
         }
         self.fail_open_check(now);
         self.poll_links();
+        self.stp_sync();
+        self.stp_tick();
         self.update_controller_status();
     }
 
@@ -1259,6 +1283,7 @@ impl Bridge {
         if self.cfg.effective_fail_mode() == model::FailMode::Secure {
             self.pipeline.set_fail_open(false);
         }
+        self.stp_sync();
         self.update_controller_status();
     }
 

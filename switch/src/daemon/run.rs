@@ -173,6 +173,14 @@ impl RuntimeInfo for Runtime<'_> {
     fn bridge_statistics(&self, bridge: &str) -> Option<BTreeMap<String, u64>> {
         Some(self.bridges.get(bridge)?.statistics())
     }
+
+    fn bridge_status(&self, bridge: &str) -> Option<BTreeMap<String, String>> {
+        self.bridges.get(bridge)?.bridge_status()
+    }
+
+    fn port_status(&self, bridge: &str, port: &str) -> Option<BTreeMap<String, String>> {
+        self.bridges.get(bridge)?.port_status(port)
+    }
 }
 
 async fn serve(

@@ -47,11 +47,15 @@ impl Clock {
     }
 }
 
-/// A packet-in for the control plane, with the bridge-side facts the
-/// OpenFlow message does not carry.
+/// What the data path hands the bridge's control task.
 #[derive(Debug)]
-pub struct Upcall {
-    pub packet_in: PacketIn,
+pub enum Upcall {
+    /// A packet-in for the controllers.
+    PacketIn(PacketIn),
+    /// A frame for spanning tree, received on `port`. It shares the
+    /// packet-in queue: a bridge running spanning tree is standalone,
+    /// where packet-ins are few.
+    Bpdu { port: u32, frame: Vec<u8> },
 }
 
 /// The forwarding state one bridge's port receivers share.
@@ -127,11 +131,15 @@ impl Forwarder {
                 Outcome::PacketIn(mut packet_in) => {
                     // The controller gets a finished frame.
                     super::vnet::finish(&mut packet_in.data, super::vnet::current());
-                    if self.upcalls.try_send(Upcall { packet_in }).is_err() {
+                    if self.upcalls.try_send(Upcall::PacketIn(packet_in)).is_err() {
                         self.upcalls_dropped.fetch_add(1, Relaxed);
                     } else {
                         self.upcalls_sent.fetch_add(1, Relaxed);
                     }
+                }
+                Outcome::Bpdu { port, frame } => {
+                    // A lost BPDU is one of many (one per hello time).
+                    let _ = self.upcalls.try_send(Upcall::Bpdu { port, frame });
                 }
             }
         }

@@ -4,6 +4,7 @@
 use super::cache::MicroflowCache;
 use super::meter::MeterVerdict;
 use super::normal::normal;
+use super::ports::StpGate;
 use super::state::Pipeline;
 use super::xlate::{extract, extract_into, ControllerOp, Op, PacketMeta, Program};
 use crate::flow_key::{off, FlowKey};
@@ -31,6 +32,12 @@ pub enum Outcome {
         frame: Vec<u8>,
     },
     PacketIn(PacketIn),
+    /// A frame for spanning tree (sent to the bridge group address while
+    /// [`Pipeline::stp`] is on), received on `port`.
+    Bpdu {
+        port: u32,
+        frame: Vec<u8>,
+    },
 }
 
 /// Whether processing goes on after an operation.
@@ -271,17 +278,36 @@ impl Pipeline {
         now: u64,
         out: &mut Vec<Outcome>,
     ) {
+        let mut gate = StpGate::Off;
         if let Some(p) = self.ports.get(&meta.in_port) {
             if !p.can_receive() {
                 p.counters.rx_dropped.fetch_add(1, Relaxed);
                 return;
             }
             p.counters.rx(frame.len());
+            gate = p.stp;
+        }
+        if self.stp && crate::stp::is_bpdu_frame(&frame) {
+            out.push(Outcome::Bpdu {
+                port: meta.in_port,
+                frame,
+            });
+            return;
+        }
+        // Spanning tree: a port that does not learn takes nothing in; a
+        // learning port lets the tables (NORMAL) learn, and its packet goes
+        // nowhere (as Open vSwitch cancels the actions).
+        if !gate.learns() {
+            return;
         }
         let mut key = FlowKey::ZERO;
         let layout = extract_into(&frame, meta, &mut key);
         let prog = cache.get_or_translate(self, &frame, &key, &layout, now);
-        self.execute(prog, frame, key, layout, now, out);
+        if gate.forwards() {
+            self.execute(prog, frame, key, layout, now, out);
+        } else {
+            self.execute(prog, frame, key, layout, now, &mut Vec::new());
+        }
     }
 
     /// Processes a packet without a cache (packet-outs, tests).

@@ -11,7 +11,15 @@
 //! - On the way out an access port sends untagged, a trunk tags with the
 //!   VLAN (untagged for VLAN 0).
 //! - Reserved multicast (01:80:c2:00:00:0x: STP, LACP, LLDP...) is dropped,
-//!   as a bridge without STP/LACP does.
+//!   as a bridge without STP/LACP does (with STP on, BPDUs never get here:
+//!   the pipeline hands them to spanning tree first).
+//! - Spanning tree gates each port ([`StpGate`](super::ports::StpGate)): nothing is learned from
+//!   a disabled, blocking or listening port, a learning port learns but
+//!   forwards nothing, and nothing goes out of a port that is not
+//!   forwarding, flooding included.
+//! - Learned addresses age out after [`MAC_AGING_NS`], or after the
+//!   spanning tree forward delay while a topology change is under way
+//!   ([`MacTable::set_aging`], 802.1D's short aging).
 //!
 //! The MAC table is the one piece of forwarding state written by the data
 //! path; it is shared by every pipeline snapshot and guarded by a lock that
@@ -20,6 +28,7 @@
 use super::ports::{Ports, VlanMode};
 use openflow::types::{port_no, MacAddr};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::RwLock;
 
 /// How long a learned address lives without traffic (Open vSwitch: 300 s).
@@ -34,12 +43,33 @@ struct Learned {
 }
 
 /// Learned (VLAN, MAC) → port bindings.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MacTable {
     map: RwLock<HashMap<(u16, MacAddr), Learned>>,
+    /// How long an entry lives without traffic (ns).
+    aging: AtomicU64,
+}
+
+impl Default for MacTable {
+    fn default() -> Self {
+        MacTable {
+            map: RwLock::default(),
+            aging: AtomicU64::new(MAC_AGING_NS),
+        }
+    }
 }
 
 impl MacTable {
+    /// Sets the aging time: `Some(ns)` for spanning tree's short aging
+    /// during a topology change, `None` for the normal [`MAC_AGING_NS`].
+    pub fn set_aging(&self, ns: Option<u64>) {
+        self.aging.store(ns.unwrap_or(MAC_AGING_NS), Relaxed);
+    }
+
+    fn aging(&self) -> u64 {
+        self.aging.load(Relaxed)
+    }
+
     /// Records that `mac` in `vlan` was seen on `port` at `now`.
     pub fn learn(&self, vlan: u16, mac: MacAddr, port: u32, now: u64) {
         if mac.is_multicast() {
@@ -58,7 +88,8 @@ impl MacTable {
             return;
         };
         if map.len() >= MAC_TABLE_MAX && !map.contains_key(&(vlan, mac)) {
-            map.retain(|_, l| now.saturating_sub(l.seen) < MAC_AGING_NS);
+            let aging = self.aging();
+            map.retain(|_, l| now.saturating_sub(l.seen) < aging);
             if map.len() >= MAC_TABLE_MAX {
                 // Evict the stalest entry.
                 if let Some(k) = map.iter().min_by_key(|(_, l)| l.seen).map(|(k, _)| *k) {
@@ -71,9 +102,10 @@ impl MacTable {
 
     /// The port `mac` was last seen on in `vlan`, if not aged out.
     pub fn lookup(&self, vlan: u16, mac: MacAddr, now: u64) -> Option<u32> {
+        let aging = self.aging();
         let map = self.map.read().ok()?;
         map.get(&(vlan, mac))
-            .filter(|l| now.saturating_sub(l.seen) < MAC_AGING_NS)
+            .filter(|l| now.saturating_sub(l.seen) < aging)
             .map(|l| l.port)
     }
 
@@ -169,13 +201,16 @@ pub fn normal(
     let Some(input) = ports.get(&in_port) else {
         return Vec::new();
     };
-    if is_reserved_multicast(dst) || !input.can_receive() {
+    if is_reserved_multicast(dst) || !input.can_receive() || !input.stp.learns() {
         return Vec::new();
     }
     let Some(vlan) = ingress_vlan(&input.vlan, vid) else {
         return Vec::new();
     };
     macs.learn(vlan, src, in_port, now);
+    if !input.stp.forwards() {
+        return Vec::new();
+    }
     let out = |p: u32| {
         ports.get(&p).and_then(|info| {
             (p != in_port && info.can_forward() && info.vlan.carries(vlan)).then(|| NormalOutput {
@@ -206,7 +241,7 @@ pub fn normal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::ports::PortInfo;
+    use crate::pipeline::ports::{PortInfo, StpGate};
 
     fn mac(last: u8) -> MacAddr {
         MacAddr([0, 0, 0, 0, 0, last])
@@ -282,6 +317,46 @@ mod tests {
         // Multicast sources are never learned.
         t.learn(0, MacAddr([1, 0, 0x5e, 0, 0, 1]), 3, 0);
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn spanning_tree_gates_learning_and_forwarding() {
+        let mut p = ports(&[
+            (1, VlanMode::TrunkAll),
+            (2, VlanMode::TrunkAll),
+            (3, VlanMode::TrunkAll),
+        ]);
+        let set = |p: &mut Ports, n: u32, g: StpGate| {
+            if let Some(i) = p.get_mut(&n) {
+                i.stp = g;
+            }
+        };
+        set(&mut p, 2, StpGate::Discard);
+        set(&mut p, 3, StpGate::Forward);
+        let t = MacTable::default();
+        // Flooding skips the blocked port.
+        let o = normal(&p, &t, 1, mac(1), MacAddr::BROADCAST, None, 0);
+        assert_eq!(port_list(&o), vec![(3, None)]);
+        // A blocked port neither learns nor forwards.
+        assert!(normal(&p, &t, 2, mac(2), MacAddr::BROADCAST, None, 0).is_empty());
+        assert_eq!(t.lookup(0, mac(2), 1), None);
+        // A learning port learns and forwards nothing.
+        set(&mut p, 2, StpGate::Learn);
+        assert!(normal(&p, &t, 2, mac(2), mac(1), None, 0).is_empty());
+        assert_eq!(t.lookup(0, mac(2), 1), Some(2));
+        // Known unicast towards a non-forwarding port goes nowhere.
+        assert!(normal(&p, &t, 1, mac(1), mac(2), None, 0).is_empty());
+    }
+
+    #[test]
+    fn short_aging_during_topology_change() {
+        let t = MacTable::default();
+        t.learn(0, mac(1), 7, 0);
+        t.set_aging(Some(4_000_000_000));
+        assert_eq!(t.lookup(0, mac(1), 3_999_999_999), Some(7));
+        assert_eq!(t.lookup(0, mac(1), 4_000_000_000), None);
+        t.set_aging(None);
+        assert_eq!(t.lookup(0, mac(1), 4_000_000_000), Some(7));
     }
 
     #[test]

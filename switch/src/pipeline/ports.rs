@@ -1,7 +1,7 @@
 //! What the pipeline knows about the switch's ports: numbers for validating
 //! output actions, liveness for fast-failover groups, OpenFlow port config
-//! bits, the VLAN role NORMAL forwarding gives each port, and the port's
-//! packet counters.
+//! bits, the VLAN role and spanning tree state NORMAL forwarding gives each
+//! port, and the port's packet counters.
 
 use openflow::port::config;
 use std::collections::BTreeMap;
@@ -67,6 +67,32 @@ impl VlanMode {
     }
 }
 
+/// What spanning tree lets NORMAL do on a port: published with the port
+/// so that forwarding reads it with the rest of the port, without asking
+/// the control plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum StpGate {
+    /// Spanning tree does not run on the port: it learns and forwards.
+    #[default]
+    Off,
+    /// Disabled, blocking or listening: no learning, no forwarding.
+    Discard,
+    /// Learning: addresses are learned, frames are not forwarded.
+    Learn,
+    /// Forwarding.
+    Forward,
+}
+
+impl StpGate {
+    pub fn learns(self) -> bool {
+        self != StpGate::Discard
+    }
+
+    pub fn forwards(self) -> bool {
+        matches!(self, StpGate::Off | StpGate::Forward)
+    }
+}
+
 /// One port as the pipeline sees it.
 #[derive(Clone, Debug)]
 pub struct PortInfo {
@@ -76,6 +102,8 @@ pub struct PortInfo {
     /// `ofp_port_config` bits (NO_RECV, NO_FWD, NO_PACKET_IN, PORT_DOWN).
     pub config: u32,
     pub vlan: VlanMode,
+    /// Spanning tree's verdict for NORMAL.
+    pub stp: StpGate,
     /// When the port was added (ns, the pipeline's clock), for the
     /// duration in port statistics.
     pub created: u64,
@@ -86,8 +114,14 @@ pub struct PortInfo {
 /// counters are not configuration.
 impl PartialEq for PortInfo {
     fn eq(&self, other: &Self) -> bool {
-        (self.port_no, self.live, self.config, &self.vlan)
-            == (other.port_no, other.live, other.config, &other.vlan)
+        (self.port_no, self.live, self.config, &self.vlan, self.stp)
+            == (
+                other.port_no,
+                other.live,
+                other.config,
+                &other.vlan,
+                other.stp,
+            )
     }
 }
 
@@ -100,13 +134,17 @@ impl PortInfo {
             live: true,
             config: 0,
             vlan: VlanMode::default(),
+            stp: StpGate::Off,
             created: 0,
             counters: Arc::default(),
         }
     }
 
+    /// Whether frames may leave by the port: not OFPPC_NO_FWD, not down,
+    /// and forwarding if spanning tree runs on it (Open vSwitch drops
+    /// every output to a port spanning tree does not let forward).
     pub fn can_forward(&self) -> bool {
-        self.config & (config::NO_FWD | config::PORT_DOWN) == 0
+        self.config & (config::NO_FWD | config::PORT_DOWN) == 0 && self.stp.forwards()
     }
 
     pub fn can_receive(&self) -> bool {

@@ -44,6 +44,10 @@ pub struct Pipeline {
     /// forwarded by NORMAL, whatever the flow tables say (the tables are
     /// kept for when a controller comes back).
     pub fail_open: bool,
+    /// Spanning tree runs on the bridge: frames to the bridge group
+    /// address are handed to it ([`super::Outcome::Bpdu`]) before any
+    /// table sees them, as Open vSwitch's `process_special` does.
+    pub stp: bool,
     /// Bumped on every change; caches keyed on an older value are stale.
     pub generation: u64,
     /// Shared by every version rather than copied into each snapshot:
@@ -80,6 +84,7 @@ impl Pipeline {
             miss_send_len: 128,
             invalid_ttl_to_controller: false,
             fail_open: false,
+            stp: false,
             generation: 0,
             control: Arc::default(),
         }
@@ -127,6 +132,14 @@ impl Pipeline {
     pub fn set_fail_open(&mut self, on: bool) {
         if self.fail_open != on {
             self.fail_open = on;
+            self.generation += 1;
+        }
+    }
+
+    /// Turns the hand-off of BPDUs to spanning tree on or off.
+    pub fn set_stp(&mut self, on: bool) {
+        if self.stp != on {
+            self.stp = on;
             self.generation += 1;
         }
     }

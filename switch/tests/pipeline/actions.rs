@@ -93,7 +93,7 @@ fn full_outputs(out: &[Outcome]) -> Vec<(u32, Option<u32>, u64, Vec<u8>)> {
                 tunnel_id,
                 frame,
             } => Some((*port, *queue, *tunnel_id, frame.clone())),
-            Outcome::PacketIn(_) => None,
+            Outcome::PacketIn(_) | Outcome::Bpdu { .. } => None,
         })
         .collect()
 }
@@ -1918,4 +1918,55 @@ fn invalid_ttl_packet_in_names_the_flow() {
         (f0.len(), &f0[..]),
         "the whole packet despite miss_send_len 40"
     );
+}
+
+#[test]
+fn stp_takes_bpdus_before_the_tables_and_gates_normal() {
+    use ofswitch::pipeline::ports::StpGate;
+    let mut b = Bridge::new(3);
+    b.add("actions=NORMAL");
+    let bpdu = ofswitch::stp::Bpdu::Tcn.encode([2, 0, 0, 0, 0, 1]);
+    // Off: NORMAL drops it, as any reserved multicast.
+    assert!(b.send(1, &bpdu).is_empty());
+    b.p.set_stp(true);
+    // On: spanning tree gets it, whatever the flows say.
+    let mut other = Bridge::new(2);
+    other.add("actions=output:2");
+    other.p.set_stp(true);
+    let want = vec![Outcome::Bpdu {
+        port: 1,
+        frame: bpdu.clone(),
+    }];
+    assert_eq!(other.send(1, &bpdu), want);
+    assert_eq!(b.send(1, &bpdu), want);
+    // A blocked port neither receives nor is flooded to.
+    b.port(2, |p| p.stp = StpGate::Discard);
+    let (a, c) = (host(0xa), host(0xc));
+    let frame = l2_frame(a, c, None);
+    assert_eq!(b.ports(1, &frame), vec![3]);
+    assert_eq!(b.ports(2, &frame), Vec::<u32>::new());
+    // Forwarding again: flooded there too.
+    b.port(2, |p| p.stp = StpGate::Forward);
+    assert_eq!(b.ports(1, &frame), vec![2, 3]);
+}
+
+#[test]
+fn stp_gates_explicit_flows_too() {
+    use ofswitch::pipeline::ports::StpGate;
+    let mut b = Bridge::new(3);
+    b.add("priority=2,in_port=1,actions=output:2,output:3");
+    b.add("priority=2,in_port=2,actions=FLOOD");
+    b.add("priority=1,actions=ALL");
+    let frame = l2_frame(host(0xa), host(0xc), None);
+    b.port(2, |p| p.stp = StpGate::Discard);
+    // Nothing leaves by a port that does not forward, whatever the flow.
+    assert_eq!(b.ports(1, &frame), vec![3]);
+    assert_eq!(b.ports(3, &frame), vec![1]);
+    // Nothing received there is forwarded.
+    assert_eq!(b.ports(2, &frame), Vec::<u32>::new());
+    b.port(2, |p| p.stp = StpGate::Learn);
+    assert_eq!(b.ports(2, &frame), Vec::<u32>::new());
+    b.port(2, |p| p.stp = StpGate::Forward);
+    assert_eq!(b.ports(2, &frame), vec![1, 3]);
+    assert_eq!(b.ports(1, &frame), vec![2, 3]);
 }

@@ -148,7 +148,7 @@ pub fn outputs(out: &[Outcome]) -> Vec<(u32, Vec<u8>)> {
     out.iter()
         .filter_map(|o| match o {
             Outcome::Output { port, frame, .. } => Some((*port, frame.clone())),
-            Outcome::PacketIn(_) => None,
+            Outcome::PacketIn(_) | Outcome::Bpdu { .. } => None,
         })
         .collect()
 }
@@ -158,7 +158,7 @@ pub fn packet_ins(out: &[Outcome]) -> Vec<PacketIn> {
     out.iter()
         .filter_map(|o| match o {
             Outcome::PacketIn(p) => Some(p.clone()),
-            Outcome::Output { .. } => None,
+            Outcome::Output { .. } | Outcome::Bpdu { .. } => None,
         })
         .collect()
 }

@@ -52,12 +52,15 @@ impl Table {
                 "other_config",
                 "ports",
                 "statistics",
+                "status",
+                "stp_enable",
             ],
             Table::Port => &[
                 "interfaces",
                 "name",
                 "netns",
                 "other_config",
+                "status",
                 "tag",
                 "trunks",
                 "vlan_mode",
@@ -294,7 +297,8 @@ fn kind(table: Table, col: &str) -> Kind {
         (Table::Controller, "controller_burst_limit" | "controller_rate_limit") => Kind::OptInt,
         (Table::Controller, "is_connected") => Kind::Bool,
         (Table::Controller, "role") => Kind::OptStr,
-        (Table::Controller, "status") => Kind::Map,
+        (Table::Controller | Table::Bridge | Table::Port, "status") => Kind::Map,
+        (Table::Bridge, "stp_enable") => Kind::Bool,
         (_, "statistics") => Kind::NumMap,
         _ => Kind::Str,
     }
@@ -418,6 +422,8 @@ pub fn get(cfg: &Config, rt: &dyn RuntimeInfo, table: Table, rec: &Rec, col: &st
                 "name" => Val::Str(b.name.clone()),
                 "other_config" => Val::Map(b.other_config.clone()),
                 "statistics" => Val::NumMap(rt.bridge_statistics(name).unwrap_or_default()),
+                "status" => Val::Map(rt.bridge_status(name).unwrap_or_default()),
+                "stp_enable" => Val::Bool(b.stp_enable),
                 _ => {
                     let mut ports: Vec<String> = b.ports.keys().cloned().collect();
                     ports.push(b.name.clone());
@@ -452,6 +458,9 @@ pub fn get(cfg: &Config, rt: &dyn RuntimeInfo, table: Table, rec: &Rec, col: &st
                 (Table::Port, "interfaces") => Val::StrSet(vec![p.name.clone()]),
                 (Table::Port, "netns") => Val::OptStr(p.netns.clone()),
                 (Table::Port, "other_config") => Val::Map(p.other_config.clone()),
+                (Table::Port, "status") => {
+                    Val::Map(rt.port_status(bridge, port).unwrap_or_default())
+                }
                 (Table::Port, "tag") => Val::OptInt(p.tag.map(u64::from)),
                 (Table::Port, "trunks") => {
                     Val::IntSet(p.trunks.iter().map(|&t| u64::from(t)).collect())
@@ -724,6 +733,7 @@ fn put(cfg: &mut Config, table: Table, rec: &Rec, col: &str, val: Val) -> Result
                     }
                     b.sync_datapath_id().map_err(|e| e.0)?;
                 }
+                ("stp_enable", Val::Bool(on)) => b.stp_enable = on,
                 ("fail_mode", Val::OptStr(m)) => {
                     b.fail_mode = m
                         .map(|m| m.parse::<FailMode>())

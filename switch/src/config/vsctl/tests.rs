@@ -581,6 +581,56 @@ impl RuntimeInfo for FakeRuntime {
                 .collect(),
         })
     }
+    fn bridge_status(&self, bridge: &str) -> Option<BTreeMap<String, String>> {
+        (bridge == "br0").then(|| {
+            [
+                ("stp_bridge_id", "8000.020000000001"),
+                ("stp_root_path_cost", "0"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+        })
+    }
+    fn port_status(&self, _bridge: &str, port: &str) -> Option<BTreeMap<String, String>> {
+        (port == "p1").then(|| {
+            [("stp_state", "blocking"), ("stp_port_id", "8001")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+    }
+}
+
+#[test]
+fn stp_enable_and_status_columns() {
+    let mut cfg = show_config();
+    let get = |cfg: &mut Config, line: &str| {
+        execute(cfg, &argv(line), &FakeRuntime)
+            .map(|r| r.output)
+            .unwrap_or_else(|e| panic!("{line}: {e:?}"))
+    };
+    assert_eq!(get(&mut cfg, "get bridge br0 stp_enable"), "false\n");
+    ok(
+        &mut cfg,
+        "set bridge br0 stp_enable=true other_config:stp-priority=4096",
+    );
+    assert!(cfg.bridges["br0"].stp_enable);
+    assert_eq!(get(&mut cfg, "get bridge br0 stp_enable"), "true\n");
+    assert!(err(&mut cfg, "set bridge br0 stp_enable=yes").contains("not a valid boolean"));
+    assert_eq!(
+        get(&mut cfg, "get bridge br0 status"),
+        "{stp_bridge_id=\"8000.020000000001\", stp_root_path_cost=\"0\"}\n"
+    );
+    assert_eq!(get(&mut cfg, "get port p1 status:stp_state"), "blocking\n");
+    assert_eq!(get(&mut cfg, "get port t1 status"), "{}\n");
+    assert!(err(&mut cfg, "set port p1 status={}").contains("read-only"));
+    // Persisted like the other columns, and absent from files when off.
+    let json = serde_json::to_string(&cfg.bridges["br0"]).unwrap_or_default();
+    assert!(json.contains("\"stp_enable\":true"), "{json}");
+    ok(&mut cfg, "set bridge br0 stp_enable=false");
+    let json = serde_json::to_string(&cfg.bridges["br0"]).unwrap_or_default();
+    assert!(!json.contains("stp_enable"), "{json}");
 }
 
 fn show_config() -> Config {
@@ -704,6 +754,7 @@ type                : system
 name                : t1
 netns               : []
 other_config        : {}
+status              : {}
 tag                 : []
 trunks              : [10, 20]
 vlan_mode           : native-untagged
