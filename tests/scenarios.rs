@@ -58,3 +58,13 @@ fn vxlan_two_hosts_with_the_controller() {
 fn vxlan_two_hosts_standalone() {
     scenario("vxlan-two-hosts", &["--standalone"], &["ping"]);
 }
+
+#[test]
+fn mgmt_port_with_the_controller() {
+    scenario("mgmt-port", &[], &["ping", "iperf3", "ss"]);
+}
+
+#[test]
+fn mgmt_port_standalone() {
+    scenario("mgmt-port", &["--standalone"], &["ping", "iperf3", "ss"]);
+}
