@@ -68,3 +68,14 @@ fn mgmt_port_with_the_controller() {
 fn mgmt_port_standalone() {
     scenario("mgmt-port", &["--standalone"], &["ping", "iperf3", "ss"]);
 }
+
+#[test]
+fn gre_mesh_with_the_controller() {
+    scenario("gre-mesh", &[], &["ping", "iperf3", "ss"]);
+}
+
+#[test]
+#[ignore = "needs STP (branch c14-stp)"]
+fn gre_mesh_stp() {
+    scenario("gre-mesh", &["--stp"], &["ping", "iperf3", "ss"]);
+}
