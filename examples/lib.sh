@@ -199,3 +199,23 @@ iperf3_run() {
   wait "$pid" 2>/dev/null || true
   awk -v m="${IPERF_MBITS:-0}" 'BEGIN { exit !(m > 0) }' || die "iperf3 $from -> $ip moved nothing: $(cat "$log")"
 }
+
+# modes DEFAULT FLAG=MODE... -- ARGS...: sets MODE from a script's arguments ARGS: DEFAULT, or
+# MODE for a --FLAG given (e.g. `modes controller --standalone=standalone -- "$@"`); --keep
+# keeps the topology up; any other argument is an error.
+MODE=
+modes() {
+  local flags=() a f ok
+  MODE=$1
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do flags+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  for a in "$@"; do
+    ok=0
+    [ "$a" = --keep ] && { keep_topology; continue; }
+    for f in "${flags[@]}"; do
+      [ "$a" = "${f%%=*}" ] && { MODE=${f#*=}; ok=1; }
+    done
+    [ $ok = 1 ] || die "unknown argument $a (want ${flags[*]%%=*} or --keep)"
+  done
+}

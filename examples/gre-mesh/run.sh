@@ -20,14 +20,7 @@
 #      ^----------------------- GRE full mesh over the hub -----------------------^
 source "$(dirname "$0")/../lib.sh"
 
-MODE=controller
-for a in "$@"; do
-  case $a in
-  --stp) MODE=stp ;;
-  --keep) keep_topology ;;
-  *) die "unknown argument $a (want --stp or --keep)" ;;
-  esac
-done
+modes controller --stp=stp -- "$@"
 
 MTU=1462
 step "three hosts, each a namespace with its own ofswitch daemon, routed through a hub"

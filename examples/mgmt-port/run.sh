@@ -14,14 +14,7 @@
 #      `-- c2 (container ns, eth0)                       10.72.0.12/24
 source "$(dirname "$0")/../lib.sh"
 
-MODE=controller
-for a in "$@"; do
-  case $a in
-  --standalone) MODE=standalone ;;
-  --keep) keep_topology ;;
-  *) die "unknown argument $a (want --standalone or --keep)" ;;
-  esac
-done
+modes controller --standalone=standalone -- "$@"
 
 step "a host: a namespace running its own ofswitch daemon, with a bridge br0"
 host host
