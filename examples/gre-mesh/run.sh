@@ -128,7 +128,7 @@ say "ping -M do -s $((MTU - 27)): refused (message too long), as it must be"
 say "c21 raised to MTU 1500 sends 1500-byte packets to c11 (MTU $MTU): dropped at c11's port, counted"
 at c21 ip link set eth0 mtu 1500
 at host2 ip link set "${P}c21" mtu 1500
-port_drops() { ofs host1 vsctl get interface "${P}c11" statistics | grep -Eo 'tx_(dropped|errors)=[0-9]+' | cut -d= -f2 | paste -sd+ | bc; }
+port_drops() { ofs host1 vsctl get interface "${P}c11" statistics | grep -Eo 'tx_(dropped|errors)=[0-9]+' | awk -F= '{ n += $2 } END { print n + 0 }'; }
 d0=$(port_drops)
 if at c21 ping -c 3 -i 0.2 -W 1 -M do -s 1472 10.73.0.11 >/dev/null 2>&1; then
   die "a 1500-byte packet reached c11 through an MTU-$MTU port"
