@@ -40,6 +40,8 @@ if [ "$MODE" = controller ]; then
   say "makes a 1504-byte outer packet: ofswitch sends it through the kernel's raw GRE socket, which"
   say "fragments it (DF clear) and the far end reassembles it: nothing is lost or cut, it costs a"
   say "fragment. (1458 would avoid even that.)"
+else
+  say "Without a key (standalone, as in the tutorial) a full 1462-byte packet fills 1500 exactly."
 fi
 for h in 1 2 3; do
   ofs "host$h" vsctl add-br br0
