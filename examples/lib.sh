@@ -181,3 +181,41 @@ ping_matrix() {
   done
   say "(. reached, x not reached, as the VLANs say; ! would be a surprise)"
 }
+
+# iperf3_run FROM TO IP [SECONDS]: iperf3 TCP for SECONDS (3) from namespace FROM to a one-shot
+# server in namespace TO on IP; prints the sender's and receiver's lines and sets IPERF_MBITS to
+# the receiver's Mbit/s. Fails the script if the test fails or moves nothing.
+IPERF_MBITS=0
+iperf3_run() {
+  local from=$1 to=$2 ip=$3 secs=${4:-3} log=$WORK/iperf3-$1-$2.log pid
+  at "$to" iperf3 -s -1 -B "$ip" >"$log.server" 2>&1 &
+  pid=$!
+  EX_PIDS+=("$pid")
+  for _ in $(seq 50); do at "$to" ss -ltn 2>/dev/null | grep -q "$ip:5201 " && break; sleep 0.1; done
+  printf '   $ iperf3 -c %s -t %s   (from %s, server in %s)\n' "$ip" "$secs" "$from" "$to"
+  at "$from" iperf3 -c "$ip" -t "$secs" -f m >"$log" 2>&1 || die "iperf3 $from -> $ip failed: $(cat "$log")"
+  grep -E ' (sender|receiver)$' "$log" | sed 's/^/     /'
+  IPERF_MBITS=$(awk '/ receiver$/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' "$log")
+  wait "$pid" 2>/dev/null || true
+  awk -v m="${IPERF_MBITS:-0}" 'BEGIN { exit !(m > 0) }' || die "iperf3 $from -> $ip moved nothing: $(cat "$log")"
+}
+
+# modes DEFAULT FLAG=MODE... -- ARGS...: sets MODE from a script's arguments ARGS: DEFAULT, or
+# MODE for a --FLAG given (e.g. `modes controller --standalone=standalone -- "$@"`); --keep
+# keeps the topology up; any other argument is an error.
+MODE=
+modes() {
+  local flags=() a f ok
+  MODE=$1
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do flags+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  for a in "$@"; do
+    ok=0
+    [ "$a" = --keep ] && { keep_topology; continue; }
+    for f in "${flags[@]}"; do
+      [ "$a" = "${f%%=*}" ] && { MODE=${f#*=}; ok=1; }
+    done
+    [ $ok = 1 ] || die "unknown argument $a (want ${flags[*]%%=*} or --keep)"
+  done
+}

@@ -58,3 +58,24 @@ fn vxlan_two_hosts_with_the_controller() {
 fn vxlan_two_hosts_standalone() {
     scenario("vxlan-two-hosts", &["--standalone"], &["ping"]);
 }
+
+#[test]
+fn mgmt_port_with_the_controller() {
+    scenario("mgmt-port", &[], &["ping", "iperf3", "ss"]);
+}
+
+#[test]
+fn mgmt_port_standalone() {
+    scenario("mgmt-port", &["--standalone"], &["ping", "iperf3", "ss"]);
+}
+
+#[test]
+fn gre_mesh_with_the_controller() {
+    scenario("gre-mesh", &[], &["ping", "iperf3", "ss"]);
+}
+
+#[test]
+#[ignore = "needs STP (branch c14-stp)"]
+fn gre_mesh_stp() {
+    scenario("gre-mesh", &["--stp"], &["ping", "iperf3", "ss"]);
+}

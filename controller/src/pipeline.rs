@@ -467,6 +467,29 @@ mod tests {
     }
 
     #[test]
+    fn the_bridge_local_port_is_an_access_port_without_a_policy() {
+        // The internal port carrying a host's management IP (ofport LOCAL,
+        // named like the bridge) must be in VLAN 1 like any other port.
+        let p = crate::policy::Policy::learning_only();
+        let v = p.view(1, [(1, "c1"), (port_no::LOCAL, "br0"), (2, "gre0")]);
+        assert_eq!(v.ports.get(&port_no::LOCAL), Some(&PortRole::Access(1)));
+        let flows = switch_flows(&v);
+        assert!(flows.iter().any(|f| f.table_id == table::VLAN
+            && f.match_.get(openflow::OxmField::InPort) == Some(&Oxm::InPort(port_no::LOCAL))));
+        let floods = flood_flows(&v, 1);
+        let from_c1 = floods
+            .iter()
+            .find(|f| f.match_.get(openflow::OxmField::InPort) == Some(&Oxm::InPort(1)))
+            .expect("a flood flow for port 1");
+        assert!(outputs(from_c1).contains(&port_no::LOCAL));
+        let from_gre = floods
+            .iter()
+            .find(|f| f.match_.get(openflow::OxmField::InPort) == Some(&Oxm::InPort(2)))
+            .expect("a flood flow for the tunnel");
+        assert_eq!(outputs(from_gre), vec![1, port_no::LOCAL]);
+    }
+
+    #[test]
     fn diff_touches_only_what_changed() {
         let old = view(
             &[
