@@ -17,15 +17,8 @@
 #   outside (ns) 198.51.100.2/24 (no route to 172.31.0.0/24: only NAT answers)
 source "$(dirname "$0")/../lib.sh"
 
-MODE=controller
-for a in "$@"; do
-  case $a in
-  --standalone) MODE=standalone ;;
-  --keep) keep_topology ;;
-  *) die "unknown argument $a (want --standalone or --keep)" ;;
-  esac
-done
-for t in iptables iperf3; do command -v $t >/dev/null || die "needs $t"; done
+example_args "$@"
+need iptables iperf3
 
 step "a host (namespace with its own ofswitch daemon) and an outside namespace, joined by a veth"
 host host
@@ -37,9 +30,8 @@ say "host uplink $UPLINK 198.51.100.1 <-> outside 198.51.100.2"
 step "bridge br0; its internal port br0 is the containers' gateway, 172.31.0.1/24"
 ofs host vsctl add-br br0
 if [ "$MODE" = controller ]; then
-  ofs host vsctl set-fail-mode br0 secure
   controller host 127.0.0.1
-  ofs host vsctl set-controller br0 tcp:127.0.0.1:6653
+  controlled host 127.0.0.1 br0
   wait_resynced 1
   say "the bundled controller drives br0 (learning only, no policy)"
 fi
@@ -84,7 +76,6 @@ show at host iptables -t nat -L POSTROUTING -v -n
 
 step "detaching: del-port removes the veth pair, the container's eth0 goes with it"
 show ofs host vsctl del-port br0 "${P}c1"
-gone() { for _ in $(seq 30); do at "$1" ip link show "$2" >/dev/null 2>&1 || return 0; sleep 0.1; done; return 1; }
 gone c1 eth0 || die "c1 still has eth0 after del-port"
 show at c1 ip -br link
 ip link show "${P}c1" >/dev/null 2>&1 && die "the host end ${P}c1 is still there"
