@@ -64,7 +64,7 @@ expect_ping c1 198.51.100.2 fail
 step "MASQUERADE on the host: the container reaches the outside as the host"
 show at host iptables -t nat -A POSTROUTING -s 172.31.0.0/24 -o "$UPLINK" -j MASQUERADE
 expect_ping c1 198.51.100.2 ok
-at outside iperf3 -s -1 -B 198.51.100.2 --logfile "$WORK/iperf3-server.log" &
+ip netns exec "${P}outside" iperf3 -s -1 -B 198.51.100.2 --logfile "$WORK/iperf3-server.log" &
 EX_PIDS+=($!)
 for _ in $(seq 50); do at outside ss -ltn | grep -q ':5201 ' && break; sleep 0.1; done
 show at c1 iperf3 -c 198.51.100.2 -t 1 -f m
