@@ -58,3 +58,53 @@ fn vxlan_two_hosts_with_the_controller() {
 fn vxlan_two_hosts_standalone() {
     scenario("vxlan-two-hosts", &["--standalone"], &["ping"]);
 }
+
+#[test]
+fn netns_nat_with_the_controller() {
+    scenario("netns-nat", &[], &["ping", "iptables", "iperf3"]);
+}
+
+#[test]
+fn netns_nat_standalone() {
+    scenario("netns-nat", &["--standalone"], &["ping", "iptables", "iperf3"]);
+}
+
+#[test]
+fn access_vlans_with_the_controller() {
+    scenario("access-vlans", &[], &["ping"]);
+}
+
+#[test]
+fn access_vlans_standalone() {
+    scenario("access-vlans", &["--standalone"], &["ping"]);
+}
+
+#[test]
+fn patch_ports_with_the_controller() {
+    scenario("patch-ports", &[], &["ping"]);
+}
+
+#[test]
+fn patch_ports_standalone() {
+    scenario("patch-ports", &["--standalone"], &["ping"]);
+}
+
+#[test]
+fn dhcp_router_with_the_controller() {
+    scenario("dhcp-router", &[], &["ping", "dnsmasq", "busybox"]);
+}
+
+#[test]
+fn dhcp_router_standalone() {
+    scenario("dhcp-router", &["--standalone"], &["ping", "dnsmasq", "busybox"]);
+}
+
+#[test]
+fn gre_to_vxlan_with_the_controller() {
+    scenario("gre-to-vxlan", &[], &["ping"]);
+}
+
+#[test]
+fn gre_to_vxlan_standalone() {
+    scenario("gre-to-vxlan", &["--standalone"], &["ping"]);
+}

@@ -60,12 +60,12 @@ SH
 chmod +x "$WORK/udhcpc.sh"
 declare -A addr
 for h in h1 h2; do
-  t0=$(date +%s.%N)
+  t0=${EPOCHREALTIME/[.,]/}
   at "$h" env LEASE_NOTE="$WORK/lease-$h" busybox udhcpc -i eth0 -n -q -f -t 5 -T 1 \
     -x hostname:"$h" -s "$WORK/udhcpc.sh" >"$WORK/udhcpc-$h.log" 2>&1 ||
     die "$h got no lease: $(cat "$WORK/udhcpc-$h.log")"
   addr[$h]=$(cut -d' ' -f1 "$WORK/lease-$h")
-  say "$h: $(cat "$WORK/lease-$h") (in $(printf '%.1f' "$(echo "$(date +%s.%N) - $t0" | bc)") s)"
+  say "$h: $(cat "$WORK/lease-$h") (in $(((${EPOCHREALTIME/[.,]/} - t0) / 1000)) ms)"
 done
 show at h1 ip -br addr show dev eth0
 show at h2 ip -br addr show dev eth0
