@@ -66,7 +66,11 @@ fn netns_nat_with_the_controller() {
 
 #[test]
 fn netns_nat_standalone() {
-    scenario("netns-nat", &["--standalone"], &["ping", "iptables", "iperf3"]);
+    scenario(
+        "netns-nat",
+        &["--standalone"],
+        &["ping", "iptables", "iperf3"],
+    );
 }
 
 #[test]
@@ -96,7 +100,11 @@ fn dhcp_router_with_the_controller() {
 
 #[test]
 fn dhcp_router_standalone() {
-    scenario("dhcp-router", &["--standalone"], &["ping", "dnsmasq", "busybox"]);
+    scenario(
+        "dhcp-router",
+        &["--standalone"],
+        &["ping", "dnsmasq", "busybox"],
+    );
 }
 
 #[test]

@@ -1024,10 +1024,15 @@ mod tests {
         assert_eq!(old.netns_attachment(), want);
         // external_ids win over other_config.
         let mut p = old.clone();
-        p.external_ids.insert("container_iface".into(), "eth0".into());
-        p.external_ids.insert("ip_address".into(), "10.0.0.6/24".into());
+        p.external_ids
+            .insert("container_iface".into(), "eth0".into());
+        p.external_ids
+            .insert("ip_address".into(), "10.0.0.6/24".into());
         let a = p.netns_attachment();
-        assert_eq!((a.ifname.as_str(), a.ip_address.as_deref()), ("eth0", Some("10.0.0.6/24")));
+        assert_eq!(
+            (a.ifname.as_str(), a.ip_address.as_deref()),
+            ("eth0", Some("10.0.0.6/24"))
+        );
         assert_eq!(a.gateway.as_deref(), Some("10.0.0.1"));
         // Nothing recorded: eth0, no address.
         let bare = Port::new("c2").netns_attachment();
@@ -1035,7 +1040,9 @@ mod tests {
         // external_ids round-trip through JSON, and are left out when empty.
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(serde_json::from_str::<Port>(&json).unwrap(), p);
-        assert!(!serde_json::to_string(&Port::new("c3")).unwrap().contains("external_ids"));
+        assert!(!serde_json::to_string(&Port::new("c3"))
+            .unwrap()
+            .contains("external_ids"));
     }
 
     #[test]

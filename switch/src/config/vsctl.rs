@@ -514,7 +514,8 @@ fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
     let mut p = Port::new(port);
     p.netns = Some(netns.clone());
     p.external_ids.insert("container_id".into(), netns.clone());
-    p.external_ids.insert("container_iface".into(), "eth0".into());
+    p.external_ids
+        .insert("container_iface".into(), "eth0".into());
     for opt in &cmd.args[3..] {
         let (name, value) = opt
             .split_once('=')
@@ -568,9 +569,12 @@ fn cmd_del_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
     let if_exists = cmd.has("--if-exists");
     let b = ctx.bridge_mut(br)?;
     let before = b.ports.len();
-    b.ports.retain(|_, p| p.netns.as_deref() != Some(netns.as_str()));
+    b.ports
+        .retain(|_, p| p.netns.as_deref() != Some(netns.as_str()));
     if b.ports.len() == before && !if_exists {
-        return fail(format!("bridge {br} has no port in network namespace {netns}"));
+        return fail(format!(
+            "bridge {br} has no port in network namespace {netns}"
+        ));
     }
     Ok(())
 }

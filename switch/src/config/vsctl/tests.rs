@@ -559,7 +559,10 @@ fn netns_port() {
     assert!(err(&mut cfg, "set interface veth1 type=internal").contains("network namespace"));
     ok(&mut cfg, "del-port veth1");
     // del-netns-port: every port of the bridge in that namespace, no other.
-    ok(&mut cfg, "add-netns-port br0 a1 ns1 -- add-netns-port br0 a2 ns1 --ifname=eth1");
+    ok(
+        &mut cfg,
+        "add-netns-port br0 a1 ns1 -- add-netns-port br0 a2 ns1 --ifname=eth1",
+    );
     ok(&mut cfg, "add-netns-port br0 b1 ns2");
     ok(&mut cfg, "del-netns-port br0 ns1");
     let left: Vec<&String> = cfg.bridges["br0"].ports.keys().collect();
