@@ -59,60 +59,26 @@ fn vxlan_two_hosts_standalone() {
     scenario("vxlan-two-hosts", &["--standalone"], &["ping"]);
 }
 
-#[test]
-fn netns_nat_with_the_controller() {
-    scenario("netns-nat", &[], &["ping", "iptables", "iperf3"]);
+/// Two tests for a scenario: with the bundled controller (the default) and
+/// `--standalone`, in a module named after it.
+macro_rules! both_modes {
+    ($module:ident, $script:literal, $tools:expr) => {
+        mod $module {
+            #[test]
+            fn with_the_controller() {
+                super::scenario($script, &[], $tools);
+            }
+
+            #[test]
+            fn standalone() {
+                super::scenario($script, &["--standalone"], $tools);
+            }
+        }
+    };
 }
 
-#[test]
-fn netns_nat_standalone() {
-    scenario(
-        "netns-nat",
-        &["--standalone"],
-        &["ping", "iptables", "iperf3"],
-    );
-}
-
-#[test]
-fn access_vlans_with_the_controller() {
-    scenario("access-vlans", &[], &["ping"]);
-}
-
-#[test]
-fn access_vlans_standalone() {
-    scenario("access-vlans", &["--standalone"], &["ping"]);
-}
-
-#[test]
-fn patch_ports_with_the_controller() {
-    scenario("patch-ports", &[], &["ping"]);
-}
-
-#[test]
-fn patch_ports_standalone() {
-    scenario("patch-ports", &["--standalone"], &["ping"]);
-}
-
-#[test]
-fn dhcp_router_with_the_controller() {
-    scenario("dhcp-router", &[], &["ping", "dnsmasq", "busybox"]);
-}
-
-#[test]
-fn dhcp_router_standalone() {
-    scenario(
-        "dhcp-router",
-        &["--standalone"],
-        &["ping", "dnsmasq", "busybox"],
-    );
-}
-
-#[test]
-fn gre_to_vxlan_with_the_controller() {
-    scenario("gre-to-vxlan", &[], &["ping"]);
-}
-
-#[test]
-fn gre_to_vxlan_standalone() {
-    scenario("gre-to-vxlan", &["--standalone"], &["ping"]);
-}
+both_modes!(netns_nat, "netns-nat", &["ping", "iptables", "iperf3"]);
+both_modes!(access_vlans, "access-vlans", &["ping"]);
+both_modes!(patch_ports, "patch-ports", &["ping"]);
+both_modes!(dhcp_router, "dhcp-router", &["ping", "dnsmasq", "busybox"]);
+both_modes!(gre_to_vxlan, "gre-to-vxlan", &["ping"]);

@@ -14,14 +14,7 @@
 #     c11 c12 c13 c14  10.71.0.11-14/24                   c21 c22 c23 c24  10.71.0.21-24/24
 source "$(dirname "$0")/../lib.sh"
 
-MODE=controller
-for a in "$@"; do
-  case $a in
-  --standalone) MODE=standalone ;;
-  --keep) keep_topology ;;
-  *) die "unknown argument $a (want --standalone or --keep)" ;;
-  esac
-done
+example_args "$@"
 
 step "two hosts, each a namespace running its own ofswitch daemon, joined by a veth underlay"
 host host1
