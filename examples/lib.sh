@@ -219,3 +219,39 @@ modes() {
     [ $ok = 1 ] || die "unknown argument $a (want ${flags[*]%%=*} or --keep)"
   done
 }
+
+# example_args ARGS...: the options the examples take: --standalone (MODE=standalone; else
+# MODE=controller) and --keep (keep_topology).
+example_args() {
+  MODE=controller
+  local a
+  for a in "$@"; do
+    case $a in
+    --standalone) MODE=standalone ;;
+    --keep) keep_topology ;;
+    *) die "unknown argument $a (want --standalone or --keep)" ;;
+    esac
+  done
+}
+
+# need TOOL...: exit with a message unless every TOOL is installed.
+need() {
+  local t
+  for t in "$@"; do command -v "$t" >/dev/null || die "needs $t (scripts/install-deps.sh installs it)"; done
+}
+
+# controlled HOST IP BRIDGE...: BRIDGEs of HOST in fail-mode secure, connected to the controller
+# at tcp:IP:6653.
+controlled() {
+  local h=$1 ip=$2 br
+  shift 2
+  for br in "$@"; do
+    ofs "$h" vsctl set-fail-mode "$br" secure -- set-controller "$br" "tcp:$ip:6653"
+  done
+}
+
+# gone NS IFACE: true once interface IFACE has left namespace $P$NS (within 3 s).
+gone() {
+  for _ in $(seq 30); do at "$1" ip link show "$2" >/dev/null 2>&1 || return 0; sleep 0.1; done
+  return 1
+}

@@ -79,3 +79,27 @@ fn gre_mesh_with_the_controller() {
 fn gre_mesh_stp() {
     scenario("gre-mesh", &["--stp"], &["ping", "iperf3", "ss"]);
 }
+
+/// Two tests for a scenario: with the bundled controller (the default) and
+/// `--standalone`, in a module named after it.
+macro_rules! both_modes {
+    ($module:ident, $script:literal, $tools:expr) => {
+        mod $module {
+            #[test]
+            fn with_the_controller() {
+                super::scenario($script, &[], $tools);
+            }
+
+            #[test]
+            fn standalone() {
+                super::scenario($script, &["--standalone"], $tools);
+            }
+        }
+    };
+}
+
+both_modes!(netns_nat, "netns-nat", &["ping", "iptables", "iperf3"]);
+both_modes!(access_vlans, "access-vlans", &["ping"]);
+both_modes!(patch_ports, "patch-ports", &["ping"]);
+both_modes!(dhcp_router, "dhcp-router", &["ping", "dnsmasq", "busybox"]);
+both_modes!(gre_to_vxlan, "gre-to-vxlan", &["ping"]);

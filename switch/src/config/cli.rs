@@ -42,7 +42,9 @@ Port commands:
   list-ports BRIDGE             print the ports of BRIDGE
   port-to-br PORT               print the bridge that contains PORT
   add-netns-port BRIDGE PORT NETNS [--ipaddress=CIDR] [--macaddress=MAC] [--mtu=N]
-                 [--gateway=IP] [--ifname=NAME]   attach a network namespace (ovs-docker)
+                 [--gateway=IP] [--ifname=NAME]   attach a network namespace (ovs-docker);
+                                the attachment goes to the port's external_ids
+  del-netns-port BRIDGE NETNS   delete every port of BRIDGE attached to NETNS
 
 Database commands (tables Bridge, Port, Interface, Controller):
   list TABLE [RECORD]...        list records

@@ -478,10 +478,29 @@ pub struct Port {
     /// attachment; see `add-netns-port`). Only for `system` interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
-    /// Free-form settings; `add-netns-port` records `ip_address`,
-    /// `mac_address`, `gateway` and `ifname` here.
+    /// Free-form settings. Before `external_ids`, `add-netns-port`
+    /// recorded `ip_address`, `mac_address`, `gateway` and `ifname` here;
+    /// they are still read from here when `external_ids` lacks them.
     #[serde(default)]
     pub other_config: BTreeMap<String, String>,
+    /// For the user and the tools above the switch, as OVS's
+    /// `external_ids`; `add-netns-port` records the attachment here, as
+    /// `ovs-docker` does: `container_id` (the namespace), `container_iface`,
+    /// `ip_address`, `mac_address` and `gateway`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_ids: BTreeMap<String, String>,
+}
+
+/// How a namespace port's interface is set up inside its namespace, from
+/// the port's `external_ids` (or, for a configuration written before them,
+/// its `other_config`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetnsAttachment {
+    /// The interface's name in the namespace (default `eth0`).
+    pub ifname: String,
+    pub ip_address: Option<String>,
+    pub mac_address: Option<String>,
+    pub gateway: Option<String>,
 }
 
 impl Port {
@@ -496,6 +515,25 @@ impl Port {
             interface: Interface::default(),
             netns: None,
             other_config: BTreeMap::new(),
+            external_ids: BTreeMap::new(),
+        }
+    }
+
+    /// The namespace attachment recorded by `add-netns-port`:
+    /// `external_ids` first, then the `other_config` keys older versions
+    /// wrote (`ifname` for `container_iface`).
+    pub fn netns_attachment(&self) -> NetnsAttachment {
+        let get = |ext: &str, old: &str| {
+            self.external_ids
+                .get(ext)
+                .or_else(|| self.other_config.get(old))
+                .cloned()
+        };
+        NetnsAttachment {
+            ifname: get("container_iface", "ifname").unwrap_or_else(|| "eth0".into()),
+            ip_address: get("ip_address", "ip_address"),
+            mac_address: get("mac_address", "mac_address"),
+            gateway: get("gateway", "gateway"),
         }
     }
 
@@ -970,6 +1008,46 @@ mod tests {
 
     fn port(name: &str) -> Port {
         Port::new(name)
+    }
+
+    #[test]
+    fn netns_attachment_reads_external_ids_then_old_other_config() {
+        // A conf.json written before external_ids: the keys in other_config.
+        let old: Port = serde_json::from_str(
+            r#"{"name":"c1","ofport":1,"interface":{"kind":"system"},"netns":"ns1",
+                "other_config":{"ip_address":"10.0.0.5/24","mac_address":"02:00:00:00:00:05",
+                "gateway":"10.0.0.1","ifname":"eth1"}}"#,
+        )
+        .unwrap();
+        assert!(old.external_ids.is_empty());
+        let want = NetnsAttachment {
+            ifname: "eth1".into(),
+            ip_address: Some("10.0.0.5/24".into()),
+            mac_address: Some("02:00:00:00:00:05".into()),
+            gateway: Some("10.0.0.1".into()),
+        };
+        assert_eq!(old.netns_attachment(), want);
+        // external_ids win over other_config.
+        let mut p = old.clone();
+        p.external_ids
+            .insert("container_iface".into(), "eth0".into());
+        p.external_ids
+            .insert("ip_address".into(), "10.0.0.6/24".into());
+        let a = p.netns_attachment();
+        assert_eq!(
+            (a.ifname.as_str(), a.ip_address.as_deref()),
+            ("eth0", Some("10.0.0.6/24"))
+        );
+        assert_eq!(a.gateway.as_deref(), Some("10.0.0.1"));
+        // Nothing recorded: eth0, no address.
+        let bare = Port::new("c2").netns_attachment();
+        assert_eq!((bare.ifname.as_str(), bare.ip_address), ("eth0", None));
+        // external_ids round-trip through JSON, and are left out when empty.
+        let json = serde_json::to_string(&p).unwrap();
+        assert_eq!(serde_json::from_str::<Port>(&json).unwrap(), p);
+        assert!(!serde_json::to_string(&Port::new("c3"))
+            .unwrap()
+            .contains("external_ids"));
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //! Extensions over ovs-vsctl: `add-port` also accepts Interface columns
 //! (`add-port br0 vx1 type=vxlan options:remote_ip=10.0.0.2`); `show`
 //! prints each interface's `ofport`; `add-netns-port` records an
-//! ovs-docker-like attachment of a network namespace. `set-ssl`, `get-ssl`
+//! ovs-docker-like attachment of a network namespace (in the port's
+//! `external_ids`) and `del-netns-port` removes it. `set-ssl`, `get-ssl`
 //! and `del-ssl` edit the one TLS identity of the switch (OVS's SSL table,
 //! `Config::ssl`); `show` prints it in an `ssl` section.
 
@@ -287,6 +288,7 @@ const COMMANDS: &[(&str, usize, usize, &[&str], Verb)] = &[
         &["--may-exist"],
         cmd_add_netns_port,
     ),
+    ("del-netns-port", 2, 2, &["--if-exists"], cmd_del_netns_port),
     ("set-controller", 1, usize::MAX, &[], cmd_set_controller),
     ("get-controller", 1, 1, &[], cmd_get_controller),
     ("del-controller", 1, 1, &[], cmd_del_controller),
@@ -504,12 +506,16 @@ fn cmd_port_to_br(ctx: &mut Ctx, cmd: &Command) -> Res {
 /// interface (one end of a veth pair the daemon creates) lives in network
 /// namespace NETNS, configured with the given addresses, like
 /// `ovs-docker add-port`. Only the model: the settings are recorded in
-/// the port's `netns` and `other_config` (`ip_address`, `mac_address`,
-/// `gateway`, `ifname`) and the interface's `mtu_request`.
+/// the port's `netns` and `external_ids` (`container_id` = NETNS,
+/// `container_iface`, `ip_address`, `mac_address`, `gateway`) and the
+/// interface's `mtu_request`.
 fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
     let (br, port, netns) = (&cmd.args[0], &cmd.args[1], &cmd.args[2]);
     let mut p = Port::new(port);
     p.netns = Some(netns.clone());
+    p.external_ids.insert("container_id".into(), netns.clone());
+    p.external_ids
+        .insert("container_iface".into(), "eth0".into());
     for opt in &cmd.args[3..] {
         let (name, value) = opt
             .split_once('=')
@@ -517,17 +523,17 @@ fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
         match name {
             "--ipaddress" => {
                 check_cidr(value)?;
-                p.other_config.insert("ip_address".into(), value.into());
+                p.external_ids.insert("ip_address".into(), value.into());
             }
             "--macaddress" => {
                 let mac = format_mac(parse_mac(value)?);
-                p.other_config.insert("mac_address".into(), mac);
+                p.external_ids.insert("mac_address".into(), mac);
             }
             "--gateway" => {
                 value
                     .parse::<IpAddr>()
                     .map_err(|_| format!("add-netns-port: \"{value}\" is not an IP address"))?;
-                p.other_config.insert("gateway".into(), value.into());
+                p.external_ids.insert("gateway".into(), value.into());
             }
             "--mtu" => {
                 let mtu = value
@@ -537,7 +543,7 @@ fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
             }
             "--ifname" => {
                 validate_name("interface", value)?;
-                p.other_config.insert("ifname".into(), value.into());
+                p.external_ids.insert("container_iface".into(), value.into());
             }
             _ => {
                 return fail(format!(
@@ -551,6 +557,25 @@ fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
     }
     p.interface.kind = InterfaceType::System;
     ctx.bridge_mut(br)?.ports.insert(port.clone(), p);
+    Ok(())
+}
+
+/// `del-netns-port BR NETNS`: removes every port of BR attached to
+/// network namespace NETNS (as `ovs-docker del-ports` does for a
+/// container); the daemon deletes their veth pairs, so the interfaces
+/// vanish from the namespace. Fails if there is none, unless `--if-exists`.
+fn cmd_del_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
+    let (br, netns) = (&cmd.args[0], &cmd.args[1]);
+    let if_exists = cmd.has("--if-exists");
+    let b = ctx.bridge_mut(br)?;
+    let before = b.ports.len();
+    b.ports
+        .retain(|_, p| p.netns.as_deref() != Some(netns.as_str()));
+    if b.ports.len() == before && !if_exists {
+        return fail(format!(
+            "bridge {br} has no port in network namespace {netns}"
+        ));
+    }
     Ok(())
 }
 

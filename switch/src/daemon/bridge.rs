@@ -1057,7 +1057,8 @@ impl Bridge {
     fn add_system_port(&mut self, p: &model::Port) {
         let mut veth = false;
         if let Some(ns) = &p.netns {
-            if let Err(e) = create_netns_veth(&p.name, ns, &p.other_config, p.interface.mtu_request)
+            if let Err(e) =
+                create_netns_veth(&p.name, ns, &p.netns_attachment(), p.interface.mtu_request)
             {
                 return self.placeholder_port(p, Some(e));
             }

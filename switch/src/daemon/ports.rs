@@ -378,7 +378,7 @@ impl RxSource for PortRx {
 pub fn create_netns_veth(
     port: &str,
     netns: &str,
-    other: &std::collections::BTreeMap<String, String>,
+    att: &crate::config::model::NetnsAttachment,
     mtu: Option<u32>,
 ) -> Result<(), String> {
     let ip = |args: &[&str]| -> Result<(), String> {
@@ -400,7 +400,7 @@ pub fn create_netns_veth(
     if !ns_path.exists() {
         return Err(format!("no network namespace named {netns}"));
     }
-    let ifname = other.get("ifname").map(String::as_str).unwrap_or("eth0");
+    let ifname = att.ifname.as_str();
     // A temporary peer name unlikely to clash in the host namespace.
     let tmp = format!("t{}", &port.chars().rev().take(13).collect::<String>());
     let _ = ip(&["link", "del", port]);
@@ -408,7 +408,7 @@ pub fn create_netns_veth(
     let rest = (|| {
         ip(&["link", "set", &tmp, "netns", netns])?;
         ip(&["-n", netns, "link", "set", &tmp, "name", ifname])?;
-        if let Some(mac) = other.get("mac_address") {
+        if let Some(mac) = &att.mac_address {
             ip(&["-n", netns, "link", "set", ifname, "address", mac])?;
         }
         if let Some(mtu) = mtu {
@@ -416,12 +416,12 @@ pub fn create_netns_veth(
             ip(&["-n", netns, "link", "set", ifname, "mtu", &m])?;
             ip(&["link", "set", port, "mtu", &m])?;
         }
-        if let Some(addr) = other.get("ip_address") {
+        if let Some(addr) = &att.ip_address {
             ip(&["-n", netns, "addr", "add", addr, "dev", ifname])?;
         }
         ip(&["-n", netns, "link", "set", ifname, "up"])?;
         ip(&["-n", netns, "link", "set", "lo", "up"])?;
-        if let Some(gw) = other.get("gateway") {
+        if let Some(gw) = &att.gateway {
             ip(&["-n", netns, "route", "add", "default", "via", gw])?;
         }
         ip(&["link", "set", port, "up"])

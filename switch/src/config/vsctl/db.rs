@@ -56,6 +56,7 @@ impl Table {
                 "stp_enable",
             ],
             Table::Port => &[
+                "external_ids",
                 "interfaces",
                 "name",
                 "netns",
@@ -287,6 +288,7 @@ fn kind(table: Table, col: &str) -> Kind {
         (Table::Bridge, "controller" | "ports") => Kind::StrSet,
         (Table::Bridge, "fail_mode") => Kind::OptStr,
         (_, "other_config" | "options") => Kind::Map,
+        (Table::Port, "external_ids") => Kind::Map,
         (Table::Port, "interfaces") => Kind::StrSet,
         (Table::Port, "tag") => Kind::OptInt,
         (Table::Port, "trunks") => Kind::IntSet,
@@ -461,6 +463,7 @@ pub fn get(cfg: &Config, rt: &dyn RuntimeInfo, table: Table, rec: &Rec, col: &st
                 (Table::Port, "status") => {
                     Val::Map(rt.port_status(bridge, port).unwrap_or_default())
                 }
+                (Table::Port, "external_ids") => Val::Map(p.external_ids.clone()),
                 (Table::Port, "tag") => Val::OptInt(p.tag.map(u64::from)),
                 (Table::Port, "trunks") => {
                     Val::IntSet(p.trunks.iter().map(|&t| u64::from(t)).collect())
@@ -793,6 +796,7 @@ fn put(cfg: &mut Config, table: Table, rec: &Rec, col: &str, val: Val) -> Result
                 }
                 (Table::Port, "netns", Val::OptStr(ns)) => p.netns = ns.filter(|s| !s.is_empty()),
                 (Table::Port, "other_config", Val::Map(m)) => p.other_config = m,
+                (Table::Port, "external_ids", Val::Map(m)) => p.external_ids = m,
                 (Table::Interface, "type", Val::Str(t)) => {
                     p.interface.kind = t.parse::<InterfaceType>().map_err(|e| e.0)?;
                 }

@@ -528,6 +528,8 @@ fn netns_port() {
     assert_eq!(p.interface.kind, InterfaceType::System);
     assert_eq!(p.interface.mtu_request, Some(1450));
     let want: BTreeMap<String, String> = [
+        ("container_id", "ns1"),
+        ("container_iface", "eth0"),
         ("gateway", "10.1.1.1"),
         ("ip_address", "10.1.1.5/24"),
         ("mac_address", "02:00:00:00:00:01"),
@@ -535,7 +537,16 @@ fn netns_port() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    assert_eq!(p.other_config, want);
+    assert_eq!(p.external_ids, want);
+    assert!(p.other_config.is_empty());
+    assert_eq!(
+        ok(&mut cfg, "get port veth1 external_ids:container_id"),
+        "ns1\n"
+    );
+    ok(&mut cfg, "set port veth1 external_ids:owner=me");
+    assert!(ok(&mut cfg, "get port veth1 external_ids").contains("owner=me"));
+    ok(&mut cfg, "remove port veth1 external_ids owner");
+    assert_eq!(cfg.bridges["br0"].ports["veth1"].external_ids, want);
     assert!(err(
         &mut cfg,
         "add-netns-port br0 veth2 ns1 --ipaddress=10.1.1.5"
@@ -547,6 +558,18 @@ fn netns_port() {
     assert!(ok(&mut cfg, "show").contains("            netns: ns1\n"));
     assert!(err(&mut cfg, "set interface veth1 type=internal").contains("network namespace"));
     ok(&mut cfg, "del-port veth1");
+    // del-netns-port: every port of the bridge in that namespace, no other.
+    ok(
+        &mut cfg,
+        "add-netns-port br0 a1 ns1 -- add-netns-port br0 a2 ns1 --ifname=eth1",
+    );
+    ok(&mut cfg, "add-netns-port br0 b1 ns2");
+    ok(&mut cfg, "del-netns-port br0 ns1");
+    let left: Vec<&String> = cfg.bridges["br0"].ports.keys().collect();
+    assert!(!left.iter().any(|n| n.starts_with('a')), "{left:?}");
+    assert!(cfg.bridges["br0"].ports.contains_key("b1"));
+    assert!(err(&mut cfg, "del-netns-port br0 ns1").contains("no port in network namespace"));
+    ok(&mut cfg, "--if-exists del-netns-port br0 ns1");
 }
 
 struct FakeRuntime;
@@ -750,7 +773,8 @@ type                : system
 "#;
     assert_eq!(out, want);
     let out = ok(&mut cfg, "list port t1");
-    let want = r#"interfaces          : [t1]
+    let want = r#"external_ids        : {}
+interfaces          : [t1]
 name                : t1
 netns               : []
 other_config        : {}
