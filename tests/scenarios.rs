@@ -75,7 +75,6 @@ fn gre_mesh_with_the_controller() {
 }
 
 #[test]
-#[ignore = "needs STP (branch c14-stp)"]
 fn gre_mesh_stp() {
     scenario("gre-mesh", &["--stp"], &["ping", "iperf3", "ss"]);
 }
