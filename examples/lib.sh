@@ -77,7 +77,8 @@ host() {
   local name=$1 dir=$WORK/$1
   netns "$name"
   mkdir -p "$dir"
-  ip netns exec "$P$name" "$OFSWITCH" --state-dir "$dir" daemon --log-file "$dir/ofswitch.log" &
+  ip netns exec "$P$name" "$OFSWITCH" --state-dir "$dir" daemon --log-file "$dir/ofswitch.log" \
+    >/dev/null 2>>"$dir/stderr.log" &
   EX_PIDS+=($!)
   for _ in $(seq 100); do [ -S "$dir/ofswitch.ctl" ] && return 0; sleep 0.05; done
   die "the ofswitch daemon of $name did not start (see $dir/ofswitch.log)"
@@ -116,7 +117,7 @@ controller() {
   local ns=$1 ip=$2
   shift 2
   ip netns exec "$P$ns" "$OFCONTROLLER" run --listen "tcp:$ip:6653" --control "$WORK/ofcontroller.ctl" \
-    "$@" 2>"$WORK/ofcontroller.log" &
+    "$@" >/dev/null 2>"$WORK/ofcontroller.log" &
   EX_PIDS+=($!)
   for _ in $(seq 100); do grep -q "listening on" "$WORK/ofcontroller.log" 2>/dev/null && return 0; sleep 0.05; done
   die "ofcontroller did not start: $(cat "$WORK/ofcontroller.log")"
