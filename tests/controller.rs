@@ -351,16 +351,10 @@ fn the_custom_app_example_counts_packet_ins_and_learns() {
     }
     let d = Daemon::start(&[]);
     let br = d.secure_bridge();
-    let ns: Vec<Netns> = (0..2).map(|_| Netns::new(&unique("n"))).collect();
-    for (i, n) in ns.iter().enumerate() {
-        d.vsctl(&[
-            "add-netns-port",
-            &br,
-            &unique("p"),
-            &n.0,
-            &format!("--ipaddress=10.240.0.{}/24", i + 1),
-        ]);
-    }
+    let hosts: Vec<(String, String)> = (1..=2)
+        .map(|i| (format!("10.240.0.{i}/24"), format!("02:00:00:24:00:0{i}")))
+        .collect();
+    let (ns, _) = d.netns_hosts(&br, &hosts);
     let port = free_port();
     let log = d.dir().join("counter.log");
     let out = std::fs::File::create(&log).expect("log file");
