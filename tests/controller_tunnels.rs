@@ -142,9 +142,7 @@ impl Fabric {
                 ]);
                 tunnels.push(vx);
             }
-            let text = d.vsctl(&["get", "bridge", &br, "datapath_id"]);
-            let dpid = u64::from_str_radix(text.trim().trim_matches('"'), 16)
-                .unwrap_or_else(|e| panic!("datapath_id {text:?}: {e}"));
+            let dpid = d.datapath_id(&br);
             sw.push(Switch {
                 hosts: hs,
                 tunnels,

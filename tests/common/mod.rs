@@ -10,6 +10,7 @@
 
 mod controller;
 mod netdev;
+mod pki;
 #[path = "ports.rs"]
 mod ports;
 
@@ -61,9 +62,11 @@ pub fn unique(suffix: &str) -> String {
 }
 
 #[allow(unused_imports)]
-pub use controller::Controller;
+pub use controller::{connects_out, Controller, TwoHosts};
 #[allow(unused_imports)]
 pub use netdev::{inject, Capture, Veth};
+#[allow(unused_imports)]
+pub use pki::{require_pki, Identity, Pki};
 #[allow(unused_imports)]
 pub use ports::free_port;
 
@@ -269,6 +272,13 @@ impl Daemon {
         self.vsctl(&["add-br", &br]);
         self.vsctl(&["set-fail-mode", &br, "secure"]);
         br
+    }
+
+    /// The datapath id of bridge `br`.
+    pub fn datapath_id(&self, br: &str) -> u64 {
+        let s = self.vsctl(&["get", "bridge", br, "datapath_id"]);
+        u64::from_str_radix(s.trim().trim_matches('"'), 16)
+            .unwrap_or_else(|e| panic!("datapath_id {s:?}: {e}"))
     }
 
     /// `ofswitch vsctl ARGS`, which must succeed; returns stdout.
