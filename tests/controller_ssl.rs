@@ -6,6 +6,8 @@
 //!   each other; a switch whose certificate another CA signed is refused
 //!   (no "connected" line, the log names the TLS failure) though it trusts
 //!   our controller: the controller requires client certificates of its CA.
+//!   The files are read at each accepted connection: a broken certificate
+//!   is a log line naming it, a repaired one is used at once.
 //! - `--connect ssl:` to a bridge's `pssl:` (the switch's certificate has
 //!   no subject alternative names, as ovs-pki's: checked against the CA
 //!   only).
@@ -58,12 +60,24 @@ fn set_ssl_controller(d: &Daemon, br: &str, id: &Identity, target: &str) {
     ]);
 }
 
+/// The first line of the controller's log with `needle`, once there is one.
+fn wait_line(ctl: &Controller, needle: &str) -> String {
+    wait_for(&format!("{needle:?} in the controller's log"), T, || {
+        ctl.log().contains(needle)
+    });
+    let log = ctl.log();
+    log.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[test]
 fn controller_accepts_ssl_switches_of_its_ca_only() {
     if !require_all() {
         return;
     }
-    let (_pki, switch, controller) = ours();
+    let (pki, switch, controller) = ours();
     let d = Daemon::start(&[]);
     let br = d.secure_bridge();
     let dpid = d.datapath_id(&br);
@@ -98,14 +112,7 @@ fn controller_accepts_ssl_switches_of_its_ca_only() {
     let br2 = d2.secure_bridge();
     let dpid2 = d2.datapath_id(&br2);
     set_ssl_controller(&d2, &br2, &stranger, &target);
-    wait_for("the controller to refuse the stranger", T, || {
-        ctl.log().contains("TLS handshake with")
-    });
-    let log = ctl.log();
-    let refusal = log
-        .lines()
-        .find(|l| l.contains("TLS handshake with"))
-        .unwrap_or_default();
+    let refusal = wait_line(&ctl, "TLS handshake with");
     assert!(
         refusal.contains("failed") && refusal.contains("certificate"),
         "the refusal names the TLS failure: {refusal}"
@@ -119,6 +126,23 @@ fn controller_accepts_ssl_switches_of_its_ca_only() {
         "a switch of another CA got in:\n{log}"
     );
     // The good switch is still served.
+    hosts.assert_ping(&ctl, &d);
+
+    // The files are read at every accepted connection: a broken
+    // certificate is one logged line naming it (the next switch refused,
+    // the running one kept), a repaired one is used at once.
+    let good_cert = std::fs::read(&controller.cert).expect("read the certificate");
+    std::fs::write(&controller.cert, "not a certificate\n").expect("break the certificate");
+    let line = wait_line(&ctl, "holds no PEM certificate");
+    assert!(line.contains(controller.cert()), "{line}");
+    std::fs::write(&controller.cert, good_cert).expect("repair the certificate");
+    // The stranger, given a certificate of our CA, gets in.
+    let welcome = pki.issue("switch2", None);
+    d2.vsctl(&["set-ssl", welcome.key(), welcome.cert(), welcome.ca()]);
+    wait_for("the second switch, now of our CA, to connect", T, || {
+        ctl.log()
+            .contains(&format!("switch {dpid2:016x} connected"))
+    });
     hosts.assert_ping(&ctl, &d);
 }
 
