@@ -84,10 +84,10 @@ async fn main() -> ExitCode {
         Arc::new((learning, counter.clone())),
         ChannelConfig::default(),
     );
-    let listener = match net::bind(target).await {
+    let listener = match net::bind(&target, None).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("packet_in_counter: cannot listen on {target}: {e}");
+            eprintln!("packet_in_counter: {e}");
             return ExitCode::FAILURE;
         }
     };

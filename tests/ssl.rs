@@ -1,5 +1,5 @@
-//! TLS OpenFlow channels end to end, with certificates made here by the
-//! `openssl` command (as `ovs-pki` would: a CA, a switch certificate, a
+//! TLS OpenFlow channels end to end, with certificates made by the
+//! `openssl` command (`common::Pki`, as `ovs-pki` would: a CA, a switch certificate, a
 //! controller certificate with no subject alternative names) and peers
 //! written with rustls and the `openflow` crate:
 //!
@@ -22,164 +22,12 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(10);
-
-fn require_all() -> bool {
-    require_root() && require("openssl", have("openssl"))
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA made with the openssl command in a temporary directory.
-struct Pki {
-    dir: tempfile::TempDir,
-    name: String,
-}
-
-/// A key and certificate file pair, with the CA that signed them.
-struct Identity {
-    key: PathBuf,
-    cert: PathBuf,
-    ca: PathBuf,
-}
-
-impl Identity {
-    fn s(p: &Path) -> &str {
-        p.to_str().expect("UTF-8 temp path")
-    }
-    fn key(&self) -> &str {
-        Identity::s(&self.key)
-    }
-    fn cert(&self) -> &str {
-        Identity::s(&self.cert)
-    }
-    fn ca(&self) -> &str {
-        Identity::s(&self.ca)
-    }
-}
-
-impl Pki {
-    fn new(name: &str) -> Pki {
-        let dir = tempfile::Builder::new()
-            .prefix("ofswitch-pki")
-            .tempdir()
-            .expect("tempdir");
-        openssl(
-            dir.path(),
-            &[
-                "req",
-                "-x509",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "ca-key.pem",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN={name} test CA"),
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        );
-        Pki {
-            dir,
-            name: name.to_string(),
-        }
-    }
-
-    /// A certificate for `cn` signed by this CA, with subject alternative
-    /// name `san` if given (ovs-pki's have none).
-    fn issue(&self, cn: &str, san: Option<&str>) -> Identity {
-        static SERIAL: AtomicU32 = AtomicU32::new(1);
-        let d = self.dir.path();
-        let mut ext = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n\
-                       extendedKeyUsage=serverAuth,clientAuth\n"
-            .to_string();
-        if let Some(san) = san {
-            ext.push_str(&format!("subjectAltName={san}\n"));
-        }
-        std::fs::write(d.join(format!("{cn}.ext")), ext).expect("write extensions");
-        let (key, csr, cert) = (
-            format!("{cn}-key.pem"),
-            format!("{cn}.csr"),
-            format!("{cn}-cert.pem"),
-        );
-        openssl(
-            d,
-            &[
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &key,
-                "-out",
-                &csr,
-                "-subj",
-                &format!("/O={}/CN={cn}", self.name),
-            ],
-        );
-        let serial = format!(
-            "{}",
-            u64::from(std::process::id()) * 1000
-                + u64::from(SERIAL.fetch_add(1, Ordering::Relaxed))
-        );
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca-key.pem",
-                "-set_serial",
-                &serial,
-                "-days",
-                "2",
-                "-extfile",
-                &format!("{cn}.ext"),
-                "-out",
-                &cert,
-            ],
-        );
-        Identity {
-            key: d.join(key),
-            cert: d.join(cert),
-            ca: d.join("ca.pem"),
-        }
-    }
-}
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -362,11 +210,6 @@ fn connect_tls(
     }
 }
 
-fn datapath_id(d: &Daemon, br: &str) -> u64 {
-    let s = d.vsctl(&["get", "bridge", br, "datapath_id"]);
-    u64::from_str_radix(s.trim().trim_matches('"'), 16).expect("hex datapath id")
-}
-
 /// The `show` lines of controller `target`, up to the next controller or
 /// port.
 fn controller_section(show: &str, target: &str) -> String {
@@ -379,7 +222,7 @@ fn controller_section(show: &str, target: &str) -> String {
 
 #[test]
 fn ssl_controller_with_certificates_of_the_ca() {
-    if !require_all() {
+    if !require_pki() {
         return;
     }
     let (pki, other) = (Pki::new("ours"), Pki::new("theirs"));
@@ -388,7 +231,7 @@ fn ssl_controller_with_certificates_of_the_ca() {
     let d = Daemon::start(&[]);
     let br = unique("br");
     d.vsctl(&["add-br", &br, "--", "set-fail-mode", &br, "secure"]);
-    let dpid = datapath_id(&d, &br);
+    let dpid = d.datapath_id(&br);
 
     // The target first: without SSL settings the switch says why it does
     // not connect, and keeps trying.
@@ -442,7 +285,7 @@ fn ssl_controller_with_certificates_of_the_ca() {
 
 #[test]
 fn pssl_requires_client_certificates_of_the_ca() {
-    if !require_all() {
+    if !require_pki() {
         return;
     }
     let (pki, other) = (Pki::new("ours"), Pki::new("theirs"));
@@ -465,7 +308,7 @@ fn pssl_requires_client_certificates_of_the_ca() {
         &br,
         &format!("pssl:{port}:127.0.0.1"),
     ]);
-    let dpid = datapath_id(&d, &br);
+    let dpid = d.datapath_id(&br);
     wait_for("the pssl listener", T, || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
@@ -501,7 +344,7 @@ fn pssl_requires_client_certificates_of_the_ca() {
 
 #[test]
 fn ovs_ofctl_over_pssl() {
-    if !require_all() || !require("ovs-ofctl", have("ovs-ofctl")) {
+    if !require_pki() || !require("ovs-ofctl", have("ovs-ofctl")) {
         return;
     }
     let pki = Pki::new("ours");
@@ -522,7 +365,7 @@ fn ovs_ofctl_over_pssl() {
         &br,
         &format!("pssl:{port}:127.0.0.1"),
     ]);
-    let dpid = datapath_id(&d, &br);
+    let dpid = d.datapath_id(&br);
     wait_for("the pssl listener", T, || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });

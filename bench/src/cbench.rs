@@ -732,7 +732,7 @@ mod tests {
     #[test]
     fn against_the_bundled_controller() {
         use ofcontroller::learning::Timeouts;
-        use ofcontroller::net::{serve, Shared};
+        use ofcontroller::net::{accept, Listener, Shared};
         use ofcontroller::policy::Policy;
         use ofcontroller::vlans::VlanApp;
         let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -742,11 +742,7 @@ mod tests {
         let addr = listener.local_addr().expect("address");
         let app = Arc::new(VlanApp::new(Policy::learning_only(), Timeouts::default()));
         let shared = Shared::new(app, openflow::ChannelConfig::default());
-        rt.spawn(async move {
-            while let Ok((s, peer)) = listener.accept().await {
-                tokio::spawn(serve(shared.clone(), s, peer.to_string()));
-            }
-        });
+        rt.spawn(accept(shared, Listener::Tcp(listener)));
         let mut a = args();
         a.controller = format!("tcp:{addr}");
         a.count = 25;

@@ -5,11 +5,15 @@
 //! binary parses the command line, loads the policy and handles signals.
 //!
 //! - `ofcontroller check FILE`: validate a policy file.
-//! - `ofcontroller run --listen tcp:IP:PORT [--connect tcp:IP:PORT]...
-//!   [--policy FILE]`: run the bundled learning + VLANs app. SIGHUP re-reads
-//!   the policy file; a bad file is refused with one log line and the
-//!   running policy kept, so a typo never takes the network down.
-//!   `--control PATH` is the socket the two commands below ask.
+//! - `ofcontroller run [--listen TARGET]... [--connect TARGET]...
+//!   [--policy FILE] [--private-key FILE --certificate FILE --ca-cert FILE]
+//!   [--control PATH]`: run the bundled learning + VLANs app. A TARGET is
+//!   `tcp:IP:PORT`, `ssl:IP:PORT` or `unix:PATH`; `ssl:` needs the three PEM
+//!   files (Open vSwitch's mutual authentication: the switch's certificate
+//!   must be signed by the CA, see `ofcontroller::net`). SIGHUP re-reads the
+//!   policy file; a bad file is refused with one log line and the running
+//!   policy kept, so a typo never takes the network down. `--control PATH`
+//!   is the socket the two commands below ask.
 //! - `ofcontroller status [--control PATH] [--json]`: the switches, their
 //!   ports, VLANs and learned MACs.
 //! - `ofcontroller reload [--control PATH]`: re-read the policy file, as
@@ -19,7 +23,7 @@ use clap::{Parser, Subcommand};
 use ofcontroller::app::Broadcast;
 use ofcontroller::control::{self, Reply, Request};
 use ofcontroller::learning::Timeouts;
-use ofcontroller::net::{self, Shared, Target};
+use ofcontroller::net::{self, Shared, Target, TlsIdentity, TLS_NEEDS_FILES};
 use ofcontroller::policy::Policy;
 use ofcontroller::vlans::VlanApp;
 use openflow::channel::ChannelConfig;
@@ -49,13 +53,16 @@ enum Command {
     /// Run the controller: learning and VLAN isolation for every switch
     /// that connects (or that it connects to).
     Run {
-        /// Accept switches on this address (a bridge's `tcp:` controller
-        /// target); may be repeated.
-        #[arg(long, value_name = "tcp:IP:PORT")]
+        /// Accept switches on this address (a bridge's `tcp:`, `ssl:` or
+        /// `unix:` controller target); may be repeated. `ssl:` requires a
+        /// client certificate signed by --ca-cert.
+        #[arg(long, value_name = "tcp:IP:PORT|ssl:IP:PORT|unix:PATH")]
         listen: Vec<Target>,
-        /// Connect to a switch listening here (a bridge's `ptcp:` target),
-        /// reconnecting with back-off; may be repeated.
-        #[arg(long, value_name = "tcp:IP:PORT")]
+        /// Connect to a switch listening here (a bridge's `ptcp:`, `pssl:`
+        /// or `punix:` target, e.g. its BR.mgmt socket), reconnecting with
+        /// back-off; may be repeated. `ssl:` checks the switch's
+        /// certificate against --ca-cert (not its host name).
+        #[arg(long, value_name = "tcp:IP:PORT|ssl:IP:PORT|unix:PATH")]
         connect: Vec<Target>,
         /// The policy (TOML, or Faucet .yaml); re-read on SIGHUP and on
         /// `ofcontroller reload`. Without one: learning only, every port an
@@ -64,6 +71,8 @@ enum Command {
         policy: Option<PathBuf>,
         #[command(flatten)]
         control: ControlPath,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Show the connected switches, their ports, VLANs and learned MACs
     /// (port, VLAN, MAC, age in seconds).
@@ -99,6 +108,40 @@ impl ControlPath {
     }
 }
 
+/// The controller's TLS identity for `ssl:` targets (PEM files, read again
+/// at every connection, so a replaced certificate is used from the next
+/// one on).
+#[derive(clap::Args)]
+struct TlsArgs {
+    /// Our private key, for `ssl:` targets.
+    #[arg(long, value_name = "FILE")]
+    private_key: Option<PathBuf>,
+    /// Our certificate, presented to switches on `ssl:` targets.
+    #[arg(long, value_name = "FILE")]
+    certificate: Option<PathBuf>,
+    /// The CA certificate that switches' certificates must be signed by.
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The identity if all three files are given, None if none is, and an
+    /// error if only some are.
+    fn identity(self) -> Result<Option<Arc<TlsIdentity>>, &'static str> {
+        match (self.private_key, self.certificate, self.ca_cert) {
+            (Some(private_key), Some(certificate), Some(ca_cert)) => {
+                Ok(Some(Arc::new(TlsIdentity {
+                    private_key,
+                    certificate,
+                    ca_cert,
+                })))
+            }
+            (None, None, None) => Ok(None),
+            _ => Err(TLS_NEEDS_FILES),
+        }
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check { file } => check(&file),
@@ -107,7 +150,8 @@ fn main() -> ExitCode {
             connect,
             policy,
             control,
-        } => run(listen, connect, policy, control),
+            tls,
+        } => run(listen, connect, policy, control, tls),
         Command::Status { control, json } => ask("status", &control.get(), Request::Status, json),
         Command::Reload { control } => ask("reload", &control.get(), Request::Reload, false),
     }
@@ -171,12 +215,24 @@ fn run(
     connect: Vec<Target>,
     policy_file: Option<PathBuf>,
     control: ControlPath,
+    tls: TlsArgs,
 ) -> ExitCode {
     init_logging();
     if listen.is_empty() && connect.is_empty() {
         eprintln!("ofcontroller run: give at least one --listen or --connect");
         return ExitCode::from(2);
     }
+    let tls = match tls.identity() {
+        Ok(None) if listen.iter().chain(&connect).any(Target::is_ssl) => Err(TLS_NEEDS_FILES),
+        t => t,
+    };
+    let tls = match tls {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ofcontroller run: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let policy = match &policy_file {
         Some(f) => match load_policy(f) {
             Ok(p) => p,
@@ -194,7 +250,7 @@ fn run(
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(serve(listen, connect, policy, policy_file, control))
+    rt.block_on(serve(listen, connect, tls, policy, policy_file, control))
 }
 
 /// The running controller, as signals and the control socket see it.
@@ -244,6 +300,7 @@ impl control::Handler for Running {
 async fn serve(
     listen: Vec<Target>,
     connect: Vec<Target>,
+    tls: Option<Arc<TlsIdentity>>,
     policy: Policy,
     policy_file: Option<PathBuf>,
     control: ControlPath,
@@ -289,20 +346,20 @@ async fn serve(
         }
     };
     for t in listen {
-        match net::bind(t).await {
+        match net::bind(&t, tls.as_ref()).await {
             Ok(l) => {
                 tracing::info!("listening on {t}");
                 tokio::spawn(net::accept(shared.clone(), l));
             }
             Err(e) => {
-                eprintln!("ofcontroller: cannot listen on {t}: {e}");
+                eprintln!("ofcontroller: {e}");
                 return ExitCode::FAILURE;
             }
         }
     }
     for t in connect {
         tracing::info!("connecting to {t}");
-        tokio::spawn(net::connect(shared.clone(), t));
+        tokio::spawn(net::connect(shared.clone(), t, tls.clone()));
     }
     loop {
         tokio::select! {

@@ -50,7 +50,7 @@ async fn a_garbage_stalled_or_flooding_switch_does_not_slow_the_others() {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("address");
-    tokio::spawn(net::accept(shared, listener));
+    tokio::spawn(net::accept(shared, net::Listener::Tcp(listener)));
 
     // Garbage: not OpenFlow at all. The controller hangs up.
     let mut garbage = connect(addr, None).await;

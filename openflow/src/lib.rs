@@ -19,6 +19,9 @@
 //! - [`ofctl`] holds the `ovs-ofctl` text syntax: parsing `add-flow` strings
 //!   and printing `dump-flows` lines exactly as ovs-ofctl does.
 //!
+//! - `tls` (feature `tls`, off by default): rustls configurations from
+//!   PEM files for `ssl:`/`pssl:` channels, shared by switch and controller.
+//!
 //! Module map: [`message`] (header, [`Message`], [`Body`]), [`messages`]
 //! (bodies of the simple messages), [`multipart`], [`table_features`],
 //! [`oxm`] (match fields), [`action`], [`instruction`], [`group`], [`meter`],
@@ -38,6 +41,8 @@ pub mod oxm;
 pub mod port;
 pub mod probe;
 pub mod table_features;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod types;
 pub mod wire;
 

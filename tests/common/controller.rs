@@ -2,8 +2,9 @@
 //! network namespace or in another one; killed (by its pid) when dropped.
 //! Its control socket is next to its log (never the default path, which
 //! tests running at once would share), and [`Controller::ctl`] asks it.
+//! And [`TwoHosts`], the smallest network for a learning controller.
 
-use super::{free_port, ofcontroller_bin, tcp_listening, wait_for, Daemon, Netns};
+use super::{free_port, ofcontroller_bin, tcp_listening, unique, wait_for, Daemon, Netns};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -139,7 +140,9 @@ impl Controller {
         })
     }
 
-    fn wait_listening(mut self, mut listening: impl FnMut() -> bool) -> Controller {
+    /// Waits until `listening()` (the test's check), failing if the
+    /// controller exits or 20 s pass.
+    pub fn wait_listening(mut self, mut listening: impl FnMut() -> bool) -> Controller {
         let t0 = Instant::now();
         while !listening() {
             if let Ok(Some(st)) = self.child.try_wait() {
@@ -174,4 +177,88 @@ impl Drop for Controller {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Two hosts, each in its own namespace, on one bridge: SUBNET.1 and
+/// SUBNET.2 (/24). Enough to see a learning controller at work (no policy:
+/// every port in VLAN 1).
+pub struct TwoHosts {
+    pub ns: [Netns; 2],
+    subnet: String,
+}
+
+impl TwoHosts {
+    /// Adds the two hosts to `br` of `d`; `subnet` as `10.238.0`.
+    pub fn add(d: &Daemon, br: &str, subnet: &str) -> TwoHosts {
+        let ns = [Netns::new(&unique("n")), Netns::new(&unique("n"))];
+        for (i, n) in ns.iter().enumerate() {
+            d.vsctl(&[
+                "add-netns-port",
+                br,
+                &unique("p"),
+                &n.0,
+                &format!("--ipaddress={subnet}.{}/24", i + 1),
+            ]);
+        }
+        TwoHosts {
+            ns,
+            subnet: subnet.to_string(),
+        }
+    }
+
+    /// Host `i`'s address (0 or 1).
+    pub fn ip(&self, i: usize) -> String {
+        format!("{}.{}", self.subnet, i + 1)
+    }
+
+    /// Asserts that the hosts ping each other, the first way retried for
+    /// a while (the controller may still be resyncing); `ctl` and `d` give
+    /// the logs for a failure.
+    pub fn assert_ping(&self, ctl: &Controller, d: &Daemon) {
+        let logs = || format!("--- controller\n{}\n--- daemon\n{}", ctl.log(), d.log());
+        let ok = (0..20).any(|_| self.ns[0].ping(&self.ip(1), 1));
+        assert!(ok, "ping {} -> {}\n{}", self.ip(0), self.ip(1), logs());
+        assert!(
+            self.ns[1].ping(&self.ip(0), 2),
+            "ping back {} -> {}\n{}",
+            self.ip(1),
+            self.ip(0),
+            logs()
+        );
+    }
+}
+
+/// The controller connecting out: a secure bridge of `d` with
+/// [`TwoHosts`] on `subnet`, and `ofcontroller run ARGS` (which connect
+/// out) started first; after its first failed attempt the bridge starts
+/// listening at `passive` (`ptcp:`, `pssl:`, `punix:`), and the controller
+/// must connect and resync it, and the hosts ping. Returns the bridge, the
+/// controller and the hosts for further checks.
+pub fn connects_out(
+    d: &Daemon,
+    args: &[&str],
+    passive: &str,
+    subnet: &str,
+) -> (String, Controller, TwoHosts) {
+    let br = d.secure_bridge();
+    let hosts = TwoHosts::add(d, &br, subnet);
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    let ctl = Controller::spawn(&all, d.dir().join(format!("controller-{br}.log")));
+    wait_for("the first failed attempt", Duration::from_secs(20), || {
+        ctl.log().contains("cannot connect")
+    });
+    let t0 = Instant::now();
+    d.vsctl(&["set-controller", &br, passive]);
+    wait_for(
+        "the controller to connect and resync",
+        Duration::from_secs(30),
+        || ctl.log().contains("resynced"),
+    );
+    eprintln!(
+        "resynced {:?} after the bridge started listening",
+        t0.elapsed()
+    );
+    hosts.assert_ping(&ctl, d);
+    (br, ctl, hosts)
 }

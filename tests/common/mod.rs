@@ -10,6 +10,7 @@
 
 mod controller;
 mod netdev;
+mod pki;
 #[path = "ports.rs"]
 mod ports;
 
@@ -61,9 +62,11 @@ pub fn unique(suffix: &str) -> String {
 }
 
 #[allow(unused_imports)]
-pub use controller::{ab_policy, Controller};
+pub use controller::{ab_policy, connects_out, Controller, TwoHosts};
 #[allow(unused_imports)]
 pub use netdev::{inject, Capture, Veth};
+#[allow(unused_imports)]
+pub use pki::{require_pki, Identity, Pki};
 #[allow(unused_imports)]
 pub use ports::free_port;
 

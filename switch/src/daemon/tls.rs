@@ -4,35 +4,18 @@
 //!
 //! - [`SslSource`] hands the daemon's current SSL settings to the channel
 //!   tasks and wakes them when `set-ssl`/`del-ssl` change them.
-//! - [`client_config`] and [`server_config`] read the PEM files and build
-//!   rustls configurations. They run at every connection attempt (and every
-//!   accepted `pssl:` connection), not once: a replaced certificate is used
-//!   from the next connection on, and a missing or broken file is a logged
-//!   one-line error and a retry, never a crash.
-//!
-//! Why the controller's host name is not checked: Open vSwitch
-//! authenticates a controller only by its certificate chain to the CA
-//! (OpenFlow PKIs made by `ovs-pki` put a free-form CN in certificates, no
-//! DNS or IP subject alternative names), and a switch connects to an IP
-//! address anyway. rustls' stock verifier ([`WebPkiServerVerifier`]) always
-//! checks the name, so [`CaOnlyVerifier`] runs the same webpki chain
-//! verification (signature chain to the CA, validity dates, key usage)
-//! through rustls' own `verify_server_cert_signed_by_trust_anchor` and
-//! leaves the name out. Handshake signatures are verified as usual.
-//!
-//! The crypto is rustls' `ring` provider; TLS 1.2 and 1.3 are offered.
-//! Certificates must be X.509 v3 (webpki refuses v1 end-entity ones).
-//!
-//! [`WebPkiServerVerifier`]: rustls::client::WebPkiServerVerifier
+//! - [`client_config`] and [`server_config`] build rustls configurations
+//!   from those files with [`openflow::tls`] (the one copy of that code,
+//!   shared with `ofcontroller`; its documentation says why the peer's
+//!   host name is not checked). They run at every connection attempt (and
+//!   every accepted `pssl:` connection), not once: a replaced certificate
+//!   is used from the next connection on, and a missing or broken file is
+//!   a logged one-line error and a retry, never a crash.
 
 use crate::config::model::SslConfig;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
-use rustls::server::{ParsedCertificate, WebPkiClientVerifier};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use std::path::Path;
+pub use openflow::tls::server_name;
+use openflow::tls::{self, TlsFiles};
+use rustls::{ClientConfig, ServerConfig};
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -88,165 +71,30 @@ fn not_configured() -> String {
     "no SSL key and certificates configured (use vsctl set-ssl PRIVKEY CERT CACERT)".to_string()
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+fn files(ssl: &SslConfig) -> TlsFiles<'_> {
+    TlsFiles {
+        private_key: &ssl.private_key,
+        certificate: &ssl.certificate,
+        ca_cert: &ssl.ca_cert,
+    }
 }
 
 /// The configuration to connect to a controller: our certificate for
 /// client authentication, the controller's checked against the CA only.
 pub fn client_config(ssl: &SslConfig) -> Result<Arc<ClientConfig>, String> {
-    let (certs, key, roots) = load(ssl)?;
-    let provider = provider();
-    let verifier = CaOnlyVerifier {
-        roots: Arc::new(roots),
-        algs: provider.signature_verification_algorithms,
-    };
-    let cfg = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_client_auth_cert(certs, key)
-        .map_err(|e| key_error(ssl, e))?;
-    Ok(Arc::new(cfg))
+    tls::client_config(files(ssl))
 }
 
 /// The configuration to accept `pssl:` connections: our certificate, and
 /// a client certificate signed by the CA required.
 pub fn server_config(ssl: &SslConfig) -> Result<Arc<ServerConfig>, String> {
-    let (certs, key, roots) = load(ssl)?;
-    let provider = provider();
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| format!("CA certificate {}: {e}", ssl.ca_cert.display()))?;
-    let cfg = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(certs, key)
-        .map_err(|e| key_error(ssl, e))?;
-    Ok(Arc::new(cfg))
-}
-
-fn key_error(ssl: &SslConfig, e: rustls::Error) -> String {
-    format!(
-        "private key {} and certificate {} cannot be used together: {e}",
-        ssl.private_key.display(),
-        ssl.certificate.display()
-    )
-}
-
-type Identity = (
-    Vec<CertificateDer<'static>>,
-    PrivateKeyDer<'static>,
-    RootCertStore,
-);
-
-/// Reads the three files; each error names the file and the problem.
-fn load(ssl: &SslConfig) -> Result<Identity, String> {
-    let key = read_key(&ssl.private_key)?;
-    let certs = read_certs(&ssl.certificate, "certificate")?;
-    let mut roots = RootCertStore::empty();
-    for ca in read_certs(&ssl.ca_cert, "CA certificate")? {
-        roots
-            .add(ca)
-            .map_err(|e| format!("CA certificate {}: {e}", ssl.ca_cert.display()))?;
-    }
-    Ok((certs, key, roots))
-}
-
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read the {what} {}: {e}", path.display()))
-}
-
-/// Every certificate in a PEM file (at least one).
-pub fn read_certs(path: &Path, what: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = read_file(path, what)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("the {what} {} is not valid PEM: {e}", path.display()))?;
-    if certs.is_empty() {
-        return Err(format!(
-            "the {what} {} holds no PEM certificate (BEGIN CERTIFICATE)",
-            path.display()
-        ));
-    }
-    Ok(certs)
-}
-
-/// The first private key of a PEM file (PKCS#8, PKCS#1 RSA or SEC1 EC).
-pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
-    let pem = read_file(path, "private key")?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
-        rustls_pki_types::pem::Error::NoItemsFound => format!(
-            "the private key {} holds no PEM private key (BEGIN PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY)",
-            path.display()
-        ),
-        e => format!("the private key {} is not valid PEM: {e}", path.display()),
-    })
-}
-
-/// Accepts a server certificate that chains to the CA, whatever names it
-/// carries (see the module documentation for why).
-#[derive(Debug)]
-pub struct CaOnlyVerifier {
-    roots: Arc<RootCertStore>,
-    algs: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for CaOnlyVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        rustls::client::verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algs.all,
-        )?;
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algs.supported_schemes()
-    }
-}
-
-/// The server name rustls wants for a connection to `ip` (used for SNI
-/// logic only: [`CaOnlyVerifier`] ignores it).
-pub fn server_name(ip: std::net::IpAddr) -> ServerName<'static> {
-    ServerName::IpAddress(ip.into())
+    tls::server_config(files(ssl))
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::path::PathBuf;
+    use std::path::{Path, PathBuf};
 
     /// A CA and certificates it signed, written as PEM files in a
     /// temporary directory.
@@ -302,15 +150,8 @@ pub(crate) mod tests {
     /// A client configuration that trusts the CA in `ca` but presents no
     /// certificate.
     pub(crate) fn anonymous_client(ca: &Path) -> Arc<ClientConfig> {
-        let mut roots = RootCertStore::empty();
-        for c in read_certs(ca, "CA certificate").expect("CA") {
-            roots.add(c).expect("root");
-        }
-        let provider = provider();
-        let verifier = CaOnlyVerifier {
-            roots: Arc::new(roots),
-            algs: provider.signature_verification_algorithms,
-        };
+        let provider = tls::provider();
+        let verifier = tls::CaOnlyVerifier::new(tls::read_roots(ca).expect("CA"), &provider);
         let cfg = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .expect("versions")
