@@ -13,24 +13,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-fn policy(dpid: u64, ports: &[String; 4], third_in: &str) -> String {
-    format!(
-        r#"[vlans.a]
-vid = 10
-[vlans.b]
-vid = 20
-[switches.s]
-dpid = {dpid}
-[switches.s.ports]
-{} = {{ access = "a" }}
-{} = {{ access = "a" }}
-{} = {{ access = "{third_in}" }}
-{} = {{ access = "b" }}
-"#,
-        ports[0], ports[1], ports[2], ports[3]
-    )
-}
-
 #[test]
 fn controller_isolates_vlans_learns_and_resyncs() {
     if !require_root() || !require("ping", have("ping")) {
@@ -56,7 +38,7 @@ fn controller_isolates_vlans_learns_and_resyncs() {
         .unwrap_or_else(|e| panic!("datapath_id {dpid_text:?}: {e}"));
 
     let file = d.dir().join("policy.toml");
-    std::fs::write(&file, policy(dpid, &ports, "b")).expect("write policy");
+    std::fs::write(&file, two_vlans_policy(dpid, &ports, "b")).expect("write policy");
     let port = free_port();
     let mut ctl = Controller::start(port, &file, d.dir().join("controller.log"));
     d.vsctl(&["set-controller", &br, &format!("tcp:127.0.0.1:{port}")]);
@@ -81,43 +63,14 @@ fn controller_isolates_vlans_learns_and_resyncs() {
         ctx(&ctl, "connect line")
     );
 
-    // Same VLAN: 1 <-> 2 (VLAN 10), 3 <-> 4 (VLAN 20).
-    let pairs = [(0, 1), (1, 0), (2, 3), (3, 2)];
-    let t1 = Instant::now();
-    for (a, b) in pairs {
-        let ok = (0..20).any(|_| ns[a].ping(&ip(b), 1));
-        assert!(ok, "{}", ctx(&ctl, &format!("ping {} -> {}", ip(a), ip(b))));
-    }
-    eprintln!("same-VLAN pings {:?}", t1.elapsed());
-
-    // Across VLANs: no ping, and no ARP answer.
-    for (a, b) in [(0, 2), (0, 3), (1, 2), (3, 0)] {
-        assert!(
-            !ns[a].ping(&ip(b), 1),
-            "{}",
-            ctx(&ctl, &format!("{} reached {} across VLANs", ip(a), ip(b)))
-        );
-        assert!(!ns[a].resolved(&ip(b)), "{} resolved {}", ip(a), ip(b));
-    }
-
-    // Warm: pings between known hosts cost no packet-in. Retried, since a
-    // stray frame (an IPv6 neighbour solicitation from a new address) may
-    // legitimately be learned in the middle of one window.
-    let mut quiet = false;
-    for _ in 0..5 {
-        let before = packet_ins(&d, &br);
-        for (a, b) in pairs {
-            let out = ns[a].exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", &ip(b)]);
-            assert!(out.status.success(), "{}", ctx(&ctl, "warm ping"));
-        }
-        let after = packet_ins(&d, &br);
-        eprintln!("packet-ins during warm pings: {}", after - before);
-        if after == before {
-            quiet = true;
-            break;
-        }
-    }
-    assert!(quiet, "{}", ctx(&ctl, "known hosts still cause packet-ins"));
+    // Same VLAN: 1 <-> 2 (VLAN 10), 3 <-> 4 (VLAN 20); across: nothing.
+    let hosts = FourHosts {
+        ns: &ns,
+        subnet: "10.237.0",
+    };
+    hosts.same_vlan_pings(&|w| ctx(&ctl, w));
+    hosts.isolated(&|w| ctx(&ctl, w));
+    hosts.warm_without_packet_ins(&mut || packet_ins(&d, &br), &|w| ctx(&ctl, w));
 
     // Kill the controller and start it again: the switch reconnects, is
     // resynchronised (its flows deleted and reinstalled), and hosts relearn.
@@ -129,16 +82,7 @@ fn controller_isolates_vlans_learns_and_resyncs() {
         Duration::from_secs(30),
         || ctl.log().contains("resynced"),
     );
-    let mut back = true;
-    for (a, b) in pairs {
-        let t = Instant::now();
-        let mut ok = false;
-        while !ok && t.elapsed() < Duration::from_secs(15) {
-            ok = ns[a].ping(&ip(b), 1);
-        }
-        back &= ok;
-    }
-    assert!(back, "{}", ctx(&ctl, "pings after the controller restart"));
+    hosts.pings_recover(&|w| ctx(&ctl, w));
     eprintln!("pings recovered {:?} after the restart", t2.elapsed());
     assert!(
         !ns[0].ping(&ip(2), 1),
@@ -164,7 +108,7 @@ fn controller_isolates_vlans_learns_and_resyncs() {
     );
 
     // SIGHUP with host 3 moved to VLAN 10: it reaches hosts 1 and 2 now.
-    std::fs::write(&file, policy(dpid, &ports, "a")).expect("write policy");
+    std::fs::write(&file, two_vlans_policy(dpid, &ports, "a")).expect("write policy");
     ctl.signal(libc::SIGHUP);
     wait_for("the reload in the log", Duration::from_secs(10), || {
         ctl.log().contains("policy reloaded")

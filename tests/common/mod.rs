@@ -10,8 +10,10 @@
 
 mod controller;
 mod netdev;
+mod ovs;
 #[path = "ports.rs"]
 mod ports;
+mod two_vlans;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -65,7 +67,11 @@ pub use controller::Controller;
 #[allow(unused_imports)]
 pub use netdev::{inject, Capture, Veth};
 #[allow(unused_imports)]
+pub use ovs::{parse_flows, require_ovs, DumpedFlow, Ovs};
+#[allow(unused_imports)]
 pub use ports::free_port;
+#[allow(unused_imports)]
+pub use two_vlans::{two_vlans_policy, FourHosts};
 
 /// The `ofswitch` binary of this workspace (built if missing).
 pub fn ofswitch_bin() -> PathBuf {
@@ -355,7 +361,11 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        // Quietly: a script's `down` may have deleted it already.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .stderr(Stdio::null())
+            .status();
     }
 }
 

@@ -1,0 +1,116 @@
+//! The checks the two-VLAN controller tests share, whatever the switch
+//! (`ofswitch` in tests/controller.rs, Open vSwitch in
+//! tests/controller_ovs.rs): four namespace hosts on `SUBNET.1`-`.4`, hosts
+//! 1 and 2 in one VLAN, 3 and 4 in another.
+//!
+//! Every check takes `ctx`, which turns what failed into the failure
+//! message (with the logs the test has).
+
+use super::Netns;
+use std::time::{Duration, Instant};
+
+/// Same-VLAN pairs, both ways.
+pub const SAME_VLAN: [(usize, usize); 4] = [(0, 1), (1, 0), (2, 3), (3, 2)];
+/// Pairs across the VLANs.
+pub const ACROSS: [(usize, usize); 4] = [(0, 2), (0, 3), (1, 2), (3, 0)];
+
+/// The policy: VLAN 10 ("a") on `ports[0]` and `ports[1]`, VLAN 20
+/// ("b") on `ports[3]`, `ports[2]` in `third_in` ("a" or "b"), on the
+/// switch with datapath id `dpid`.
+pub fn two_vlans_policy(dpid: u64, ports: &[String], third_in: &str) -> String {
+    format!(
+        r#"[vlans.a]
+vid = 10
+[vlans.b]
+vid = 20
+[switches.s]
+dpid = {dpid:#x}
+[switches.s.ports]
+{} = {{ access = "a" }}
+{} = {{ access = "a" }}
+{} = {{ access = "{third_in}" }}
+{} = {{ access = "b" }}
+"#,
+        ports[0], ports[1], ports[2], ports[3]
+    )
+}
+
+/// The four hosts.
+pub struct FourHosts<'a> {
+    pub ns: &'a [Netns],
+    /// The first three bytes of their /24, e.g. `10.237.0`.
+    pub subnet: &'a str,
+}
+
+impl FourHosts<'_> {
+    /// Host `i`'s address (0-based: host 1 is `SUBNET.1`).
+    pub fn ip(&self, i: usize) -> String {
+        format!("{}.{}", self.subnet, i + 1)
+    }
+
+    /// Hosts of one VLAN reach each other (each pair within 20 tries, the
+    /// first of which may wait for learning and flows).
+    pub fn same_vlan_pings(&self, ctx: &dyn Fn(&str) -> String) {
+        let t = Instant::now();
+        for (a, b) in SAME_VLAN {
+            let ok = (0..20).any(|_| self.ns[a].ping(&self.ip(b), 1));
+            let what = format!("ping {} -> {}", self.ip(a), self.ip(b));
+            assert!(ok, "{}", ctx(&what));
+        }
+        eprintln!("same-VLAN pings {:?}", t.elapsed());
+    }
+
+    /// Across VLANs: no ping, and no ARP answer.
+    pub fn isolated(&self, ctx: &dyn Fn(&str) -> String) {
+        for (a, b) in ACROSS {
+            let (from, to) = (self.ip(a), self.ip(b));
+            let ns = &self.ns[a];
+            assert!(!ns.ping(&to, 1), "{}", ctx(&format!("{from} reached {to}")));
+            assert!(
+                !ns.resolved(&to),
+                "{}",
+                ctx(&format!("{from} resolved {to}"))
+            );
+        }
+    }
+
+    /// Warm: pings between known hosts cost no packet-in, as `packet_ins`
+    /// (the switch's count so far) shows. Retried, since a stray frame (an
+    /// IPv6 neighbour solicitation from a new address) may legitimately be
+    /// learned in the middle of one window.
+    pub fn warm_without_packet_ins(
+        &self,
+        packet_ins: &mut dyn FnMut() -> u64,
+        ctx: &dyn Fn(&str) -> String,
+    ) {
+        for _ in 0..5 {
+            let before = packet_ins();
+            for (a, b) in SAME_VLAN {
+                let out =
+                    self.ns[a].exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", &self.ip(b)]);
+                assert!(out.status.success(), "{}", ctx("warm ping"));
+            }
+            let after = packet_ins();
+            eprintln!("packet-ins during warm pings: {}", after - before);
+            if after == before {
+                return;
+            }
+        }
+        panic!("{}", ctx("known hosts still cause packet-ins"));
+    }
+
+    /// After a controller restart: every same-VLAN pair pings again within
+    /// 15 s.
+    pub fn pings_recover(&self, ctx: &dyn Fn(&str) -> String) {
+        let mut back = true;
+        for (a, b) in SAME_VLAN {
+            let t = Instant::now();
+            let mut ok = false;
+            while !ok && t.elapsed() < Duration::from_secs(15) {
+                ok = self.ns[a].ping(&self.ip(b), 1);
+            }
+            back &= ok;
+        }
+        assert!(back, "{}", ctx("pings after the controller restart"));
+    }
+}
