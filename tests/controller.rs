@@ -84,46 +84,9 @@ fn controller_isolates_vlans_learns_and_resyncs() {
     );
     hosts.pings_recover(&|w| ctx(&ctl, w));
     eprintln!("pings recovered {:?} after the restart", t2.elapsed());
-    assert!(
-        !ns[0].ping(&ip(2), 1),
-        "{}",
-        ctx(&ctl, "isolation after restart")
-    );
-
-    // SIGHUP with a broken policy: refused, the running one kept.
-    std::fs::write(&file, "[vlans.a]\nvid = 99999\n").expect("write policy");
-    ctl.signal(libc::SIGHUP);
-    wait_for("the refusal in the log", Duration::from_secs(10), || {
-        ctl.log().contains("policy refused")
+    hosts.reloads(&ctl, &file, &two_vlans_policy(dpid, &ports, "a"), &|w| {
+        ctx(&ctl, w)
     });
-    assert!(
-        ns[0].ping(&ip(1), 3),
-        "{}",
-        ctx(&ctl, "ping after a bad reload")
-    );
-    assert!(
-        !ns[0].ping(&ip(2), 1),
-        "{}",
-        ctx(&ctl, "isolation after a bad reload")
-    );
-
-    // SIGHUP with host 3 moved to VLAN 10: it reaches hosts 1 and 2 now.
-    std::fs::write(&file, two_vlans_policy(dpid, &ports, "a")).expect("write policy");
-    ctl.signal(libc::SIGHUP);
-    wait_for("the reload in the log", Duration::from_secs(10), || {
-        ctl.log().contains("policy reloaded")
-    });
-    let t3 = Instant::now();
-    let mut ok = false;
-    while !ok && t3.elapsed() < Duration::from_secs(15) {
-        ok = ns[0].ping(&ip(2), 1);
-    }
-    assert!(ok, "{}", ctx(&ctl, "ping into the moved host's new VLAN"));
-    assert!(
-        !ns[2].ping(&ip(3), 1),
-        "{}",
-        ctx(&ctl, "moved host left its old VLAN")
-    );
     eprintln!("--- controller log\n{}", ctl.log());
 }
 

@@ -7,7 +7,12 @@
 //! stays unresolved; warm pings cost no packet-in; every flow OVS holds is
 //! in tables 0-3 with one of the controller's cookies; OVS refused nothing
 //! (no OFPT_ERROR in the controller's log, no warning or error in
-//! ovs-vswitchd's); a killed controller that comes back resyncs OVS.
+//! ovs-vswitchd's); a killed controller that comes back resyncs OVS; SIGHUP
+//! with a broken policy keeps the running one, and one that moves host 3
+//! into VLAN 10 takes effect (strict deletes, forgotten MACs, new flows).
+//!
+//! OVS runs in its own network namespace (see tests/common/ovs.rs), and so
+//! do the controller and `ovs-ofctl`: parallel runs cannot collide.
 //!
 //! Packet-ins are counted by OVS itself: `n_packets` of the table-1 miss
 //! flow, the only flow with an output to the controller, so every packet
@@ -186,5 +191,16 @@ fn controller_drives_open_vswitch_with_two_vlans() {
     eprintln!("pings recovered {:?} after the restart", t2.elapsed());
     hosts.isolated(&|w| ctx(&ctl, w));
     nothing_refused(&ovs, &ctl, &|w| ctx(&ctl, w));
-    eprintln!("--- controller log\n{}", ctl.log());
+
+    // SIGHUP: a broken policy is refused; host 3 moved to VLAN 10 gets
+    // there (strict deletes, its MACs forgotten, new flows).
+    hosts.reloads(&ctl, &file, &two_vlans_policy(dpid, &names, "a"), &|w| {
+        ctx(&ctl, w)
+    });
+    nothing_refused(&ovs, &ctl, &|w| ctx(&ctl, w));
+    eprintln!(
+        "after the reload:\n{}\n--- controller log\n{}",
+        ovs.ofctl("dump-flows", &[]),
+        ctl.log()
+    );
 }

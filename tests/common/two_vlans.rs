@@ -6,7 +6,8 @@
 //! Every check takes `ctx`, which turns what failed into the failure
 //! message (with the logs the test has).
 
-use super::Netns;
+use super::{wait_for, Controller, Netns};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Same-VLAN pairs, both ways.
@@ -112,5 +113,50 @@ impl FourHosts<'_> {
             back &= ok;
         }
         assert!(back, "{}", ctx("pings after the controller restart"));
+    }
+
+    /// SIGHUP reloads, with `ctl` running on policy `file` (the two VLANs,
+    /// host 3 in VLAN 20): a broken file is refused and the running policy
+    /// kept; then `moved` (host 3 in VLAN 10) is loaded, and host 3 reaches
+    /// host 1 and no longer host 4.
+    pub fn reloads(
+        &self,
+        ctl: &Controller,
+        file: &Path,
+        moved: &str,
+        ctx: &dyn Fn(&str) -> String,
+    ) {
+        std::fs::write(file, "[vlans.a]\nvid = 99999\n").expect("write policy");
+        ctl.signal(libc::SIGHUP);
+        wait_for("the refusal in the log", Duration::from_secs(10), || {
+            ctl.log().contains("policy refused")
+        });
+        assert!(
+            self.ns[0].ping(&self.ip(1), 3),
+            "{}",
+            ctx("ping after a bad reload")
+        );
+        assert!(
+            !self.ns[0].ping(&self.ip(2), 1),
+            "{}",
+            ctx("isolation after a bad reload")
+        );
+
+        std::fs::write(file, moved).expect("write policy");
+        ctl.signal(libc::SIGHUP);
+        wait_for("the reload in the log", Duration::from_secs(10), || {
+            ctl.log().contains("policy reloaded")
+        });
+        let t = Instant::now();
+        let mut ok = false;
+        while !ok && t.elapsed() < Duration::from_secs(15) {
+            ok = self.ns[0].ping(&self.ip(2), 1);
+        }
+        assert!(ok, "{}", ctx("ping into the moved host's new VLAN"));
+        assert!(
+            !self.ns[2].ping(&self.ip(3), 1),
+            "{}",
+            ctx("moved host left its old VLAN")
+        );
     }
 }
