@@ -15,12 +15,6 @@ mod common;
 use common::*;
 use std::time::{Duration, Instant};
 
-fn policy(dpid: u64, ports: &[String], third_in: &str) -> String {
-    let roles = ["a", "a", third_in, "b"];
-    let ports: Vec<(&str, &str)> = ports.iter().map(String::as_str).zip(roles).collect();
-    ab_policy(dpid, &ports)
-}
-
 #[test]
 fn controller_isolates_vlans_learns_and_resyncs() {
     if !require_root() || !require("ping", have("ping")) {
@@ -41,7 +35,7 @@ fn controller_isolates_vlans_learns_and_resyncs() {
     let dpid = d.datapath_id(&br);
 
     let file = d.dir().join("policy.toml");
-    std::fs::write(&file, policy(dpid, &ports, "b")).expect("write policy");
+    std::fs::write(&file, two_vlans_policy(dpid, &ports, "b")).expect("write policy");
     let t0 = Instant::now();
     let (mut ctl, port) = Controller::start_for(&d, &br, &file, "controller.log");
     let ctx = |ctl: &Controller, what: &str| ctl.context(&d, what);
@@ -56,43 +50,14 @@ fn controller_isolates_vlans_learns_and_resyncs() {
         ctx(&ctl, "connect line")
     );
 
-    // Same VLAN: 1 <-> 2 (VLAN 10), 3 <-> 4 (VLAN 20).
-    let pairs = [(0, 1), (1, 0), (2, 3), (3, 2)];
-    let t1 = Instant::now();
-    for (a, b) in pairs {
-        let ok = (0..20).any(|_| ns[a].ping(&ip(b), 1));
-        assert!(ok, "{}", ctx(&ctl, &format!("ping {} -> {}", ip(a), ip(b))));
-    }
-    eprintln!("same-VLAN pings {:?}", t1.elapsed());
-
-    // Across VLANs: no ping, and no ARP answer.
-    for (a, b) in [(0, 2), (0, 3), (1, 2), (3, 0)] {
-        assert!(
-            !ns[a].ping(&ip(b), 1),
-            "{}",
-            ctx(&ctl, &format!("{} reached {} across VLANs", ip(a), ip(b)))
-        );
-        assert!(!ns[a].resolved(&ip(b)), "{} resolved {}", ip(a), ip(b));
-    }
-
-    // Warm: pings between known hosts cost no packet-in. Retried, since a
-    // stray frame (an IPv6 neighbour solicitation from a new address) may
-    // legitimately be learned in the middle of one window.
-    let mut quiet = false;
-    for _ in 0..5 {
-        let before = packet_ins(&d, &br);
-        for (a, b) in pairs {
-            let out = ns[a].exec(&["ping", "-c", "3", "-i", "0.2", "-W", "2", &ip(b)]);
-            assert!(out.status.success(), "{}", ctx(&ctl, "warm ping"));
-        }
-        let after = packet_ins(&d, &br);
-        eprintln!("packet-ins during warm pings: {}", after - before);
-        if after == before {
-            quiet = true;
-            break;
-        }
-    }
-    assert!(quiet, "{}", ctx(&ctl, "known hosts still cause packet-ins"));
+    // Same VLAN: 1 <-> 2 (VLAN 10), 3 <-> 4 (VLAN 20); across: nothing.
+    let hosts = FourHosts {
+        ns: &ns,
+        subnet: "10.237.0",
+    };
+    hosts.same_vlan_pings(&|w| ctx(&ctl, w));
+    hosts.isolated(&|w| ctx(&ctl, w));
+    hosts.warm_without_packet_ins(&mut || packet_ins(&d, &br), &|w| ctx(&ctl, w));
 
     // Kill the controller and start it again: the switch reconnects, is
     // resynchronised (its flows deleted and reinstalled), and hosts relearn.
@@ -104,77 +69,11 @@ fn controller_isolates_vlans_learns_and_resyncs() {
         Duration::from_secs(30),
         || ctl.log().contains("resynced"),
     );
-    let mut back = true;
-    for (a, b) in pairs {
-        let t = Instant::now();
-        let mut ok = false;
-        while !ok && t.elapsed() < Duration::from_secs(15) {
-            ok = ns[a].ping(&ip(b), 1);
-        }
-        back &= ok;
-    }
-    assert!(back, "{}", ctx(&ctl, "pings after the controller restart"));
+    hosts.pings_recover(&|w| ctx(&ctl, w));
     eprintln!("pings recovered {:?} after the restart", t2.elapsed());
-    assert!(
-        !ns[0].ping(&ip(2), 1),
-        "{}",
-        ctx(&ctl, "isolation after restart")
-    );
-
-    // SIGHUP with a broken policy: refused, the running one kept.
-    std::fs::write(&file, "[vlans.a]\nvid = 99999\n").expect("write policy");
-    ctl.signal(libc::SIGHUP);
-    wait_for("the refusal in the log", Duration::from_secs(10), || {
-        ctl.log().contains("policy refused")
+    hosts.reloads(&ctl, &file, &two_vlans_policy(dpid, &ports, "a"), &|w| {
+        ctx(&ctl, w)
     });
-    assert!(
-        ns[0].ping(&ip(1), 3),
-        "{}",
-        ctx(&ctl, "ping after a bad reload")
-    );
-    assert!(
-        !ns[0].ping(&ip(2), 1),
-        "{}",
-        ctx(&ctl, "isolation after a bad reload")
-    );
-
-    // SIGHUP with host 3 moved to VLAN 10: it reaches hosts 1 and 2 now,
-    // and a ping between hosts 1 and 2 running across the reload loses
-    // nothing (the reload touches only the flows of what changed).
-    let steady = std::process::Command::new("ip")
-        .args(["netns", "exec", &ns[0].0, "ping", "-c", "60", "-i", "0.05"])
-        .args(["-W", "1", &ip(1)])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the steady ping");
-    std::thread::sleep(Duration::from_millis(1000));
-    std::fs::write(&file, policy(dpid, &ports, "a")).expect("write policy");
-    ctl.signal(libc::SIGHUP);
-    wait_for("the reload in the log", Duration::from_secs(10), || {
-        ctl.log().contains("policy reloaded")
-    });
-    let steady = steady.wait_with_output().expect("the steady ping");
-    let summary = String::from_utf8_lossy(&steady.stdout);
-    eprintln!("{}", summary.lines().rev().nth(1).unwrap_or_default());
-    assert!(
-        summary.contains("60 received"),
-        "{}",
-        ctx(
-            &ctl,
-            &format!("the unrelated ping lost packets:\n{summary}")
-        )
-    );
-    let t3 = Instant::now();
-    let mut ok = false;
-    while !ok && t3.elapsed() < Duration::from_secs(15) {
-        ok = ns[0].ping(&ip(2), 1);
-    }
-    assert!(ok, "{}", ctx(&ctl, "ping into the moved host's new VLAN"));
-    assert!(
-        !ns[2].ping(&ip(3), 1),
-        "{}",
-        ctx(&ctl, "moved host left its old VLAN")
-    );
     eprintln!("--- controller log\n{}", ctl.log());
 }
 

@@ -10,9 +10,11 @@
 
 mod controller;
 mod netdev;
+mod ovs;
 mod pki;
 #[path = "ports.rs"]
 mod ports;
+mod two_vlans;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -66,9 +68,13 @@ pub use controller::{ab_policy, connects_out, Controller, TwoHosts};
 #[allow(unused_imports)]
 pub use netdev::{inject, Capture, Veth};
 #[allow(unused_imports)]
+pub use ovs::{parse_flows, require_ovs, DumpedFlow, Ovs};
+#[allow(unused_imports)]
 pub use pki::{require_pki, Identity, Pki};
 #[allow(unused_imports)]
 pub use ports::free_port;
+#[allow(unused_imports)]
+pub use two_vlans::{two_vlans_policy, FourHosts};
 
 /// The `ofswitch` binary of this workspace (built if missing).
 pub fn ofswitch_bin() -> PathBuf {
@@ -387,13 +393,16 @@ impl Netns {
         Netns(name.to_string())
     }
 
+    /// A command to run in the namespace (to spawn in the background).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0]).args(args);
+        c
+    }
+
     /// Runs a command in the namespace.
     pub fn exec(&self, args: &[&str]) -> Output {
-        Command::new("ip")
-            .args(["netns", "exec", &self.0])
-            .args(args)
-            .output()
-            .expect("ip netns exec")
+        self.command(args).output().expect("ip netns exec")
     }
 
     /// Moves interface `dev` (e.g. an internal port) here and gives it
@@ -435,7 +444,11 @@ pub fn ping_until(ns: &Netns, ip: &str, timeout: Duration) -> Option<Duration> {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        // Quietly: a script's `down` may have deleted it already.
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
