@@ -4,7 +4,7 @@
 #                  learning only, every port an access port of VLAN 1)
 #   os-ken         tests/osken/learning_switch.py through tests/osken/run_app.py, from the
 #                  venv scripts/install-deps.sh makes ($OSKEN_VENV, default .venv)
-# in one run, both driven by `ofbench cbench` (bench/src/cbench.rs): N emulated switches with M
+# in one run, both driven by `ofbench cbench` (bench/src/cbench/): N emulated switches with M
 # hosts each, W packet-ins in flight per switch, a packet-in answered by the first FLOW_MOD or
 # PACKET_OUT naming its source MAC. ofcontroller gets what its switches send after table 0
 # (802.1Q VLAN 1, table 1); os-ken what a one-table switch sends (untagged, table 0).

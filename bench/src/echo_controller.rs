@@ -20,7 +20,7 @@ use openflow::messages::{Hello, PacketOut};
 use openflow::multipart::{MultipartRequest, MultipartRequestBody};
 use openflow::types::port_no;
 use openflow::{Action, Framer};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
@@ -90,19 +90,7 @@ impl Conn {
 
     /// Writes what it can; false once the switch is gone.
     fn flush(&mut self) -> bool {
-        while !self.out.is_empty() {
-            match self.sock.write(&self.out) {
-                Ok(0) => return false,
-                Ok(n) => {
-                    self.out.drain(..n);
-                }
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {
-                    return true
-                }
-                Err(_) => return false,
-            }
-        }
-        true
+        poll::write_some(&mut self.sock, &mut self.out).is_ok()
     }
 }
 

@@ -1,4 +1,5 @@
-//! Waiting on many sockets at once with `ppoll(2)`, and a fine timer.
+//! Waiting on many sockets at once with `ppoll(2)`, a fine timer, and
+//! non-blocking writes.
 //!
 //! Why ppoll and not mio or a tokio runtime: the event loop paces
 //! packet-ins microseconds apart (--rate), and both epoll_wait (as mio
@@ -8,7 +9,7 @@
 //! ([`fine_timer_slack`]) it wakes close to when asked. A few dozen
 //! sockets per thread make poll's linear scan no cost worth an epoll set.
 
-use std::io;
+use std::io::{self, Write};
 use std::os::fd::RawFd;
 use std::time::Duration;
 
@@ -54,6 +55,23 @@ pub fn wait(fds: &mut [libc::pollfd], timeout: Duration) -> io::Result<()> {
 /// True if `p` may be read (data, end of stream or an error to report).
 pub fn readable(p: &libc::pollfd) -> bool {
     p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+}
+
+/// Writes as much of `out` as `w` takes without blocking and removes it
+/// from `out`; true if all of it went (else the rest waits for POLLOUT).
+pub fn write_some(w: &mut impl Write, out: &mut Vec<u8>) -> io::Result<bool> {
+    while !out.is_empty() {
+        match w.write(out) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
 }
 
 /// Lets this thread's timed waits end within 1 µs of their deadline

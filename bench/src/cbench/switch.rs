@@ -10,7 +10,7 @@ use openflow::messages::{Hello, SwitchFeatures};
 use openflow::multipart::{MultipartReply, MultipartReplyBody, MultipartRequestBody};
 use openflow::port::Port;
 use openflow::{Framer, MacAddr};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
@@ -32,18 +32,8 @@ impl Switch {
     /// Non-blocking: as much as the socket takes; true if all went out
     /// (the rest waits for the socket to be writable).
     pub fn flush(&mut self) -> Result<bool, String> {
-        while !self.out.is_empty() {
-            match self.sock.write(&self.out) {
-                Ok(0) => return Err(format!("switch {}: write: closed", self.index)),
-                Ok(n) => {
-                    self.out.drain(..n);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("switch {}: write: {e}", self.index)),
-            }
-        }
-        Ok(true)
+        crate::poll::write_some(&mut self.sock, &mut self.out)
+            .map_err(|e| format!("switch {}: write: {e}", self.index))
     }
 
     pub fn fd(&self) -> RawFd {
