@@ -4,16 +4,18 @@
 #                  learning only, every port an access port of VLAN 1)
 #   os-ken         tests/osken/learning_switch.py through tests/osken/run_app.py, from the
 #                  venv scripts/install-deps.sh makes ($OSKEN_VENV, default .venv)
-# in one run, both driven by `ofbench cbench` (bench/src/cbench.rs): N emulated switches with M
+# in one run, both driven by `ofbench cbench` (bench/src/cbench/): N emulated switches with M
 # hosts each, W packet-ins in flight per switch, a packet-in answered by the first FLOW_MOD or
 # PACKET_OUT naming its source MAC. ofcontroller gets what its switches send after table 0
 # (802.1Q VLAN 1, table 1); os-ken what a one-table switch sends (untagged, table 0).
 # Rows:
 #   packet-ins/s      answered per second with the window full (--duration s after 1 s warm-up)
 #   p50 / p99         latency of those, packet-in written to answer read (µs)
-#   p99 at half load  the generator rate-limited (--rate) to half the rate just measured; again
-#                     from 4 switches (4 generator threads rather than 16: with 16 threads on 2
-#                     cores the generator's own scheduling delays dominate ofcontroller's p99)
+#   p99 at half load  the generator paced (--rate, evenly) to half the rate just measured
+#   p99 at half load, generator alone
+#                     the same rate against `ofbench echo-controller` (answers each packet-in
+#                     with a PACKET_OUT, nothing else): what the generator and the shared machine
+#                     add by themselves; the controller's own share is the difference
 #   RSS               VmRSS of a fresh controller before any switch connected, then after
 #                     --macs distinct MACs were learned (--macs/N hosts per switch, each sends
 #                     once, connections still open): bytes per MAC (an upper bound: it includes
@@ -26,7 +28,9 @@
 #   --save   also write the table into BENCHMARKS.md under "## Controller" (replaced); only
 #            with the defaults and both controllers
 # Every process it starts is stopped by its PID on exit (trap), also on failure or Ctrl-C. The
-# generator shares the machine's cores with the controller: only ratios from one run mean much.
+# generator (one event-loop thread for all switches, bench/src/cbench/load.rs) shares the
+# machine's cores with the controller: only ratios from one run mean much. The table records
+# the load average before the run: above 0.5 or so, other work was running on the machine.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -41,7 +45,7 @@ while [ $# -gt 0 ]; do
   --duration) DURATION=${2:?--duration SECS}; shift ;;
   --macs) MACS=${2:?--macs COUNT}; shift ;;
   --only) ONLY=${2:?--only ofcontroller|osken}; shift ;;
-  -h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "bench-controller: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -67,6 +71,7 @@ if [[ " ${KINDS[*]} " == *" osken "* ]]; then
     { echo "bench-controller: no os-ken in $OSKEN_VENV (scripts/install-deps.sh, or set OSKEN_VENV)" >&2; exit 1; }
 fi
 
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)  # before our own build adds to it
 echo "== cargo build --release -p ofcontroller -p ofbench" >&2
 cargo build --release -p ofcontroller -p ofbench >&2 || { echo "bench-controller: build failed" >&2; exit 1; }
 OFCTL=$ROOT/target/release/ofcontroller
@@ -75,14 +80,16 @@ OFBENCH=$ROOT/target/release/ofbench
 WORK=$(mktemp -d "/tmp/ofcontroller-bench.XXXXXX")
 CTL_PID=     # the controller running now
 GEN_PID=     # a background ofbench
+ECHO_PID=    # ofbench echo-controller
 
 # shellcheck source=scripts/bench-common.sh
 . "$ROOT/scripts/bench-common.sh"
 cleanup() {
   set +e
   [ -n "$GEN_PID" ] && stop_pid "$GEN_PID"
+  [ -n "$ECHO_PID" ] && stop_pid "$ECHO_PID"
   [ -n "$CTL_PID" ] && stop_pid "$CTL_PID"
-  GEN_PID= CTL_PID=
+  GEN_PID= CTL_PID= ECHO_PID=
   [ -n "${KEEP_WORK:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -155,21 +162,27 @@ for kind in "${KINDS[@]}"; do
     else
       TXT[$kind,half]="ERROR: $(tail -1 "$WORK/half.err")"
     fi
-    # The same rate from 4 switches: 4 generator threads instead of 16 on the shared cores.
-    log "$kind: rate-limited to $half/s from 4 switches"
-    if "$OFBENCH" cbench --controller "tcp:127.0.0.1:$PORT" --switches 4 --hosts "$HOSTS" \
+    # The same rate against a responder that does nothing: the generator and the machine alone.
+    stop
+    log "$kind: rate-limited to $half/s against ofbench echo-controller"
+    EPORT=$(free_port) || die "no free TCP port"
+    "$OFBENCH" echo-controller --listen "tcp:127.0.0.1:$EPORT" 2>>"$WORK/echo.log" &
+    ECHO_PID=$!
+    for _ in $(seq 100); do [ -n "$(ss -Htln "sport = :$EPORT" 2>/dev/null)" ] && break; sleep 0.1; done
+    if "$OFBENCH" cbench --controller "tcp:127.0.0.1:$EPORT" --switches "$SWITCHES" --hosts "$HOSTS" \
       --window "$WINDOW" --duration "$DURATION" --rate "$half" --json "$@" \
-      >"$WORK/half4.json" 2>"$WORK/half4.err"; then
-      V[$kind,half4]=$(jq -r .latency.p99_us "$WORK/half4.json")
-      V[$kind,half4rate]=$(jq -r .per_s "$WORK/half4.json")
-      log "$kind: $(cat "$WORK/half4.json")"
+      >"$WORK/echo.json" 2>"$WORK/echo.err"; then
+      V[$kind,echo]=$(jq -r .latency.p99_us "$WORK/echo.json")
+      V[$kind,echorate]=$(jq -r .per_s "$WORK/echo.json")
+      log "$kind: $(cat "$WORK/echo.json")"
     else
-      TXT[$kind,half4]="ERROR: $(tail -1 "$WORK/half4.err")"
+      TXT[$kind,echo]="ERROR: $(tail -1 "$WORK/echo.err")"
     fi
+    stop_pid "$ECHO_PID"; ECHO_PID=
   else
     TXT[$kind,rate]="ERROR: $(tail -1 "$WORK/full.err")"
   fi
-  stop
+  [ -n "$CTL_PID" ] && stop
 
   # Memory: a fresh controller, then MACS distinct MACs, each sent once.
   start "$kind"
@@ -215,12 +228,13 @@ V[ofcontroller,ratecell]=$(commas "${V[ofcontroller,rate]:-0}") V[osken,ratecell
 for k in ofcontroller osken; do
   [ -n "${V[$k,rate]:-}" ] && [ -z "${TXT[$k,rate]:-}" ] && TXT[$k,rate]="${V[$k,ratecell]}/s"
   [ -n "${V[$k,half]:-}" ] && TXT[$k,half]="${V[$k,half]} µs (at $(commas "${V[$k,halfrate]}")/s)"
-  [ -n "${V[$k,half4]:-}" ] && TXT[$k,half4]="${V[$k,half4]} µs (at $(commas "${V[$k,half4rate]}")/s)"
+  [ -n "${V[$k,echo]:-}" ] && TXT[$k,echo]="${V[$k,echo]} µs (at $(commas "${V[$k,echorate]}")/s)"
 done
 {
   echo "## Controller: packet-ins (\`scripts/bench-controller.sh\`)"
   echo
-  echo "$(date -u +%Y-%m-%d), $(nproc) cores shared by the controller and \`ofbench cbench\`;"
+  echo "$(date -u +%Y-%m-%d), $(nproc) cores shared by the controller and \`ofbench cbench\`"
+  echo "(load average $LOAD0 before the run$(awk -v l="$LOAD0" 'BEGIN { if (l > 0.5) print ": other work was running on the machine" }'));"
   echo "$SWITCHES switches x $HOSTS hosts, window $WINDOW per switch, $DURATION s measured."
   echo
   echo "| | ofcontroller | os-ken learning_switch.py | ofcontroller / os-ken |"
@@ -229,14 +243,15 @@ done
   echo "| p50 latency, full window | $(cell ofcontroller p50 '%s µs') | $(cell osken p50 '%s µs') | $(ratio p50) |"
   echo "| p99 latency, full window | $(cell ofcontroller p99 '%s µs') | $(cell osken p99 '%s µs') | $(ratio p99) |"
   echo "| p99 latency, half that rate | $(cell ofcontroller half '%s') | $(cell osken half '%s') | $(ratio half) |"
-  echo "| p99 latency, half that rate from 4 switches | $(cell ofcontroller half4 '%s') | $(cell osken half4 '%s') | $(ratio half4) |"
+  echo "| p99 latency, half that rate, generator alone (echo-controller) | $(cell ofcontroller echo '%s') | $(cell osken echo '%s') | $(ratio echo) |"
   echo "| RSS per learned MAC ($(commas "$MACS")) | $(cell ofcontroller rss '%s') | $(cell osken rss '%s') | $(ratio rss) |"
   echo
-  echo "Answered: the first FLOW_MOD or PACKET_OUT naming the packet-in's source MAC (bench/src/cbench.rs)."
+  echo "Answered: the first FLOW_MOD or PACKET_OUT naming the packet-in's source MAC (bench/src/cbench/)."
   echo "ofcontroller answers each packet-in with two FLOW_MODs (eth_src, eth_dst); os-ken with a PACKET_OUT"
   echo "(flood) or a FLOW_MOD + PACKET_OUT once the destination is known. os-ken runs at 100% of one core"
-  echo '(its Python handler is the limit). `ofbench cbench` uses one thread per switch on the same 2 cores:'
-  echo "with 16 of them its own scheduling shows in ofcontroller's p99, hence the 4-switch row."
+  echo '(its Python handler is the limit). `ofbench cbench` serves all its switches from one event-loop'
+  echo 'thread and paces --rate evenly; the "generator alone" row is that load against a responder that'
+  echo "does nothing (\`ofbench echo-controller\`): what the generator and the machine add by themselves."
 } >"$WORK/table.md"
 cat "$WORK/table.md"
 if [ "$SAVE" -eq 1 ]; then

@@ -7,6 +7,10 @@
 //!
 //! - `flow-mods` ([`flow_mods`]): one FLOW_MOD + BARRIER at a time, as a
 //!   learning controller adds flows; time per flow and percentiles.
+//! - `cbench` ([`cbench`]): emulated switches sending packet-ins to a
+//!   controller; packet-ins answered per second and their latency.
+//! - `echo-controller` ([`echo_controller`]): a controller that does nothing
+//!   but answer packet-ins, to measure `cbench` alone.
 //!
 //! Why not ovs-ofctl alone: its `add-flows` waits for a barrier after every
 //! FLOW_MOD, so it measures that round trip; `flow-mods` can also time one
@@ -14,7 +18,9 @@
 //! (the switch's own rate).
 
 mod cbench;
+mod echo_controller;
 mod flow_mods;
+mod poll;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +46,9 @@ enum Command {
     /// Emulate N switches sending packet-ins to a controller (like
     /// cbench); prints packet-ins answered per second and their latency.
     Cbench(cbench::Args),
+    /// A controller that answers every packet-in with a PACKET_OUT and does
+    /// nothing else: cbench against it measures the generator alone.
+    EchoController(echo_controller::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +62,7 @@ fn main() -> ExitCode {
             }
         }),
         Command::Cbench(args) => cbench::run_and_print(args),
+        Command::EchoController(args) => echo_controller::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

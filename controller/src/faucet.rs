@@ -273,6 +273,7 @@ pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         vlans,
         switches,
         fallback: Fallback::Drop,
+        max_macs: crate::policy::DEFAULT_MAX_MACS,
     })
 }
 

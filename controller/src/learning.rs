@@ -12,7 +12,13 @@
 //! - a source seen on another port (it moved): the old flows are deleted
 //!   first, at once, then the new ones added;
 //! - a source beyond the VLAN's `max_hosts`: a short-lived drop flow for it,
-//!   so it neither gets through nor floods the controller.
+//!   so it neither gets through nor floods the controller;
+//! - a new source while the switch already has `max_macs` MACs (all VLANs;
+//!   [`crate::policy::DEFAULT_MAX_MACS`] without a policy): not learned,
+//!   but a short-lived flow lets its frames on to the eth_dst table
+//!   unreported, so they are still forwarded (flooded to it, since nothing
+//!   learned its port) and do not flood the controller. This is the bound
+//!   on the controller's memory that holds whatever the policy says.
 //!
 //! A port that goes down or changes role loses its MACs ([`MacTable::forget_ports`]),
 //! and entries not refreshed for longer than the eth_src timeout age out
@@ -81,7 +87,8 @@ pub struct Timeouts {
     pub learn: u16,
     /// Slack before the controller forgets a MAC the switch stopped reporting.
     pub grace: u16,
-    /// How long a source over the MAC limit is dropped.
+    /// How long a source over a MAC limit is held (dropped over `max_hosts`,
+    /// passed unlearned over `max_macs`) before it is reported again.
     pub limit_hold: u16,
 }
 
@@ -114,6 +121,9 @@ pub enum Verdict {
     },
     /// The VLAN already has `max_hosts` MACs: the source is dropped for a while.
     LimitReached,
+    /// The switch already has `max_macs` MACs: the source is not learned,
+    /// its frames pass unreported for a while.
+    TableFull,
     /// Not learnable: the port does not carry the VLAN, or a multicast or zero source.
     Ignored,
 }
@@ -175,6 +185,11 @@ impl MacTable {
             .flat_map(|(vid, t)| t.iter().map(|(mac, e)| (*vid, *mac, e)))
     }
 
+    /// How many MACs are learned, all VLANs together.
+    pub fn total(&self) -> usize {
+        self.vlans.values().map(BTreeMap::len).sum()
+    }
+
     /// How many MACs are learned in `vid`.
     pub fn len(&self, vid: Vid) -> usize {
         self.vlans.get(&vid).map_or(0, BTreeMap::len)
@@ -234,6 +249,7 @@ impl MacTable {
             return (Verdict::Ignored, ch);
         }
         let limit = view.vlans.get(&pkt.vid).and_then(|v| v.max_hosts);
+        let total = self.total();
         let macs = self.vlans.entry(pkt.vid).or_default();
         let verdict = match macs.get(&src) {
             Some(e) if e.port == pkt.in_port => Verdict::Refreshed,
@@ -243,18 +259,13 @@ impl MacTable {
                 Verdict::Moved { from }
             }
             None if limit.is_some_and(|l| macs.len() >= l) => {
-                let mut drop = learned(
-                    table::ETH_SRC,
-                    prio::LEARNED,
-                    Match::new()
-                        .with(Oxm::InPort(pkt.in_port))
-                        .with(vid_match(pkt.vid))
-                        .with(Oxm::EthSrc(src, None)),
-                    vec![],
-                );
-                drop.hard_timeout = self.timeouts.limit_hold;
-                ch.add.push(drop);
+                ch.add.push(self.hold(pkt, vec![]));
                 return (Verdict::LimitReached, ch);
+            }
+            None if total >= view.max_macs => {
+                let on = vec![Instruction::GotoTable(table::ETH_DST)];
+                ch.add.push(self.hold(pkt, on));
+                return (Verdict::TableFull, ch);
             }
             None => Verdict::Learned,
         };
@@ -268,6 +279,23 @@ impl MacTable {
         ch.add
             .extend(self.mac_flows(view, pkt.vid, src, pkt.in_port));
         (verdict, ch)
+    }
+
+    /// A flow for a source that is not learned (over a limit): its frames
+    /// from its port get `instructions` (none: dropped) instead of a
+    /// packet-in, for `limit_hold` seconds.
+    fn hold(&self, pkt: &PacketInfo, instructions: Vec<Instruction>) -> FlowMod {
+        let mut f = learned(
+            table::ETH_SRC,
+            prio::LEARNED,
+            Match::new()
+                .with(Oxm::InPort(pkt.in_port))
+                .with(vid_match(pkt.vid))
+                .with(Oxm::EthSrc(pkt.eth_src, None)),
+            instructions,
+        );
+        f.hard_timeout = self.timeouts.limit_hold;
+        f
     }
 
     /// Forgets every MAC on these ports (gone down, removed, changed role)
@@ -485,6 +513,37 @@ mod tests {
             t.packet_in(&v, &pkt(3, 10, 1), 0).0,
             Verdict::Moved { from: 1 }
         );
+    }
+
+    #[test]
+    fn mac_limit_per_switch() {
+        let v = View {
+            max_macs: 2,
+            ..view(None)
+        };
+        let mut t = MacTable::default();
+        assert_eq!(t.packet_in(&v, &pkt(1, 10, 1), 0).0, Verdict::Learned);
+        assert_eq!(t.packet_in(&v, &pkt(3, 20, 2), 0).0, Verdict::Learned);
+        // Full over both VLANs: not learned, passed on unreported for a while.
+        let (verdict, ch) = t.packet_in(&v, &pkt(2, 10, 3), 0);
+        assert_eq!(verdict, Verdict::TableFull);
+        assert_eq!(ch.add.len(), 1);
+        assert_eq!(
+            ch.add[0].instructions,
+            vec![Instruction::GotoTable(table::ETH_DST)]
+        );
+        assert_eq!(ch.add[0].hard_timeout, 60);
+        assert_eq!((t.total(), t.lookup(10, mac(3))), (2, None));
+        // Known MACs are still refreshed and may move.
+        assert_eq!(t.packet_in(&v, &pkt(1, 10, 1), 5).0, Verdict::Refreshed);
+        assert_eq!(
+            t.packet_in(&v, &pkt(2, 10, 1), 5).0,
+            Verdict::Moved { from: 1 }
+        );
+        // Room again once one ages out.
+        t.expire(334);
+        assert_eq!(t.total(), 1);
+        assert_eq!(t.packet_in(&v, &pkt(2, 10, 3), 334).0, Verdict::Learned);
     }
 
     #[test]

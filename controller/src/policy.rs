@@ -3,6 +3,8 @@
 //! A policy file is TOML (see `examples/policy.toml` for a commented one):
 //!
 //! ```toml
+//! max_macs = 100000    # optional: MACs learned per switch, all VLANs together
+//!
 //! [vlans.office]
 //! vid = 100
 //! tunnel_id = 5100     # optional: the VNI/GRE key on tunnels (default: the vid)
@@ -49,6 +51,15 @@ pub const DEFAULT_VID: Vid = 1;
 
 /// Port-name prefixes taken for tunnel ports when there is no policy.
 pub const TUNNEL_NAME_PREFIXES: &[&str] = &["vxlan", "vx", "gre", "geneve"];
+
+/// How many MACs one switch learns, all VLANs together, unless the policy
+/// says `max_macs`. The bound that holds without any policy: it keeps the
+/// controller's memory (about 100 bytes per MAC, BENCHMARKS.md) and the
+/// switch's flow table (two flows per MAC) finite when a port floods
+/// random source MACs. 100,000 is more hosts than one L2 switch serves in
+/// practice (hardware MAC tables hold 16k to 128k) and costs about 10 MB
+/// per switch at most.
+pub const DEFAULT_MAX_MACS: usize = 100_000;
 
 /// The largest tunnel id: a VXLAN VNI has 24 bits (a GRE key 32).
 pub const MAX_TUNNEL_ID: u64 = 0xff_ffff;
@@ -106,6 +117,8 @@ pub struct Policy {
     pub vlans: BTreeMap<Vid, Vlan>,
     pub switches: Vec<Switch>,
     pub fallback: Fallback,
+    /// How many MACs one switch learns, all VLANs together.
+    pub max_macs: usize,
 }
 
 /// A policy that does not hold: one line, naming the key and the line.
@@ -139,6 +152,7 @@ impl std::error::Error for PolicyError {}
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
+    max_macs: Option<Spanned<i64>>,
     #[serde(default)]
     vlans: BTreeMap<Spanned<String>, Spanned<RawVlan>>,
     #[serde(default)]
@@ -241,6 +255,7 @@ impl Policy {
             vlans,
             switches: Vec::new(),
             fallback: Fallback::Learning(DEFAULT_VID),
+            max_macs: DEFAULT_MAX_MACS,
         }
     }
 
@@ -256,6 +271,11 @@ impl Policy {
             }
         })?;
 
+        let max_macs = match &raw.max_macs {
+            None => DEFAULT_MAX_MACS,
+            Some(m) if *m.get_ref() >= 1 => *m.get_ref() as usize,
+            Some(m) => return src.err(m.span(), "max_macs", "max_macs must be at least 1"),
+        };
         let mut vlans: BTreeMap<Vid, Vlan> = BTreeMap::new();
         let mut by_name: BTreeMap<String, Vid> = BTreeMap::new();
         let mut tunnel_ids: BTreeMap<u64, String> = BTreeMap::new();
@@ -440,6 +460,7 @@ impl Policy {
             vlans,
             switches,
             fallback: Fallback::Drop,
+            max_macs,
         })
     }
 
@@ -474,7 +495,10 @@ impl Policy {
     /// tunnel ids and limits, what the pipeline and learning work from.
     /// `ports` are (number, name) pairs from PORT_DESC (live ports only).
     pub fn view<'a>(&self, dpid: u64, ports: impl IntoIterator<Item = (u32, &'a str)>) -> View {
-        let mut view = View::default();
+        let mut view = View {
+            max_macs: self.max_macs,
+            ..View::default()
+        };
         for (no, name) in ports {
             if let Some(role) = self.port_role(dpid, no, name) {
                 view.ports.insert(no, role);
@@ -525,10 +549,22 @@ pub struct VlanInfo {
 /// One switch as the flows see it: the roles of its (live) ports and the
 /// VLANs' tunnel ids. Built by [`Policy::view`]; plain data, so tests build
 /// it by hand.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct View {
     pub ports: BTreeMap<u32, PortRole>,
     pub vlans: BTreeMap<Vid, VlanInfo>,
+    /// MACs this switch learns at most, all VLANs together.
+    pub max_macs: usize,
+}
+
+impl Default for View {
+    fn default() -> View {
+        View {
+            ports: BTreeMap::new(),
+            vlans: BTreeMap::new(),
+            max_macs: DEFAULT_MAX_MACS,
+        }
+    }
 }
 
 impl View {
@@ -616,6 +652,10 @@ ports = { 1 = { access = "guest" } }
         assert_eq!(p.vlans[&100].tunnel_id, 5100);
         assert_eq!(p.vlans[&100].max_hosts, Some(2));
         assert_eq!(p.vlans[&200].tunnel_id, 200);
+        assert_eq!(p.max_macs, DEFAULT_MAX_MACS);
+        assert_eq!(p.view(0x10, [(1, "x")]).max_macs, DEFAULT_MAX_MACS);
+        let small = Policy::parse("max_macs = 500\n[vlans.a]\nvid = 5\n").expect("valid");
+        assert_eq!(small.view(0x10, [(1, "x")]).max_macs, 500);
         assert_eq!(p.switch(0x20).map(|s| s.name.as_str()), Some("sw2"));
         assert_eq!(p.port_role(0x10, 1, "x"), Some(PortRole::Access(100)));
         assert_eq!(p.port_role(0x10, 7, "h2"), Some(PortRole::Access(100)));
@@ -690,6 +730,8 @@ ports = { 1 = { access = "guest" } }
         assert!(e.starts_with("line 5: vlans.b.tunnel_id: "), "{e}");
         assert!(err("[vlans.a]\nvid = 5\ntunnel_id = 16777216\n").contains("outside"));
         assert!(err("[vlans.a]\nvid = 5\nmax_hosts = 0\n").contains("max_hosts"));
+        let e = err("max_macs = 0\n[vlans.a]\nvid = 5\n");
+        assert_eq!(e, "line 1: max_macs: max_macs must be at least 1");
         // Undeclared VLANs.
         let e = err(
             "[vlans.a]\nvid = 5\n[switches.s]\ndpid = 1\n[switches.s.ports]\n1 = { access = 50 }\n",

@@ -49,6 +49,35 @@ pub struct Session {
     ports: BTreeMap<u32, Port>,
     view: View,
     macs: MacTable,
+    refused: RefusedLog,
+}
+
+/// How often at most a switch logs the sources a MAC limit refused.
+pub const REFUSED_LOG_EVERY: u64 = 60;
+
+/// The sources a limit (`max_hosts`, `max_macs`) kept from being learned
+/// since the last log line: one line per [`REFUSED_LOG_EVERY`] seconds, so
+/// a port flooding random MACs does not flood the log as well.
+#[derive(Clone, Debug, Default)]
+struct RefusedLog {
+    count: u64,
+    logged_at: Option<u64>,
+}
+
+impl RefusedLog {
+    /// Counts one; if a line is due now, the count since the last one
+    /// (which then starts again).
+    fn refuse(&mut self, now: u64) -> Option<u64> {
+        self.count += 1;
+        if self
+            .logged_at
+            .is_some_and(|t| now.saturating_sub(t) < REFUSED_LOG_EVERY)
+        {
+            return None;
+        }
+        self.logged_at = Some(now);
+        Some(std::mem::take(&mut self.count))
+    }
 }
 
 impl Session {
@@ -58,6 +87,7 @@ impl Session {
             ports: BTreeMap::new(),
             view: View::default(),
             macs: MacTable::new(timeouts),
+            refused: RefusedLog::default(),
         }
     }
 
@@ -144,6 +174,24 @@ impl Session {
         match parse_packet_in(pi) {
             Some(info) => {
                 let (v, ch) = self.macs.packet_in(&self.view, &info, now);
+                let why = match v {
+                    Verdict::LimitReached => Some("its VLAN has max_hosts MACs"),
+                    Verdict::TableFull => Some("the switch has max_macs MACs"),
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    if let Some(n) = self.refused.refuse(now) {
+                        tracing::warn!(
+                            "switch {:016x}: {n} new source MAC(s) not learned since the last such line \
+                             (latest {} on port {}, VLAN {}): {why} (max_macs {})",
+                            self.dpid,
+                            info.eth_src,
+                            info.in_port,
+                            info.vid,
+                            self.view.max_macs
+                        );
+                    }
+                }
                 (Some(v), sequence(ch))
             }
             None => (None, Vec::new()),
