@@ -73,6 +73,12 @@ enum Command {
         control: ControlPath,
         #[command(flatten)]
         tls: TlsArgs,
+        /// Worker threads serving the switches [default: one per core].
+        /// Fewer leave cores to other work on the machine (a load
+        /// generator, a switch daemon) and spare the controller's threads
+        /// from waiting for a time slice.
+        #[arg(long, value_name = "N")]
+        threads: Option<std::num::NonZeroUsize>,
     },
     /// Show the connected switches, their ports, VLANs and learned MACs
     /// (port, VLAN, MAC, age in seconds).
@@ -151,7 +157,8 @@ fn main() -> ExitCode {
             policy,
             control,
             tls,
-        } => run(listen, connect, policy, control, tls),
+            threads,
+        } => run(listen, connect, policy, control, tls, threads),
         Command::Status { control, json } => ask("status", &control.get(), Request::Status, json),
         Command::Reload { control } => ask("reload", &control.get(), Request::Reload, false),
     }
@@ -216,6 +223,7 @@ fn run(
     policy_file: Option<PathBuf>,
     control: ControlPath,
     tls: TlsArgs,
+    threads: Option<std::num::NonZeroUsize>,
 ) -> ExitCode {
     init_logging();
     if listen.is_empty() && connect.is_empty() {
@@ -243,7 +251,11 @@ fn run(
         },
         None => Policy::learning_only(),
     };
-    let rt = match tokio::runtime::Runtime::new() {
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        rt.worker_threads(n.get());
+    }
+    let rt = match rt.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ofcontroller: cannot start the runtime: {e}");
