@@ -6,7 +6,7 @@
 //! controller. It plays the switch side of the handshake (HELLO,
 //! FEATURES_REPLY with its own datapath id `0x00cb_0000_0000_0000 + i`,
 //! PORT_DESC with `--ports` ports, SET_CONFIG taken, BARRIER and ECHO
-//! answered) and takes every FLOW_MOD, GROUP_MOD and PACKET_OUT the
+//! answered, TABLE_FEATURES refused) and takes every FLOW_MOD, GROUP_MOD and PACKET_OUT the
 //! controller sends. Once the controller has been quiet for `--settle` ms
 //! after the PORT_DESC reply (the pipeline is installed; os-ken has moved
 //! the switch to its main state), the switch sends PACKET_INs.
@@ -48,11 +48,11 @@
 use crate::stats::Summary;
 use clap::Args as ClapArgs;
 use openflow::message::{Body, Message};
-use openflow::messages::{Hello, PacketIn, SwitchFeatures};
-use openflow::multipart::{MultipartReply, MultipartReplyBody, MultipartRequestBody};
+use openflow::messages::{ErrorMsg, Hello, PacketIn, SwitchFeatures};
+use openflow::multipart::{mp_type, MultipartReply, MultipartReplyBody, MultipartRequestBody};
 use openflow::oxm::{Match, Oxm};
 use openflow::port::Port;
-use openflow::{Framer, MacAddr};
+use openflow::{Framer, MacAddr, OfError};
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -374,6 +374,13 @@ impl Switch {
                 );
                 self.port_desc_sent = true;
             }
+            // No table features to tell or set: refused at once, as a
+            // switch without them must, so that a controller that asks
+            // (ofcontroller names its tables) does not wait for a reply.
+            Body::MultipartRequest(r) if r.mp_type() == mp_type::TABLE_FEATURES => self.reply(
+                m.xid,
+                Body::Error(ErrorMsg::reply_to(OfError::BRC_BAD_MULTIPART, raw)),
+            ),
             Body::BarrierRequest => self.reply(m.xid, Body::BarrierReply),
             _ => {}
         }
