@@ -49,6 +49,7 @@ fn controller_isolates_vlans_learns_and_resyncs() {
         "{}",
         ctx(&ctl, "connect line")
     );
+    table_names_show(&d, &br, &ctl);
 
     // Same VLAN: 1 <-> 2 (VLAN 10), 3 <-> 4 (VLAN 20); across: nothing.
     let hosts = FourHosts {
@@ -75,6 +76,86 @@ fn controller_isolates_vlans_learns_and_resyncs() {
         ctx(&ctl, w)
     });
     eprintln!("--- controller log\n{}", ctl.log());
+}
+
+/// The controller named the pipeline's tables (a TABLE_FEATURES set)
+/// before it logged the resync: `ofctl --names dump-flows` shows them as
+/// ovs-ofctl 3.1 does (quoted where a name is not plain letters and
+/// digits, table 0 included, no reply headers), plain `dump-flows` to a
+/// pipe keeps numbers and headers, a flow filter may name a table, and real
+/// ovs-ofctl gets the same names from the switch.
+fn table_names_show(d: &Daemon, br: &str, ctl: &Controller) {
+    let ofctl = |args: &[&str]| {
+        let mut all = vec!["ofctl"];
+        all.extend_from_slice(args);
+        let o = d.run(&all);
+        assert!(
+            o.status.success(),
+            "ofctl {args:?}: {}\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            ctl.context(d, "ofctl")
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let named = ofctl(&["--names", "dump-flows", br]);
+    eprintln!("--- ofctl --names dump-flows\n{named}");
+    for want in [
+        "table=vlan, ",
+        "table=\"eth_src\", ",
+        "table=\"eth_dst\", ",
+        "table=flood, ",
+        "goto_table:\"eth_src\"",
+        "goto_table:flood",
+    ] {
+        assert!(named.contains(want), "{want} in\n{named}");
+    }
+    assert!(
+        named.lines().all(|l| l.starts_with(" cookie=")),
+        "flow lines only:\n{named}"
+    );
+    let plain = ofctl(&["dump-flows", br]);
+    assert!(
+        plain.starts_with("OFPST_FLOW reply (OF1.3)")
+            && plain.contains(" table=1, ")
+            && !plain.contains("eth_src\","),
+        "{plain}"
+    );
+    let flood = ofctl(&["--names", "--no-stats", "dump-flows", br, "table=flood"]);
+    assert!(
+        !flood.is_empty() && flood.lines().all(|l| l.contains(" table=flood, ")),
+        "{flood}"
+    );
+    // The controller's own flows (its cookie, "ofc:vlan"), as ovs-ofctl
+    // prints them with names: the same lines.
+    if require("ovs-ofctl", have("ovs-ofctl")) {
+        let pipeline = |text: &str| -> Vec<String> {
+            let mut v: Vec<String> = text
+                .lines()
+                .filter(|l| l.starts_with(" cookie=0x6f66633a766c616e, "))
+                .map(str::to_string)
+                .collect();
+            v.sort();
+            v
+        };
+        let o = std::process::Command::new("ovs-ofctl")
+            .args(["-O", "OpenFlow13", "--names", "--no-stats", "dump-flows"])
+            .arg(d.mgmt(br))
+            .output()
+            .expect("run ovs-ofctl");
+        let theirs = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "ovs-ofctl: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let ours = ofctl(&["--names", "--no-stats", "dump-flows", br]);
+        assert!(!pipeline(&ours).is_empty(), "{ours}");
+        assert_eq!(
+            pipeline(&theirs),
+            pipeline(&ours),
+            "ovs-ofctl:\n{theirs}\nours:\n{ours}"
+        );
+    }
 }
 
 /// The other direction: the bridge listens (`ptcp:`) and the controller,

@@ -136,9 +136,11 @@ impl Bed {
         );
     }
 
-    /// `ofswitch ofctl VERB BR ARGS...`, which must succeed.
-    fn ours(&self, verb: &str, args: &[&str]) -> String {
-        let mut all = vec!["ofctl", verb, &self.br];
+    /// `ofswitch ofctl OPTS VERB BR ARGS...`, which must succeed.
+    fn ours_opts(&self, opts: &[&str], verb: &str, args: &[&str]) -> String {
+        let mut all = vec!["ofctl"];
+        all.extend_from_slice(opts);
+        all.extend_from_slice(&[verb, &self.br]);
         all.extend_from_slice(args);
         let o = self.d.run(&all);
         assert!(
@@ -564,25 +566,33 @@ fn our_ofctl_prints_what_ovs_ofctl_prints() {
     }
     bed.traffic();
 
+    // Tables 8 and 9 named as ovs-ofctl names them (mod-table: the
+    // switch's TABLE_FEATURES sent back as a set with one name changed),
+    // for the --names dumps below.
+    bed.ok("mod-table", &["8", "name:acl"]);
+    bed.ok("mod-table", &["9", "name:l2_fwd"]);
+
     // Each pair is taken a moment apart; background traffic could move a
     // counter in between, so a pair is retried a few times.
     let mut compared = Vec::new();
-    for verb in [
-        "dump-flows",
-        "dump-ports",
-        "dump-tables",
-        "dump-groups",
-        "dump-group-stats",
-        "dump-meters",
-        "meter-stats",
-        "dump-ports-desc",
-        "dump-desc",
-        "dump-aggregate",
+    for (opts, verb) in [
+        (&[][..], "dump-flows"),
+        (&["--names"][..], "dump-flows"),
+        (&["--names", "--no-stats"][..], "dump-flows"),
+        (&[][..], "dump-ports"),
+        (&[][..], "dump-tables"),
+        (&[][..], "dump-groups"),
+        (&[][..], "dump-group-stats"),
+        (&[][..], "dump-meters"),
+        (&[][..], "meter-stats"),
+        (&[][..], "dump-ports-desc"),
+        (&[][..], "dump-desc"),
+        (&[][..], "dump-aggregate"),
     ] {
         let mut last = (String::new(), String::new());
         let same = (0..5).any(|_| {
-            let theirs = mask(&bed.ok(verb, &[]));
-            let ours = mask(&bed.ours(verb, &[]));
+            let theirs = mask(&bed.ok_opts(opts, verb, &[]));
+            let ours = mask(&bed.ours_opts(opts, verb, &[]));
             let eq = theirs == ours;
             last = (theirs, ours);
             if !eq {
@@ -599,18 +609,28 @@ fn our_ofctl_prints_what_ovs_ofctl_prints() {
                 .map(|(a, b)| format!("ovs-ofctl: {a}\nofswitch:  {b}"))
                 .collect();
             panic!(
-                "{verb}: our output differs from ovs-ofctl's ({} vs {} lines):\n{}",
+                "{opts:?} {verb}: our output differs from ovs-ofctl's ({} vs {} lines):\n{}",
                 t.lines().count(),
                 o.lines().count(),
                 diff.join("\n")
             );
         }
-        if verb == "dump-flows" {
+        if verb == "dump-flows" && opts.is_empty() {
             let n = last.0.lines().count() - 1;
             assert!(n >= 35, "{n} flows");
             eprintln!("dump-flows identical for {n} flows");
         }
-        compared.push(verb);
+        if opts.contains(&"--names") {
+            // Port and table names, quoted where OVS quotes them.
+            let names = &last.0;
+            assert!(
+                names.contains("table=acl, ")
+                    && names.contains("table=\"l2_fwd\", ")
+                    && names.contains(&format!("in_port={}", bed.p1)),
+                "{names}"
+            );
+        }
+        compared.push(format!("{} {verb}", opts.join(" ")));
     }
     eprintln!("identical output (masked) for {compared:?}");
 }

@@ -52,9 +52,16 @@ impl Switch {
     /// Sends a request and waits for its reply (every part of a multipart
     /// reply).
     pub async fn request(&self, body: Body) -> Result<Vec<Message>, RequestError> {
+        self.request_parts(vec![body]).await
+    }
+
+    /// Sends one multipart request in several messages under one xid (each
+    /// part but the last flagged OFPMPF_REQ_MORE, e.g. from
+    /// `MultipartRequest::table_features_set`) and waits for its reply.
+    pub async fn request_parts(&self, parts: Vec<Body>) -> Result<Vec<Message>, RequestError> {
         let (tx, rx) = oneshot::channel();
         self.commands
-            .send(Command::Request { body, reply: tx })
+            .send(Command::Request { parts, reply: tx })
             .await
             .map_err(|_| RequestError::Closed)?;
         rx.await.map_err(|_| RequestError::Closed)?

@@ -19,6 +19,8 @@
 //! - [`app`]: the [`app::App`] trait apps implement, and the per-switch task
 //!   that calls them.
 //! - [`vlans`]: the bundled app, learning + VLANs over [`session::Session`].
+//! - [`tables`]: naming the pipeline's tables on the switch (a
+//!   TABLE_FEATURES set), so `dump-flows --names` shows `vlan`, `eth_src`, ...
 //! - [`status`]: what the bundled app knows right now (switches, ports,
 //!   VLANs, learned MACs) as plain data, and its tables.
 //! - [`control`]: the unix socket `ofcontroller status` and `reload` use.
@@ -32,4 +34,5 @@ pub mod pipeline;
 pub mod policy;
 pub mod session;
 pub mod status;
+pub mod tables;
 pub mod vlans;

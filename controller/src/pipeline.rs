@@ -46,6 +46,14 @@ pub mod table {
     pub const FLOOD: u8 = 3;
     /// Names, as in Faucet, for logs and `dump-flows` readers.
     pub const NAMES: [&str; 4] = ["vlan", "eth_src", "eth_dst", "flood"];
+    /// Each table with its name, as the controller names them on the switch
+    /// (see [`crate::tables`]).
+    pub const NAMED: [(u8, &str); 4] = [
+        (VLAN, NAMES[0]),
+        (ETH_SRC, NAMES[1]),
+        (ETH_DST, NAMES[2]),
+        (FLOOD, NAMES[3]),
+    ];
 }
 
 /// Cookies naming the app that owns a flow.

@@ -10,12 +10,20 @@
 //! packet-in teaches) are sent without waiting, so a switch's packet-ins
 //! do not each cost a round trip; their errors, if any, reach
 //! [`App::error`] and are logged.
+//!
+//! After the pipeline is in place, the switch's tables are named after it
+//! (`vlan`, `eth_src`, `eth_dst`, `flood`; [`crate::tables`]) before the
+//! switch counts as resynced; a switch that refuses keeps its names, and
+//! the resync is complete all the same.
 
 use crate::app::{App, Switch};
 use crate::learning::Timeouts;
+use crate::net::driver::RequestError;
+use crate::pipeline;
 use crate::policy::Policy;
 use crate::session::{Out, Session};
 use crate::status::{Status, SwitchStatus};
+use crate::tables::{self, Naming, NamingError};
 use openflow::message::Body;
 use openflow::messages::{ErrorMsg, PacketIn};
 use openflow::port::PortStatus;
@@ -128,6 +136,41 @@ async fn apply(sw: &Switch, outs: Vec<Out>) {
     }
 }
 
+/// Names the pipeline's tables on the switch; a refusal is one log line
+/// and nothing more (see [`crate::tables`]).
+async fn name_tables(sw: &Switch) {
+    match tables::name_tables(sw, &pipeline::table::NAMED).await {
+        Ok(Naming::Named { parts }) => tracing::debug!(
+            "switch {:016x}: tables named ({parts} TABLE_FEATURES messages)",
+            sw.dpid
+        ),
+        Ok(Naming::Unchanged) => {
+            tracing::debug!("switch {:016x}: tables already named", sw.dpid)
+        }
+        Err(NamingError::Request(RequestError::Closed)) => {}
+        Err(NamingError::Request(RequestError::Refused(e))) => tracing::info!(
+            "switch {:016x} keeps its table names: it refused TABLE_FEATURES ({})",
+            sw.dpid,
+            error_name(&e)
+        ),
+        Err(e) => tracing::info!("switch {:016x}: tables not named: {e}", sw.dpid),
+    }
+}
+
+/// An OFPT_ERROR as its OpenFlow name where it has one (OFPTFFC_EPERM).
+fn error_name(e: &ErrorMsg) -> String {
+    match e {
+        ErrorMsg::Standard { error, .. } => error
+            .name()
+            .map_or_else(|| error.to_string(), str::to_string),
+        ErrorMsg::Experimenter {
+            exp_type,
+            experimenter,
+            ..
+        } => format!("experimenter 0x{experimenter:08x} error {exp_type}"),
+    }
+}
+
 impl App for VlanApp {
     async fn switch_up(&self, sw: &Switch) {
         let policy = self.policy();
@@ -142,6 +185,7 @@ impl App for VlanApp {
         };
         lock(&self.sessions).insert(sw.dpid, c);
         apply(sw, outs).await;
+        name_tables(sw).await;
         tracing::info!("switch {:016x} resynced", sw.dpid);
     }
 

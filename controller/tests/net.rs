@@ -13,12 +13,13 @@ use openflow::channel::ChannelConfig;
 use openflow::message::Body;
 use openflow::messages::{Hello, PacketIn, SwitchFeatures};
 use openflow::multipart::{MultipartReply, MultipartReplyBody, MultipartRequestBody};
-use openflow::MacAddr;
+use openflow::table_features::TableFeatures;
+use openflow::{MacAddr, OfError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod common;
-use common::{packet_in, port, FakeSwitch};
+use common::{packet_in, port, tables, FakeSwitch};
 
 /// Records the events it sees.
 #[derive(Clone, Default)]
@@ -109,6 +110,20 @@ async fn setup_resync_with_barriers_then_learning() {
     assert_eq!(last.body, Body::BarrierRequest);
     sw.send(last.xid, Body::BarrierReply).await;
 
+    // The tables get their names: the switch's own list, renamed and sent
+    // back whole (the names are all that changes).
+    let set = sw.answer_naming(tables(), None).await;
+    let names: Vec<&str> = set.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["vlan", "eth_src", "eth_dst", "flood", ""]);
+    let unnamed: Vec<_> = set
+        .into_iter()
+        .map(|t| TableFeatures {
+            name: String::new(),
+            ..t
+        })
+        .collect();
+    assert_eq!(unnamed, tables());
+
     // A packet-in from an unknown source: its two flows, no barrier.
     let pi = packet_in(1, MacAddr([2, 0, 0, 0, 0, 9]));
     sw.send(0, Body::PacketIn(pi)).await;
@@ -123,4 +138,45 @@ async fn setup_resync_with_barriers_then_learning() {
         .expect("the connection task ends")
         .expect("no panic");
     assert_eq!(rec.seen(), ["up 77 2 ports", "packet_in 77", "down 77"]);
+}
+
+/// Naming the tables is for people only: a switch that refuses it, or
+/// whose tables already have their names, is resynced all the same and
+/// its packet-ins are answered.
+#[tokio::test]
+async fn table_names_refused_or_already_there_change_nothing_else() {
+    for (tables, refuse) in [
+        (tables(), Some(OfError::TFFC_EPERM)),
+        (
+            tables()
+                .into_iter()
+                .zip(["vlan", "eth_src", "eth_dst", "flood", "x"])
+                .map(|(t, n)| TableFeatures {
+                    name: n.to_string(),
+                    ..t
+                })
+                .collect(),
+            None,
+        ),
+    ] {
+        let named = tables[0].name == "vlan";
+        let app = Arc::new(VlanApp::new(Policy::learning_only(), Timeouts::default()));
+        let shared = Shared::new(app, ChannelConfig::default());
+        let (ours, theirs) = tokio::io::duplex(1 << 16);
+        let task = tokio::spawn(serve_stream(shared, theirs, "pipe".to_string()));
+        let mut sw = FakeSwitch::new(ours);
+        let set = sw
+            .handshake_naming(0x78, vec![port(1), port(2)], tables, refuse)
+            .await;
+        assert_eq!(set.is_empty(), named, "a set only where a name changes");
+        let pi = packet_in(1, MacAddr([2, 0, 0, 0, 0, 9]));
+        sw.send(0, Body::PacketIn(pi)).await;
+        assert!(matches!(sw.recv().await.body, Body::FlowMod(_)));
+        assert!(matches!(sw.recv().await.body, Body::FlowMod(_)));
+        drop(sw);
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the connection task ends")
+            .expect("no panic");
+    }
 }

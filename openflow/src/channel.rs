@@ -38,7 +38,10 @@
 //!   [`Event::BadReply`], and no answer within the request timeout as
 //!   [`Event::TimedOut`]. Each part received restarts the timeout, so a long
 //!   dump is bounded per part, not as a whole. Parts are held without a
-//!   size bound: the caller asked for them.
+//!   size bound: the caller asked for them. A request too big for one
+//!   message (a TABLE_FEATURES set) goes out in parts sharing one xid,
+//!   OFPMPF_REQ_MORE on all but the last ([`Channel::request_parts`]), and
+//!   is answered once.
 //! - Modifications: [`Channel::send_mod`] sends a message that has no reply
 //!   (FLOW_MOD, GROUP_MOD, ...) and remembers its xid; [`Channel::barrier`]
 //!   closes the batch of mods sent since the previous barrier. Errors for the
@@ -163,6 +166,9 @@ pub enum SendError {
     TooLong(usize),
     #[error("the channel is closed: {0}")]
     Closed(ChannelError),
+    /// [`Channel::request_parts`] with no part: nothing to wait for.
+    #[error("a request needs at least one message")]
+    NoParts,
 }
 
 /// An OFPT_ERROR the switch returned for one mod of a batch.
@@ -354,7 +360,36 @@ impl Channel {
     /// returned xid. Requests may be sent before the HELLO exchange ends
     /// (they follow our HELLO on the wire).
     pub fn request(&mut self, body: Body, now: u64) -> Result<u32, SendError> {
-        let xid = self.send(body)?;
+        self.request_parts([body], now)
+    }
+
+    /// Sends one request in several messages under one xid, awaited like
+    /// [`Channel::request`]: a multipart request too big for one message
+    /// (a TABLE_FEATURES set), each part but the last flagged
+    /// OFPMPF_REQ_MORE by the caller. The switch reassembles the parts and
+    /// answers once. All parts are queued or none is (a part over the size
+    /// limit leaves nothing half-sent for the peer to wait on).
+    pub fn request_parts(
+        &mut self,
+        parts: impl IntoIterator<Item = Body>,
+        now: u64,
+    ) -> Result<u32, SendError> {
+        if let Some(e) = &self.closed {
+            return Err(SendError::Closed(e.clone()));
+        }
+        let xid = self.next_xid();
+        let start = self.out.len();
+        let mut n = 0;
+        for body in parts {
+            if let Err(e) = self.send_with_xid(xid, body) {
+                self.out.truncate(start);
+                return Err(e);
+            }
+            n += 1;
+        }
+        if n == 0 {
+            return Err(SendError::NoParts);
+        }
         let deadline = self.deadline_from(now);
         self.pending.insert(
             xid,
@@ -1269,6 +1304,38 @@ mod tests {
         assert_eq!(c.next_xid(), 1);
         c.next_xid = u32::MAX;
         assert_eq!(c.next_xid(), 1, "skips the pending u32::MAX and 0");
+    }
+
+    #[test]
+    fn a_request_in_parts_shares_one_xid_and_one_reply() {
+        let mut c = ready();
+        let part = |flags| {
+            Body::MultipartRequest(MultipartRequest {
+                flags,
+                body: MultipartRequestBody::PortDesc,
+            })
+        };
+        let x = c
+            .request_parts([part(MORE), part(MORE), part(0)], 0)
+            .expect("send");
+        let out = sent(&c.take_output());
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|m| m.xid == x));
+        let reply = Message::new(x, Body::BarrierReply);
+        c.receive(&bytes(&reply), 1);
+        assert_eq!(
+            events(&mut c),
+            [Event::Reply {
+                xid: x,
+                messages: vec![reply]
+            }]
+        );
+        // One part too big: nothing at all is queued or awaited.
+        let r = c.request_parts([part(MORE), Body::EchoRequest(vec![0; MAX_MESSAGE_LEN])], 2);
+        assert_eq!(r, Err(SendError::TooLong(MAX_MESSAGE_LEN + 8)));
+        assert_eq!(c.output_len(), 0);
+        assert_eq!(c.request_parts([], 2), Err(SendError::NoParts));
+        assert!(c.pending.is_empty());
     }
 
     #[test]

@@ -136,6 +136,51 @@ impl MultipartRequest {
         MultipartRequest { flags: 0, body }
     }
 
+    /// A TABLE_FEATURES "set" as the request parts that carry it (one xid
+    /// for all, see `Channel::request_parts`): as many whole tables in each
+    /// message as fit in `max_len` bytes (at most 65535), every part but the
+    /// last flagged OFPMPF_REQ_MORE. A switch's full list does not fit one
+    /// message (Open vSwitch's 254 tables take about 1.3 MB). `None` if one
+    /// table alone does not fit, or `tables` is empty (an empty body asks
+    /// rather than sets).
+    pub fn table_features_set(tables: Vec<TableFeatures>, max_len: usize) -> Option<Vec<Self>> {
+        // The OpenFlow header and the multipart header.
+        const OVERHEAD: usize = crate::message::HEADER_LEN + 8;
+        let room = max_len
+            .min(crate::message::MAX_MESSAGE_LEN)
+            .checked_sub(OVERHEAD)?;
+        let mut parts: Vec<Vec<TableFeatures>> = Vec::new();
+        let mut used = 0;
+        for t in tables {
+            let n = t.wire_len();
+            if n > room {
+                return None;
+            }
+            match parts.last_mut() {
+                Some(last) if used + n <= room => last.push(t),
+                _ => {
+                    parts.push(vec![t]);
+                    used = 0;
+                }
+            }
+            used += n;
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        let last = parts.len() - 1;
+        Some(
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| MultipartRequest {
+                    flags: if i < last { MORE } else { 0 },
+                    body: MultipartRequestBody::TableFeatures(t),
+                })
+                .collect(),
+        )
+    }
+
     pub fn mp_type(&self) -> u16 {
         use MultipartRequestBody as B;
         match &self.body {
@@ -865,5 +910,66 @@ impl MultipartReply {
             );
         }
         Ok(MultipartReply { flags, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Body, Message, MAX_MESSAGE_LEN};
+    use crate::table_features::TableFeatureProp;
+
+    fn table(id: u8) -> TableFeatures {
+        TableFeatures {
+            table_id: id,
+            name: format!("t{id}"),
+            metadata_match: 0,
+            metadata_write: 0,
+            config: 0,
+            max_entries: 1000,
+            properties: vec![
+                TableFeatureProp::NextTables {
+                    miss: false,
+                    tables: (id.saturating_add(1)..=254).collect(),
+                },
+                TableFeatureProp::Unknown {
+                    typ: 0x7fff,
+                    data: vec![id; 300],
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_table_features_set_splits_into_parts_that_fit() {
+        let all: Vec<TableFeatures> = (0..=254).map(table).collect();
+        let parts = MultipartRequest::table_features_set(all.clone(), MAX_MESSAGE_LEN)
+            .expect("every table fits");
+        assert!(parts.len() > 1);
+        let mut back = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            assert_eq!(p.flags & MORE != 0, i + 1 < parts.len());
+            let m = Message::new(9, Body::MultipartRequest(p.clone()));
+            let bytes = m.to_bytes();
+            assert!(bytes.len() <= MAX_MESSAGE_LEN);
+            let Ok(Message {
+                body: Body::MultipartRequest(d),
+                ..
+            }) = Message::decode(&bytes)
+            else {
+                panic!("part {i} decodes")
+            };
+            let MultipartRequestBody::TableFeatures(t) = d.body else {
+                panic!("table features")
+            };
+            back.extend(t);
+        }
+        assert_eq!(back, all);
+        // A small limit still keeps whole tables; one that fits none fails.
+        let one = MultipartRequest::table_features_set(all[..3].to_vec(), 16 + 700)
+            .expect("one table a part");
+        assert_eq!(one.len(), 3);
+        assert_eq!(MultipartRequest::table_features_set(all.clone(), 100), None);
+        assert_eq!(MultipartRequest::table_features_set(Vec::new(), 1000), None);
     }
 }

@@ -17,9 +17,10 @@ use openflow::group;
 use openflow::message::{Body, Message};
 use openflow::messages::flow_mod_command;
 use openflow::meter;
+use openflow::ofctl::names::NameMap;
 use openflow::ofctl::parse::{
-    parse_actions, parse_flow_mod, parse_group_mod, parse_instructions, parse_match,
-    parse_meter_mod,
+    parse_actions, parse_flow_mod, parse_flow_mod_with, parse_group_mod, parse_instructions,
+    parse_match, parse_meter_mod,
 };
 use proptest::prelude::*;
 use std::io::{Read, Write};
@@ -312,6 +313,53 @@ fn reusable_pieces() {
         parse_match("priority=5").unwrap_err().to_string(),
         "unknown field 'priority'"
     );
+}
+
+/// Table names from the switch stand for their numbers wherever ovs-ofctl
+/// takes them (`table=`, `goto_table:`), bare or JSON-quoted; without the
+/// name the error says so and is marked for a retry with the names.
+#[test]
+fn table_names() {
+    let mut tables = NameMap::new();
+    for (i, n) in ["vlan", "eth_src", "eth_dst", "flood"].iter().enumerate() {
+        tables.put(i as u32, n);
+    }
+    let cmd = flow_mod_command::ADD;
+    let named = parse_flow_mod_with(
+        "table=eth_src,priority=5,dl_src=02:00:00:00:00:01,actions=goto_table:\"eth_dst\"",
+        cmd,
+        Some(&tables),
+    )
+    .unwrap();
+    let numbered = parse_flow_mod(
+        "table=1,priority=5,dl_src=02:00:00:00:00:01,actions=goto_table:2",
+        cmd,
+    )
+    .unwrap();
+    assert_eq!(named, numbered);
+    // Deletes and dump filters too; numbers still parse as numbers.
+    let del = parse_flow_mod_with("table=flood", flow_mod_command::DELETE, Some(&tables));
+    assert_eq!(del.map(|f| f.table_id), Ok(3));
+    let num = parse_flow_mod_with("table=2", flow_mod_command::DELETE, Some(&tables));
+    assert_eq!(num.map(|f| f.table_id), Ok(2));
+    // Unknown, or no names at all: OVS's words, marked for a retry.
+    for (text, map) in [
+        ("table=nosuch,actions=drop", Some(&tables)),
+        ("table=vlan,actions=drop", None),
+        ("actions=goto_table:flood", None),
+    ] {
+        let e = parse_flow_mod_with(text, cmd, map).unwrap_err();
+        assert!(e.is_unknown_table(), "{text}: {e}");
+        assert!(e.message.starts_with("unknown table \""), "{}", e.message);
+    }
+    let e =
+        parse_flow_mod_with("table=flood,actions=goto_table:vlan", cmd, Some(&tables)).unwrap_err();
+    assert!(
+        !e.is_unknown_table() && e.message.contains("later table"),
+        "{e}"
+    );
+    let e = parse_flow_mod("table=300,actions=drop", cmd).unwrap_err();
+    assert!(!e.is_unknown_table());
 }
 
 /// What is accepted beyond OVS (spec names and fields OVS lacks) encodes

@@ -1,15 +1,16 @@
 //! One emulated switch's connection: the switch side of the handshake
-//! (HELLO, FEATURES_REPLY, PORT_DESC, BARRIER and ECHO answered), done
+//! (HELLO, FEATURES_REPLY, PORT_DESC, BARRIER and ECHO answered,
+//! TABLE_FEATURES refused), done
 //! blocking in a thread of its own by [`setup`]; afterwards the socket is
 //! non-blocking and served by an event loop ([`super::load`]), which writes
 //! with [`Switch::flush`] and reads with [`Switch::read`].
 
 use super::Args;
 use openflow::message::{Body, Message};
-use openflow::messages::{Hello, SwitchFeatures};
-use openflow::multipart::{MultipartReply, MultipartReplyBody, MultipartRequestBody};
+use openflow::messages::{ErrorMsg, Hello, SwitchFeatures};
+use openflow::multipart::{mp_type, MultipartReply, MultipartReplyBody, MultipartRequestBody};
 use openflow::port::Port;
-use openflow::{Framer, MacAddr};
+use openflow::{Framer, MacAddr, OfError};
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
@@ -110,6 +111,13 @@ impl Switch {
                 );
                 self.port_desc_sent = true;
             }
+            // No table features to tell or set: refused at once, as a
+            // switch without them must, so that a controller that asks
+            // (ofcontroller names its tables) does not wait for a reply.
+            Body::MultipartRequest(r) if r.mp_type() == mp_type::TABLE_FEATURES => self.reply(
+                m.xid,
+                Body::Error(ErrorMsg::reply_to(OfError::BRC_BAD_MULTIPART, raw)),
+            ),
             Body::BarrierRequest => self.reply(m.xid, Body::BarrierReply),
             _ => {}
         }

@@ -91,9 +91,11 @@ pub struct BatchResult {
 /// What the app asks of the connection.
 #[derive(Debug)]
 pub enum Command {
-    /// A request; the reply (every part of a multipart reply) or why not.
+    /// A request, in one message or (a multipart request too big for one,
+    /// each part but the last flagged OFPMPF_REQ_MORE) several sharing one
+    /// xid; the reply (every part of a multipart reply) or why not.
     Request {
-        body: Body,
+        parts: Vec<Body>,
         reply: oneshot::Sender<Result<Vec<Message>, RequestError>>,
     },
     /// Mods followed by a barrier; answered when the barrier reply comes.
@@ -334,7 +336,7 @@ fn fail(waiters: &mut HashMap<u32, Waiter>, xid: u32, e: RequestError) {
 
 fn command(ch: &mut Channel, waiters: &mut HashMap<u32, Waiter>, c: Command, now: u64) {
     match c {
-        Command::Request { body, reply } => match ch.request(body, now) {
+        Command::Request { parts, reply } => match ch.request_parts(parts, now) {
             Ok(xid) => {
                 waiters.insert(xid, Waiter::Request(reply));
             }

@@ -5,10 +5,12 @@
 #![allow(dead_code)]
 
 use openflow::message::{Body, Message};
-use openflow::messages::{Hello, PacketIn, SwitchFeatures};
-use openflow::multipart::{MultipartReply, MultipartReplyBody, MultipartRequestBody};
+use openflow::messages::{ErrorMsg, Hello, PacketIn, SwitchFeatures};
+use openflow::multipart::{MultipartReply, MultipartReplyBody, MultipartRequestBody, MORE};
 use openflow::oxm::{Match, Oxm};
 use openflow::port::Port;
+use openflow::table_features::{TableFeatureProp, TableFeatures};
+use openflow::OfError;
 use openflow::{Framer, MacAddr};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -69,9 +71,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FakeSwitch<S> {
     }
 
     /// Connects as switch `dpid` with `ports`: HELLO, FEATURES, PORT_DESC,
-    /// SET_CONFIG, and the controller's resync (deletes, barrier, flows,
-    /// barrier) answered, echo requests included.
+    /// SET_CONFIG, the controller's resync (deletes, barrier, flows,
+    /// barrier) and its naming of the tables answered, echo requests
+    /// included.
     pub async fn handshake(&mut self, dpid: u64, ports: Vec<Port>) {
+        self.handshake_naming(dpid, ports, tables(), None).await;
+    }
+
+    /// [`FakeSwitch::handshake`] reporting `tables` and taking the
+    /// naming set or, with `refuse`, refusing it; returns the set's tables.
+    pub async fn handshake_naming(
+        &mut self,
+        dpid: u64,
+        ports: Vec<Port>,
+        tables: Vec<TableFeatures>,
+        refuse: Option<OfError>,
+    ) -> Vec<TableFeatures> {
         assert!(matches!(self.recv().await.body, Body::Hello(_)));
         self.send(1, Body::Hello(Hello::with_versions(&[4]))).await;
         let mut barriers = 0;
@@ -102,7 +117,86 @@ impl<S: AsyncRead + AsyncWrite + Unpin> FakeSwitch<S> {
                 _ => {}
             }
         }
+        self.answer_naming(tables, refuse).await
     }
+
+    /// Answers the controller's naming of the tables: its TABLE_FEATURES
+    /// request with `tables`, then (unless it finds nothing to change) its
+    /// set, every part, which is taken or, with `refuse`, refused with that
+    /// error. Returns the tables the set asked for (empty if none came).
+    pub async fn answer_naming(
+        &mut self,
+        tables: Vec<TableFeatures>,
+        refuse: Option<OfError>,
+    ) -> Vec<TableFeatures> {
+        let get = loop {
+            let m = self.recv().await;
+            match m.body {
+                Body::MultipartRequest(r)
+                    if r.body == MultipartRequestBody::TableFeatures(Vec::new()) =>
+                {
+                    break m.xid
+                }
+                Body::EchoRequest(d) => self.send(m.xid, Body::EchoReply(d)).await,
+                other => panic!("expected the TABLE_FEATURES request, got {other:?}"),
+            }
+        };
+        let reply = MultipartReplyBody::TableFeatures(tables);
+        self.send(get, Body::MultipartReply(MultipartReply::new(reply)))
+            .await;
+        let mut set = Vec::new();
+        let Some(first) = self.recv_within(Duration::from_millis(500)).await else {
+            return set;
+        };
+        let mut m = first;
+        loop {
+            let Body::MultipartRequest(r) = &m.body else {
+                panic!("expected the TABLE_FEATURES set, got {m:?}")
+            };
+            let MultipartRequestBody::TableFeatures(t) = &r.body else {
+                panic!("expected the TABLE_FEATURES set, got {m:?}")
+            };
+            assert!(!t.is_empty(), "a set part with no table");
+            set.extend(t.iter().cloned());
+            if r.flags & MORE == 0 {
+                break;
+            }
+            let next = self.recv().await;
+            assert_eq!(next.xid, m.xid, "every part of the set has one xid");
+            m = next;
+        }
+        match refuse {
+            Some(e) => {
+                let err = ErrorMsg::reply_to(e, &m.to_bytes());
+                self.send(m.xid, Body::Error(err)).await;
+            }
+            None => {
+                let reply = MultipartReplyBody::TableFeatures(set.clone());
+                self.send(m.xid, Body::MultipartReply(MultipartReply::new(reply)))
+                    .await;
+            }
+        }
+        set
+    }
+}
+
+/// The tables a fake switch reports: five, unnamed, each able to go to
+/// the later ones.
+pub fn tables() -> Vec<TableFeatures> {
+    (0..5u8)
+        .map(|id| TableFeatures {
+            table_id: id,
+            name: String::new(),
+            metadata_match: u64::MAX,
+            metadata_write: u64::MAX,
+            config: 0,
+            max_entries: 1000,
+            properties: vec![TableFeatureProp::NextTables {
+                miss: false,
+                tables: (id + 1..5).collect(),
+            }],
+        })
+        .collect()
 }
 
 pub fn port(no: u32) -> Port {

@@ -53,6 +53,7 @@ use crate::action::Action;
 use crate::instruction::Instruction;
 use crate::message::{Body, Message};
 use crate::multipart::{FlowStats, MultipartReply, MultipartReplyBody, MORE};
+use crate::ofctl::names::Names;
 use crate::oxm::{Match, Oxm};
 use std::fmt::Write;
 
@@ -72,16 +73,40 @@ const ONF_VENDOR: u32 = 0x4f4e_4600;
 /// without a newline, e.g.
 /// ` cookie=0x0, duration=1.234s, table=0, n_packets=0, n_bytes=0, priority=100,ip,nw_dst=10.0.0.0/8 actions=output:2`.
 pub fn flow_stats_line(fs: &FlowStats) -> String {
+    format!(" {}", flow_stats_text(fs, None, true))
+}
+
+/// One flow entry as `ofputil_flow_stats_format` prints it, without the
+/// leading space ovs-ofctl puts before it: with `names`, ports and tables
+/// that have a name print as that name (`in_port=h1`, `table="eth_src"`,
+/// `goto_table:flood`, `output:h2`; reserved ports keep their own names,
+/// `LOCAL`, `CONTROLLER`, ...); without `show_stats`, no duration and
+/// counters, the cookie only when not zero, and the table only when not 0
+/// or when it has a name (so with names every flow shows its table).
+pub fn flow_stats_text(fs: &FlowStats, names: Option<&Names>, show_stats: bool) -> String {
     let mut s = String::with_capacity(160);
-    let _ = write!(
-        s,
-        " cookie={:#x}, duration={}, table={}, n_packets={}, n_bytes={}, ",
-        fs.cookie,
-        format_duration(fs.duration_sec, fs.duration_nsec),
-        fs.table_id,
-        counter(fs.packet_count),
-        counter(fs.byte_count)
-    );
+    if show_stats || fs.cookie != 0 {
+        let _ = write!(s, "cookie={:#x}, ", fs.cookie);
+    }
+    if show_stats {
+        let _ = write!(
+            s,
+            "duration={}, ",
+            format_duration(fs.duration_sec, fs.duration_nsec)
+        );
+    }
+    let table_name = names.and_then(|n| n.tables.name(u32::from(fs.table_id)));
+    if show_stats || fs.table_id != 0 || table_name.is_some() {
+        let _ = write!(s, "table={}, ", format_table(fs.table_id, names));
+    }
+    if show_stats {
+        let _ = write!(
+            s,
+            "n_packets={}, n_bytes={}, ",
+            counter(fs.packet_count),
+            counter(fs.byte_count)
+        );
+    }
     if fs.idle_timeout != 0 {
         let _ = write!(s, "idle_timeout={}, ", fs.idle_timeout);
     }
@@ -99,7 +124,7 @@ pub fn flow_stats_line(fs: &FlowStats) -> String {
             s.push_str(name);
         }
     }
-    let m = format_match(&fs.match_, fs.priority, &mut Errors::default());
+    let m = format_match(&fs.match_, fs.priority, &mut Errors::default(), names);
     if !m.is_empty() {
         s.push_str(&m);
         s.push(' ');
@@ -108,8 +133,27 @@ pub fn flow_stats_line(fs: &FlowStats) -> String {
     s.push_str(&format_instructions(
         &fs.instructions,
         &mut Errors::default(),
+        names,
     ));
     s
+}
+
+/// A table id, by name when `names` has one (`ofputil_format_table`).
+fn format_table(table: u8, names: Option<&Names>) -> String {
+    match names {
+        Some(n) => n.tables.format(u32::from(table)),
+        None => table.to_string(),
+    }
+}
+
+/// A 16-bit (OVS-internal) port: reserved ports by their own name, others
+/// by the name in `names` if any, else the number (`ofputil_format_port`).
+fn format_port(p: u16, names: Option<&Names>) -> String {
+    let plain = port16(p);
+    match names {
+        Some(n) if plain.starts_with(|c: char| c.is_ascii_digit()) => n.ports.format(u32::from(p)),
+        _ => plain,
+    }
 }
 
 /// A packet or byte count; OVS prints the all-ones "unknown" value as `?`.
@@ -124,14 +168,14 @@ fn counter(v: u64) -> String {
 /// The match as `dump-flows` prints it (without `priority=`), e.g.
 /// `tcp,nw_src=10.0.0.0/8,tp_dst=80`; empty for a match-all.
 pub fn match_to_string(m: &Match) -> String {
-    format_match(m, DEFAULT_PRIORITY, &mut Errors::default())
+    format_match(m, DEFAULT_PRIORITY, &mut Errors::default(), None)
 }
 
 /// What follows `actions=`: apply-actions bare, then `clear_actions`,
 /// `write_actions(...)`, `write_metadata:V/M` and `goto_table:N` in OVS's
 /// order, `meter:N` first; `drop` when there is nothing.
 pub fn actions_to_string(instructions: &[Instruction]) -> String {
-    format_instructions(instructions, &mut Errors::default())
+    format_instructions(instructions, &mut Errors::default(), None)
 }
 
 /// A flow duration as OVS prints it: `5s` without fraction, three decimals
@@ -162,11 +206,11 @@ pub fn format_duration(sec: u32, nsec: u32) -> String {
 /// (`copy_ttl_in`, `push_pbb`, unknown experimenters, ...).
 pub fn ovs_decode_error(fs: &FlowStats) -> Option<&'static str> {
     let mut e = Errors::default();
-    format_match(&fs.match_, fs.priority, &mut e);
+    format_match(&fs.match_, fs.priority, &mut e, None);
     if e.first.is_none() && fs.flags & !FLAG_BITS != 0 {
         e.set("OFPFMFC_BAD_FLAGS");
     }
-    format_instructions(&fs.instructions, &mut e);
+    format_instructions(&fs.instructions, &mut e, None);
     e.first
 }
 
@@ -177,9 +221,9 @@ pub fn ovs_decode_error(fs: &FlowStats) -> Option<&'static str> {
 /// entry, each ending in a newline. Messages that are not flow-stats replies
 /// are skipped.
 ///
-/// On a terminal (and with `--names`, `--sort` or `--no-stats`) ovs-ofctl
-/// takes another path that prints no header lines; [`dump_flows_terminal`]
-/// gives that form.
+/// With names shown (`--names`, or by default when its standard output is
+/// a terminal), `--sort` or `--no-stats`, ovs-ofctl takes another path that
+/// prints no header lines; [`dump_flows_lines`] gives that form.
 pub fn dump_flows(replies: &[Message]) -> String {
     let mut out = String::new();
     for m in replies {
@@ -237,15 +281,21 @@ pub fn dump_flows(replies: &[Message]) -> String {
 }
 
 /// The flow lines as `ovs-ofctl -O OpenFlow13 dump-flows BRIDGE` prints them
-/// on a terminal: one line per entry of every flow-stats reply, no header.
-/// (On a terminal ovs-ofctl also shows port and table names where the
-/// switch has them; this prints numbers.)
-pub fn dump_flows_terminal(replies: &[MultipartReply]) -> String {
+/// when it shows names (`--names`, or a terminal without `--no-names`) or
+/// is given `--no-stats`: one line per entry of every flow-stats reply, a
+/// space before each ([`flow_stats_text`]), no header. `names` are the
+/// switch's port and table names when ovs-ofctl would show them.
+pub fn dump_flows_lines(
+    replies: &[MultipartReply],
+    names: Option<&Names>,
+    show_stats: bool,
+) -> String {
     let mut out = String::new();
     for r in replies {
         if let MultipartReplyBody::Flow(entries) = &r.body {
             for fs in entries {
-                out.push_str(&flow_stats_line(fs));
+                out.push(' ');
+                out.push_str(&flow_stats_text(fs, names, show_stats));
                 out.push('\n');
             }
         }
@@ -1247,7 +1297,7 @@ impl Flow {
     }
 
     /// `match_format()`.
-    fn format(&self, priority: u16) -> String {
+    fn format(&self, priority: u16, names: Option<&Names>) -> String {
         let mut s = String::new();
         if priority != DEFAULT_PRIORITY {
             let _ = write!(s, "priority={priority},");
@@ -1345,7 +1395,7 @@ impl Flow {
         v4m(&mut s, "tun_dst", self.tun_dst);
         u64m(&mut s, "metadata", self.metadata);
         if let Some(p) = self.in_port {
-            let _ = write!(s, "in_port={},", port16(p));
+            let _ = write!(s, "in_port={},", format_port(p, names));
         }
         let (tci, tci_m) = self.vlan_tci;
         if tci_m != 0 {
@@ -1480,15 +1530,15 @@ impl Flow {
     }
 }
 
-fn format_match(m: &Match, priority: u16, errors: &mut Errors) -> String {
-    Flow::from_match(m, errors).format(priority)
+fn format_match(m: &Match, priority: u16, errors: &mut Errors, names: Option<&Names>) -> String {
+    Flow::from_match(m, errors).format(priority, names)
 }
 
 // ---------------------------------------------------------------------------
 // Actions and instructions
 // ---------------------------------------------------------------------------
 
-fn format_instructions(list: &[Instruction], errors: &mut Errors) -> String {
+fn format_instructions(list: &[Instruction], errors: &mut Errors, names: Option<&Names>) -> String {
     // OVS's canonical order, one slot per instruction type.
     let mut slots: [Option<&Instruction>; 6] = [None; 6];
     for i in list {
@@ -1515,11 +1565,14 @@ fn format_instructions(list: &[Instruction], errors: &mut Errors) -> String {
         match i {
             Instruction::Meter(m) => parts.push(format!("meter:{m}")),
             Instruction::ApplyActions(a) => {
-                parts.extend(a.iter().map(|a| format_action(a, false, errors)))
+                parts.extend(a.iter().map(|a| format_action(a, false, errors, names)))
             }
             Instruction::ClearActions => parts.push("clear_actions".into()),
             Instruction::WriteActions(a) => {
-                let inner: Vec<String> = a.iter().map(|a| format_action(a, true, errors)).collect();
+                let inner: Vec<String> = a
+                    .iter()
+                    .map(|a| format_action(a, true, errors, names))
+                    .collect();
                 let inner = if inner.is_empty() {
                     "drop".to_string()
                 } else {
@@ -1534,7 +1587,9 @@ fn format_instructions(list: &[Instruction], errors: &mut Errors) -> String {
                 }
                 parts.push(s);
             }
-            Instruction::GotoTable(t) => parts.push(format!("goto_table:{t}")),
+            Instruction::GotoTable(t) => {
+                parts.push(format!("goto_table:{}", format_table(*t, names)))
+            }
             Instruction::Experimenter { .. } => {}
         }
     }
@@ -1564,7 +1619,7 @@ fn allowed_in_action_set(a: &Action) -> bool {
     }
 }
 
-fn format_action(a: &Action, in_set: bool, errors: &mut Errors) -> String {
+fn format_action(a: &Action, in_set: bool, errors: &mut Errors, names: Option<&Names>) -> String {
     if in_set && !allowed_in_action_set(a) {
         errors.set("OFPBAC_BAD_TYPE");
     }
@@ -1581,7 +1636,7 @@ fn format_action(a: &Action, in_set: bool, errors: &mut Errors) -> String {
             if p < 0xff00 {
                 s.push_str("output:");
             }
-            s.push_str(&port16(p));
+            s.push_str(&format_port(p, names));
             if p == 0xfffd {
                 let _ = write!(s, ":{max_len}");
             }
@@ -1615,7 +1670,7 @@ fn format_action(a: &Action, in_set: bool, errors: &mut Errors) -> String {
         Action::Group(g) => format!("group:{g}"),
         Action::SetNwTtl(t) => format!("mod_nw_ttl:{t}"),
         Action::DecNwTtl => "dec_ttl".into(),
-        Action::SetField(o) => format_set_field(o, errors),
+        Action::SetField(o) => format_set_field(o, errors, names),
         Action::PushPbb(e) => {
             errors.set("OFPBAC_BAD_TYPE");
             format!("push_pbb:0x{e:04x}")
@@ -1625,12 +1680,12 @@ fn format_action(a: &Action, in_set: bool, errors: &mut Errors) -> String {
             "pop_pbb".into()
         }
         Action::Experimenter { experimenter, data } => {
-            format_experimenter(*experimenter, data, errors)
+            format_experimenter(*experimenter, data, errors, names)
         }
     }
 }
 
-fn format_set_field(o: &Oxm, errors: &mut Errors) -> String {
+fn format_set_field(o: &Oxm, errors: &mut Errors, names: Option<&Names>) -> String {
     let e = match pull_entry(o) {
         Ok(e) => e,
         Err(err) => {
@@ -1657,7 +1712,12 @@ fn format_set_field(o: &Oxm, errors: &mut Errors) -> String {
     if !f.value_valid(e.value) || (f == Fld::VlanVid && e.value & u128::from(VLAN_CFI) == 0) {
         errors.set("OFPBAC_BAD_SET_ARGUMENT");
     }
-    format!("set_field:{}->{}", f.format_value(e.value), f.name())
+    let value = match f.style() {
+        Style::Port16 => format_port(e.value as u16, names),
+        Style::Port32 => format_port(port_from_ofp11(e.value as u32).unwrap_or(0xffff), names),
+        _ => f.format_value(e.value),
+    };
+    format!("set_field:{value}->{}", f.name())
 }
 
 /// A set_field whose field OVS does not know (OVS refuses the flow).
@@ -1669,7 +1729,12 @@ fn raw_set_field(o: &Oxm) -> String {
 }
 
 /// Nicira actions OVS would print, from the bytes after the experimenter id.
-fn format_experimenter(experimenter: u32, data: &[u8], errors: &mut Errors) -> String {
+fn format_experimenter(
+    experimenter: u32,
+    data: &[u8],
+    errors: &mut Errors,
+    names: Option<&Names>,
+) -> String {
     let raw = || {
         let hex: Vec<String> = data.iter().map(|x| format!("{x:02x}")).collect();
         format!("experimenter({experimenter:#x},{})", hex.join("."))
@@ -1711,15 +1776,15 @@ fn format_experimenter(experimenter: u32, data: &[u8], errors: &mut Errors) -> S
                 errors.set("OFPBAC_BAD_ARGUMENT");
             }
             if port != 0xfff8 && table == 255 {
-                format!("resubmit:{}", port16(port))
+                format!("resubmit:{}", format_port(port, names))
             } else {
                 let mut s = String::from("resubmit(");
                 if port != 0xfff8 {
-                    s.push_str(&port16(port));
+                    s.push_str(&format_port(port, names));
                 }
                 s.push(',');
                 if table != 255 {
-                    s.push_str(&table.to_string());
+                    s.push_str(&format_table(table, names));
                 }
                 s.push(')');
                 s
@@ -1868,6 +1933,68 @@ mod tests {
             match_,
             instructions,
         }
+    }
+
+    #[test]
+    fn names_where_ovs_ofctl_prints_them() {
+        let mut names = Names::default();
+        names.tables.put(0, "vlan");
+        names.tables.put(1, "eth_src");
+        names.ports.put(1, "p1");
+        names.ports.put(2, "h-2");
+        names.ports.put(0xfffe, "br0");
+        let mut f = fs(
+            Match::new().with(Oxm::InPort(1)),
+            vec![
+                Instruction::ApplyActions(vec![
+                    Action::PushVlan(0x8100),
+                    Action::output(2),
+                    Action::output(0xffff_fffe),
+                ]),
+                Instruction::GotoTable(1),
+            ],
+        );
+        assert_eq!(
+            flow_stats_text(&f, Some(&names), false),
+            "table=vlan, priority=100,in_port=p1 \
+             actions=push_vlan:0x8100,output:\"h-2\",LOCAL,goto_table:\"eth_src\""
+        );
+        assert_eq!(
+            flow_stats_text(&f, Some(&names), true),
+            "cookie=0x0, duration=1.234s, table=vlan, n_packets=0, n_bytes=0, \
+             priority=100,in_port=p1 \
+             actions=push_vlan:0x8100,output:\"h-2\",LOCAL,goto_table:\"eth_src\""
+        );
+        // Without names: numbers, and table 0 left out without statistics.
+        assert_eq!(
+            flow_stats_text(&f, None, false),
+            "priority=100,in_port=1 actions=push_vlan:0x8100,output:2,LOCAL,goto_table:1"
+        );
+        assert_eq!(
+            format!(" {}", flow_stats_text(&f, None, true)),
+            flow_stats_line(&f)
+        );
+        // A table without a name prints its number only where OVS would.
+        f.table_id = 3;
+        f.cookie = 0x42;
+        assert!(flow_stats_text(&f, Some(&names), false).starts_with("cookie=0x42, table=3, "));
+        f.table_id = 0;
+        let unnamed = Names::default();
+        assert!(flow_stats_text(&f, Some(&unnamed), false).starts_with("cookie=0x42, priority="));
+        let r = MultipartReply {
+            flags: 0,
+            body: MultipartReplyBody::Flow(vec![f.clone(), f]),
+        };
+        assert_eq!(
+            dump_flows_lines(std::slice::from_ref(&r), Some(&names), false)
+                .lines()
+                .collect::<Vec<_>>(),
+            vec![
+                " cookie=0x42, table=vlan, priority=100,in_port=p1 \
+                 actions=push_vlan:0x8100,output:\"h-2\",LOCAL,goto_table:\"eth_src\"";
+                2
+            ]
+        );
     }
 
     #[test]

@@ -2,4 +2,5 @@
 //! `dump-flows` lines exactly as `ovs-ofctl -O OpenFlow13` does.
 
 pub mod format;
+pub mod names;
 pub mod parse;

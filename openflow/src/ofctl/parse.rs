@@ -40,14 +40,17 @@
 //! max_len=..)`, `controller(userdata=..|pause|meter_id=..)`, ...), NXM-only
 //! match fields other than `nw_ttl`, `mpls_ttl`, `nw_frag`, `tcp_flags` and
 //! `reg0`..`reg15` (`ct_*`, `tun_src`, `pkt_mark`, `xreg*`, ...), subfield
-//! matches (`reg0[0..3]=1`), port and table names from a switch's port map,
-//! and OpenFlow 1.5 group properties (`selection_method`, `bucket_id`).
+//! matches (`reg0[0..3]=1`), port names from a switch's port map, and
+//! OpenFlow 1.5 group properties (`selection_method`, `bucket_id`). Table
+//! names (`table=eth_src`, `goto_table:flood`) parse where the caller has
+//! the switch's table names ([`parse_flow_mod_with`]).
 
 use crate::action::Action;
 use crate::group::{self, Bucket, GroupMod};
 use crate::instruction::Instruction;
 use crate::messages::{flow_mod_command, flow_mod_flags, FlowMod};
 use crate::meter::{self, MeterBand, MeterMod};
+use crate::ofctl::names::NameMap;
 use crate::oxm::{Match, Oxm, RawOxm, OFPXMC_EXPERIMENTER, OFPXMC_NXM_0, OFPXMC_NXM_1, U24};
 use crate::types::{group_no, meter_no, port_no, MacAddr};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -58,13 +61,31 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 #[error("{message}")]
 pub struct ParseError {
     pub message: String,
+    /// A table was named (not numbered) and the name is not in the table
+    /// map given (or none was): a caller that has not asked the switch for
+    /// its table names yet may do so and parse again.
+    unknown_table: bool,
 }
 
 impl ParseError {
     pub fn new(message: impl Into<String>) -> Self {
         ParseError {
             message: message.into(),
+            unknown_table: false,
         }
+    }
+
+    /// `unknown table "NAME"`, as ovs-ofctl words it.
+    fn unknown_table(name: &str) -> Self {
+        ParseError {
+            message: format!("unknown table \"{name}\""),
+            unknown_table: true,
+        }
+    }
+
+    /// Whether parsing failed on a table name the map did not have.
+    pub fn is_unknown_table(&self) -> bool {
+        self.unknown_table
     }
 }
 
@@ -100,7 +121,16 @@ const OFPP_ANY16: u16 = 0xffff;
 /// applies to the strict deletes. ADD and MODIFY default to table 0, DELETE
 /// to all tables.
 pub fn parse_flow_mod(text: &str, command: u8) -> Result<FlowMod> {
-    FlowModParser::new(command)?.parse(text)
+    parse_flow_mod_with(text, command, None)
+}
+
+/// [`parse_flow_mod`] where tables may also be given by the names in
+/// `tables` (`table=eth_src`, `goto_table:"eth_dst"`), as ovs-ofctl takes
+/// them from the switch's TABLE_FEATURES. A name that is not in `tables`
+/// (or any name, without `tables`) fails with `unknown table "NAME"` and
+/// [`ParseError::is_unknown_table`].
+pub fn parse_flow_mod_with(text: &str, command: u8, tables: Option<&NameMap>) -> Result<FlowMod> {
+    FlowModParser::new(command, tables)?.parse(text)
 }
 
 /// Parses the match part of a flow (fields and protocol shorthands such as
@@ -124,7 +154,7 @@ pub fn parse_match(text: &str) -> Result<Match> {
 /// APPLY_ACTIONS). `mod_tp_src`/`mod_tp_dst` need a match to pick TCP, UDP or
 /// SCTP and are refused here.
 pub fn parse_actions(text: &str) -> Result<Vec<Instruction>> {
-    let acts = parse_act_list(text, true, 0)?;
+    let acts = parse_act_list(text, true, 0, None)?;
     encode_instructions(&acts)
 }
 
@@ -132,7 +162,7 @@ pub fn parse_actions(text: &str) -> Result<Vec<Instruction>> {
 /// checks OVS makes against the match (e.g. `strip_vlan` needs a VLAN,
 /// `set_field:1.2.3.4->ip_src` needs `ip`).
 pub fn parse_instructions(text: &str, m: &Match) -> Result<Vec<Instruction>> {
-    let mut acts = parse_act_list(text, true, 0)?;
+    let mut acts = parse_act_list(text, true, 0, None)?;
     let mut ctx = Ctx::from_match(m);
     check_acts(&mut acts, &mut ctx, None, true)?;
     encode_instructions(&acts)
@@ -1724,8 +1754,10 @@ impl Ctx {
 
 /// Which keywords a flow-mod command takes (OVS `parse_ofp_str__`'s
 /// `F_*` bits).
-struct FlowModParser {
+struct FlowModParser<'a> {
     command: u8,
+    /// Table names the text may use, if known.
+    tables: Option<&'a NameMap>,
     actions: bool,
     timeouts: bool,
     priority: bool,
@@ -1733,8 +1765,8 @@ struct FlowModParser {
     out_port: bool,
 }
 
-impl FlowModParser {
-    fn new(command: u8) -> Result<Self> {
+impl<'a> FlowModParser<'a> {
+    fn new(command: u8, tables: Option<&'a NameMap>) -> Result<Self> {
         use flow_mod_command::*;
         let (actions, timeouts, priority, flags, out_port) = match command {
             ADD | MODIFY | MODIFY_STRICT => (true, true, true, true, false),
@@ -1744,6 +1776,7 @@ impl FlowModParser {
         };
         Ok(FlowModParser {
             command,
+            tables,
             actions,
             timeouts,
             priority,
@@ -1787,7 +1820,7 @@ impl FlowModParser {
         }
         fm.match_ = state.to_match();
         if self.actions {
-            let mut acts = parse_act_list(act_text, true, 0)?;
+            let mut acts = parse_act_list(act_text, true, 0, self.tables)?;
             let mut ctx = state.ctx();
             check_acts(&mut acts, &mut ctx, table, true)?;
             fm.instructions = encode_instructions(&acts)?;
@@ -1858,7 +1891,7 @@ impl FlowModParser {
                     Some(t) => u8::try_from(t).map_err(|_| {
                         ParseError::new(format!("table {value} out of range 0..255"))
                     })?,
-                    None => return fail(format!("bad table '{value}': expected a number")),
+                    None => table_by_name(value, self.tables)?,
                 };
                 return Ok(true);
             }
@@ -2043,7 +2076,12 @@ impl Act {
 const MAX_DEPTH: usize = 100;
 
 /// Parses a comma-separated action list (OVS `ofpacts_parse__`).
-fn parse_act_list(text: &str, allow_instructions: bool, depth: usize) -> Result<Vec<Act>> {
+fn parse_act_list(
+    text: &str,
+    allow_instructions: bool,
+    depth: usize,
+    tables: Option<&NameMap>,
+) -> Result<Vec<Act>> {
     if depth >= MAX_DEPTH {
         return fail("actions nested too deeply");
     }
@@ -2055,7 +2093,7 @@ fn parse_act_list(text: &str, allow_instructions: bool, depth: usize) -> Result<
             drop = true;
             continue;
         }
-        acts.push(parse_act(&lower, key, value, depth)?);
+        acts.push(parse_act(&lower, key, value, depth, tables)?);
     }
     if drop && !acts.is_empty() {
         return fail("'drop' must not be combined with other actions");
@@ -2092,8 +2130,23 @@ fn verify_order(acts: &[Act], allow_instructions: bool) -> Result<()> {
     Ok(())
 }
 
+/// A table given by name (text that is not a decimal number), looked up in
+/// `tables` bare or JSON-quoted as OVS's `ofputil_table_from_string` does.
+fn table_by_name(text: &str, tables: Option<&NameMap>) -> Result<u8> {
+    tables
+        .and_then(|t| t.lookup(text))
+        .and_then(|n| u8::try_from(n).ok())
+        .ok_or_else(|| ParseError::unknown_table(text))
+}
+
 /// Parses one action `key` (lower-cased in `lower`) with argument `arg`.
-fn parse_act(lower: &str, key: &str, arg: &str, depth: usize) -> Result<Act> {
+fn parse_act(
+    lower: &str,
+    key: &str,
+    arg: &str,
+    depth: usize,
+    tables: Option<&NameMap>,
+) -> Result<Act> {
     let u8_arg = |what: &str| uint_arg(arg, what, 0xff).map(|v| v as u8);
     let u16_arg = |what: &str| uint_arg(arg, what, 0xffff).map(|v| v as u16);
     let u32_arg = |what: &str| -> Result<u32> {
@@ -2210,12 +2263,12 @@ fn parse_act(lower: &str, key: &str, arg: &str, depth: usize) -> Result<Act> {
         "set_field" => parse_set_field(arg)?,
         "meter" => Act::Meter(u32_arg("meter")?),
         "clear_actions" => Act::ClearActions,
-        "write_actions" => Act::WriteActions(parse_act_list(arg, false, depth + 1)?),
+        "write_actions" => Act::WriteActions(parse_act_list(arg, false, depth + 1, tables)?),
         "write_metadata" => parse_write_metadata(arg)?,
         "goto_table" => match decimal_u32(arg).map(u8::try_from) {
             Some(Ok(t)) => Act::GotoTable(t),
             Some(Err(_)) => return fail(format!("table {arg} out of range 0..255 in goto_table")),
-            None => return fail(format!("bad table '{arg}' in goto_table")),
+            None => Act::GotoTable(table_by_name(arg, tables)?),
         },
         "apply_actions" => {
             return fail("apply_actions is the default instruction: list the actions directly")
@@ -3003,7 +3056,7 @@ fn parse_bucket(text: &str, group_type: u8) -> Result<Bucket> {
     {
         return fail("fast failover bucket requires watch_port or watch_group");
     }
-    let acts = parse_act_list(actions.trim_end_matches(','), false, 0)?;
+    let acts = parse_act_list(actions.trim_end_matches(','), false, 0, None)?;
     b.actions = encode_actions(&acts)?;
     Ok(b)
 }

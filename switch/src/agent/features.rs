@@ -12,6 +12,8 @@
 //! keeps `max_entries`, and asks only for a subset of what each table
 //! supports is accepted (the switch keeps doing a superset, which the spec
 //! allows) and only table names change; anything else is OFPTFFC_EPERM.
+//! Tables have no name (an empty one) until a set gives them one, as in
+//! Open vSwitch; `ofcontroller` names its pipeline's tables this way.
 
 use crate::pipeline::group::MAX_GROUPS;
 use crate::pipeline::meter::{MAX_BANDS, MAX_METERS};
@@ -137,7 +139,7 @@ pub fn table_features_of(p: &Pipeline, id: u8) -> TableFeatures {
     let (name, max_entries) = p
         .table(id)
         .map(|t| (t.name.clone(), t.max_entries))
-        .unwrap_or_else(|| (format!("table{id}"), 0));
+        .unwrap_or_else(|| (String::new(), 0));
     let mut properties = Vec::new();
     let (a, b) = (props_for(id, false), props_for(id, true));
     // Spec order: each property followed by its _MISS twin.

@@ -20,6 +20,9 @@ Options:
   -O, --protocols OpenFlow13   accepted (only OpenFlow 1.3 is spoken)
   --strict                     mod-flows/del-flows match priority and fields exactly
   --no-stats                   dump-flows without durations and counters
+  --names                      dump-flows shows port and table names (the default
+                               when standard output is a terminal)
+  --no-names                   numbers only, and no table names in flows
   -t, --timeout SECS           wait at most SECS for the switch (default 10)
   -h, --help                   this text
 
@@ -74,7 +77,9 @@ fn parse_args(args: Vec<String>) -> Result<(Options, Vec<String>, bool), CtlErro
             "--strict" => opts.strict = true,
             "--no-stats" => opts.no_stats = true,
             "--stats" => opts.no_stats = false,
-            "--names" | "--no-names" | "--read-only" => {}
+            "--names" => opts.names = Some(true),
+            "--no-names" => opts.names = Some(false),
+            "--read-only" => {}
             "-t" | "--timeout" => {
                 let v = value(&name)?;
                 let secs: f64 = v
@@ -161,12 +166,18 @@ mod tests {
         ]))
         .expect("args");
         assert!(o.strict && !h);
+        assert_eq!(o.names, None);
         assert_eq!(o.timeout, Duration::from_millis(2500));
         assert_eq!(w, words(&["del-flows", "br0", "ip"]));
         assert!(parse_args(words(&["-O", "OpenFlow10", "show", "br0"])).is_err());
         assert!(parse_args(words(&["--protocols=OpenFlow15", "show", "br0"])).is_err());
         assert!(parse_args(words(&["--bogus", "show", "br0"])).is_err());
         assert!(parse_args(words(&["-t"])).is_err());
+        let (o, _, _) = parse_args(words(&["--names", "dump-flows", "br0"])).expect("names");
+        assert_eq!(o.names, Some(true));
+        let (o, _, _) =
+            parse_args(words(&["--names", "dump-flows", "--no-names", "br0"])).expect("last wins");
+        assert_eq!(o.names, Some(false));
         let (_, w, _) = parse_args(words(&["add-flows", "br0", "-"])).expect("stdin");
         assert_eq!(w, words(&["add-flows", "br0", "-"]));
     }

@@ -458,7 +458,7 @@ impl Client {
 
     fn send_error(&self, e: SendError) -> CtlError {
         match e {
-            SendError::TooLong(_) => CtlError::new(e.to_string()),
+            SendError::TooLong(_) | SendError::NoParts => CtlError::new(e.to_string()),
             SendError::Closed(why) => self.closed_error(why),
         }
     }

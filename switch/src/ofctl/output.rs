@@ -30,7 +30,7 @@ use openflow::multipart::{
     MultipartReply, MultipartReplyBody, PortStats, QueueStats, TableStats, MORE,
 };
 use openflow::ofctl::format::{
-    actions_to_string, dump_flows, flow_stats_line, format_duration, hex_dump, match_to_string,
+    actions_to_string, dump_flows, flow_stats_text, format_duration, hex_dump, match_to_string,
 };
 use openflow::port::Port;
 use openflow::table_features::{TableFeatureProp, TableFeatures};
@@ -794,21 +794,7 @@ fn packet_in(m: &Message, p: &PacketIn) -> String {
 /// A `dump-flows --no-stats` line: the flow without duration and counters;
 /// cookie and table only when not zero (`ofputil_flow_stats_format`).
 pub fn flow_line_no_stats(fs: &openflow::multipart::FlowStats) -> String {
-    let full = flow_stats_line(fs);
-    // The full line is ` cookie=C, duration=D, table=T, n_packets=P, n_bytes=B, REST`.
-    let rest = full
-        .find(", n_bytes=")
-        .and_then(|i| full[i + 2..].find(", ").map(|j| &full[i + 2 + j + 2..]))
-        .unwrap_or("");
-    let mut s = String::from(" ");
-    if fs.cookie != 0 {
-        let _ = write!(s, "cookie=0x{:x}, ", fs.cookie);
-    }
-    if fs.table_id != 0 {
-        let _ = write!(s, "table={}, ", fs.table_id);
-    }
-    s.push_str(rest);
-    s
+    format!(" {}", flow_stats_text(fs, None, false))
 }
 
 /// Instruction names in the order OVS prints them.
@@ -1001,6 +987,7 @@ pub fn table_features(tables: &[TableFeatures]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use openflow::ofctl::format::flow_stats_line;
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> Message {

@@ -6,6 +6,19 @@
 //! never touches the switch. Request encoding comes from
 //! `openflow::ofctl::parse` (byte-identical to ovs-ofctl), printing from
 //! [`super::output`].
+//!
+//! Names, as ovs-ofctl 3.1 has them (`--names`, `--no-names`, neither):
+//! - shown: `dump-flows` prints port and table names where the switch has
+//!   them (`table="eth_src"`, `in_port=h1`, `goto_table:flood`) with
+//!   `--names`, or by default when standard output is a terminal; it then
+//!   takes ovs-ofctl's other path, which prints no reply headers. The names
+//!   come from the switch's PORT_DESC and TABLE_FEATURES, asked for on the
+//!   same connection after the flows (and only if there are flows).
+//! - accepted: flows may name tables (`table=eth_src`, `goto_table:flood`)
+//!   unless `--no-names`. ovs-ofctl fetches the table names before parsing
+//!   every flow; here a flow is parsed first and the names are fetched only
+//!   when it names a table, so a typo still never touches the switch.
+//!   Port names in flows are not accepted (numbers only).
 
 use super::client::{io_text, Client, CtlError, Incoming, Result, Target};
 use super::output;
@@ -14,8 +27,11 @@ use openflow::message::{Body, Message};
 use openflow::messages::{flow_mod_command, AsyncConfig, FlowMod, PacketOut, SwitchConfig};
 use openflow::meter::command as meter_cmd;
 use openflow::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequestBody};
-use openflow::ofctl::format::{dump_flows, dump_flows_terminal};
-use openflow::ofctl::parse::{parse_actions, parse_flow_mod, parse_group_mod, parse_meter_mod};
+use openflow::ofctl::format::{dump_flows, dump_flows_lines};
+use openflow::ofctl::names::{NameMap, Names};
+use openflow::ofctl::parse::{
+    parse_actions, parse_flow_mod_with, parse_group_mod, parse_meter_mod, ParseError,
+};
 use openflow::types::{group_no, meter_no, port_no};
 use openflow::{Action, Instruction, MultipartRequest};
 use std::io::{IsTerminal, Read, Write};
@@ -31,6 +47,9 @@ pub struct Options {
     pub no_stats: bool,
     /// How long to wait for the switch at each step.
     pub timeout: Duration,
+    /// `--names` (`Some(true)`), `--no-names` (`Some(false)`) or neither:
+    /// see the module docs.
+    pub names: Option<bool>,
 }
 
 impl Default for Options {
@@ -39,6 +58,37 @@ impl Default for Options {
             strict: false,
             no_stats: false,
             timeout: Duration::from_secs(10),
+            names: None,
+        }
+    }
+}
+
+impl Options {
+    /// Whether flows may name tables (all but `--no-names`).
+    fn accept_names(&self) -> bool {
+        self.names != Some(false)
+    }
+
+    /// Whether dump-flows shows names: `--names`, or a terminal.
+    fn show_names(&self) -> bool {
+        self.names
+            .unwrap_or_else(|| std::io::stdout().is_terminal())
+    }
+}
+
+/// Why a verb's arguments were refused before connecting, and whether
+/// because of a table name the switch may know.
+#[derive(Debug)]
+struct PlanError {
+    error: CtlError,
+    unknown_table: bool,
+}
+
+impl From<CtlError> for PlanError {
+    fn from(error: CtlError) -> Self {
+        PlanError {
+            error,
+            unknown_table: false,
         }
     }
 }
@@ -161,8 +211,16 @@ fn parse_meter_id(s: &str) -> Result<u32> {
     }
 }
 
-fn parse_err(e: openflow::ofctl::parse::ParseError) -> CtlError {
+fn parse_err(e: ParseError) -> CtlError {
     CtlError::new(e.message)
+}
+
+/// A flow parse error, keeping whether a table name was unknown.
+fn flow_err(e: ParseError) -> PlanError {
+    PlanError {
+        unknown_table: e.is_unknown_table(),
+        error: CtlError::new(e.message),
+    }
 }
 
 /// Reads a flow or group file (`-` is stdin): its non-blank lines that are
@@ -186,9 +244,13 @@ fn read_lines(file: &str) -> Result<Vec<(usize, String)>> {
         .collect())
 }
 
-fn flow_stats_request(args: &[String]) -> Result<FlowStatsRequest> {
+fn flow_stats_request(
+    args: &[String],
+    tables: Option<&NameMap>,
+) -> std::result::Result<FlowStatsRequest, PlanError> {
     let text = args.first().map_or("", String::as_str);
-    let fm: FlowMod = parse_flow_mod(text, flow_mod_command::DELETE).map_err(parse_err)?;
+    let fm: FlowMod =
+        parse_flow_mod_with(text, flow_mod_command::DELETE, tables).map_err(flow_err)?;
     Ok(FlowStatsRequest {
         table_id: fm.table_id,
         out_port: fm.out_port,
@@ -219,7 +281,14 @@ enum Plan {
     Monitor(Option<u16>),
 }
 
-fn plan(verb: &str, args: &[String], opts: &Options) -> Result<Plan> {
+/// The plan for `verb`; `tables` are the switch's table names once asked
+/// for (a flow that names a table fails without them, marked so).
+fn plan(
+    verb: &str,
+    args: &[String],
+    opts: &Options,
+    tables: Option<&NameMap>,
+) -> std::result::Result<Plan, PlanError> {
     use MultipartRequestBody as R;
     let arg = args.first().map(String::as_str);
     let flow_cmd = |plain: u8, strict: u8| if opts.strict { strict } else { plain };
@@ -230,8 +299,11 @@ fn plan(verb: &str, args: &[String], opts: &Options) -> Result<Plan> {
             Body::GetConfigRequest,
         ]),
         "dump-desc" => Plan::Print(vec![mp(R::Desc)]),
-        "dump-flows" => Plan::DumpFlows(mp(R::Flow(flow_stats_request(args)?)), opts.no_stats),
-        "dump-aggregate" => Plan::Print(vec![mp(R::Aggregate(flow_stats_request(args)?))]),
+        "dump-flows" => Plan::DumpFlows(
+            mp(R::Flow(flow_stats_request(args, tables)?)),
+            opts.no_stats,
+        ),
+        "dump-aggregate" => Plan::Print(vec![mp(R::Aggregate(flow_stats_request(args, tables)?))]),
         "dump-ports" => Plan::Print(vec![mp(R::PortStats {
             port_no: arg.map_or(Ok(port_no::ANY), parse_port)?,
         })]),
@@ -262,7 +334,7 @@ fn plan(verb: &str, args: &[String], opts: &Options) -> Result<Plan> {
                 _ => flow_cmd(flow_mod_command::DELETE, flow_mod_command::DELETE_STRICT),
             };
             let text = arg.unwrap_or("");
-            let fm = parse_flow_mod(text, cmd).map_err(parse_err)?;
+            let fm = parse_flow_mod_with(text, cmd, tables).map_err(flow_err)?;
             Plan::Modify(vec![(Body::FlowMod(fm), String::new())])
         }
         "add-flows" | "add-groups" => {
@@ -270,11 +342,14 @@ fn plan(verb: &str, args: &[String], opts: &Options) -> Result<Plan> {
             let mut mods = Vec::new();
             for (n, line) in read_lines(file)? {
                 let body = if verb == "add-flows" {
-                    parse_flow_mod(&line, flow_mod_command::ADD).map(Body::FlowMod)
+                    parse_flow_mod_with(&line, flow_mod_command::ADD, tables).map(Body::FlowMod)
                 } else {
                     parse_group_mod(&line, group_cmd::ADD).map(Body::GroupMod)
                 }
-                .map_err(|e| CtlError::new(format!("{file}:{n}: {}", e.message)))?;
+                .map_err(|e| PlanError {
+                    unknown_table: e.is_unknown_table(),
+                    error: CtlError::new(format!("{file}:{n}: {}", e.message)),
+                })?;
                 mods.push((body, format!("{file}:{n}")));
             }
             Plan::Modify(mods)
@@ -304,15 +379,15 @@ fn plan(verb: &str, args: &[String], opts: &Options) -> Result<Plan> {
                 if let Ok(n) = a.parse::<u16>() {
                     miss = Some(n);
                 } else if a != "invalid_ttl" && !a.starts_with("watch:") {
-                    return Err(CtlError::new(format!("monitor: unknown argument '{a}'")));
+                    return Err(CtlError::new(format!("monitor: unknown argument '{a}'")).into());
                 }
             }
             Plan::Monitor(miss)
         }
         _ => {
-            return Err(CtlError::new(format!(
-                "unknown command '{verb}'; use --help for help"
-            )))
+            return Err(
+                CtlError::new(format!("unknown command '{verb}'; use --help for help")).into(),
+            )
         }
     })
 }
@@ -416,9 +491,23 @@ pub fn run(
             )));
         }
     }
-    let plan = plan(verb, args, opts)?;
-    let target = Target::parse(target, state_dir)?;
-    let mut c = Client::connect(&target, opts.timeout)?;
+    let (plan, client) = match plan(verb, args, opts, None) {
+        Ok(p) => (p, None),
+        // A table named in a flow: ask the switch for its names, then parse
+        // again with them (as ovs-ofctl does, but only when needed).
+        Err(e) if e.unknown_table && opts.accept_names() => {
+            let target = Target::parse(target, state_dir)?;
+            let mut c = Client::connect(&target, opts.timeout)?;
+            let tables = table_names(&mut c)?;
+            let p = plan(verb, args, opts, Some(&tables)).map_err(|e| e.error)?;
+            (p, Some(c))
+        }
+        Err(e) => return Err(e.error),
+    };
+    let mut c = match client {
+        Some(c) => c,
+        None => Client::connect(&Target::parse(target, state_dir)?, opts.timeout)?,
+    };
     match plan {
         Plan::Print(requests) => {
             for r in requests {
@@ -429,14 +518,16 @@ pub fn run(
         }
         Plan::DumpFlows(request, no_stats) => {
             let replies = c.transact(request)?;
-            let text = if no_stats {
-                let mut s = String::new();
-                for fs in flows_of(&replies) {
-                    s.push_str(&output::flow_line_no_stats(fs));
-                    s.push('\n');
-                }
-                s
-            } else if std::io::stdout().is_terminal() {
+            let show_names = opts.show_names();
+            let text = if !show_names && !no_stats {
+                dump_flows(&replies)
+            } else {
+                // ovs-ofctl's other path: no reply headers, names if shown.
+                let names = if show_names && flows_of(&replies).next().is_some() {
+                    Some(names(&mut c)?)
+                } else {
+                    None
+                };
                 let parts: Vec<_> = replies
                     .iter()
                     .filter_map(|m| match &m.body {
@@ -444,9 +535,7 @@ pub fn run(
                         _ => None,
                     })
                     .collect();
-                dump_flows_terminal(&parts)
-            } else {
-                dump_flows(&replies)
+                dump_flows_lines(&parts, names.as_ref(), !no_stats)
             };
             write_out(out, &text)?;
         }
@@ -476,6 +565,45 @@ pub fn run(
         Plan::Monitor(miss) => monitor(&mut c, miss, out)?,
     }
     Ok(())
+}
+
+/// The switch's table names (TABLE_FEATURES; an empty name is none).
+fn table_names(c: &mut Client) -> Result<NameMap> {
+    let mut tables = NameMap::new();
+    for m in c.transact(mp(MultipartRequestBody::TableFeatures(Vec::new())))? {
+        if let Body::MultipartReply(r) = m.body {
+            if let MultipartReplyBody::TableFeatures(t) = r.body {
+                for t in t {
+                    tables.put(u32::from(t.table_id), &t.name);
+                }
+            }
+        }
+    }
+    Ok(tables)
+}
+
+/// The switch's port names (PORT_DESC), by OVS's 16-bit port numbers
+/// (`LOCAL` is 0xfffe), and its table names.
+fn names(c: &mut Client) -> Result<Names> {
+    let mut ports = NameMap::new();
+    for m in c.transact(mp(MultipartRequestBody::PortDesc))? {
+        if let Body::MultipartReply(r) = m.body {
+            if let MultipartReplyBody::PortDesc(list) = r.body {
+                for p in list {
+                    let n = match p.port_no {
+                        n if n < 0xff00 => n,
+                        n if n >= 0xffff_ff00 => n - 0xffff_0000,
+                        _ => continue,
+                    };
+                    ports.put(n, &p.name);
+                }
+            }
+        }
+    }
+    Ok(Names {
+        ports,
+        tables: table_names(c)?,
+    })
 }
 
 fn flows_of(replies: &[Message]) -> impl Iterator<Item = &openflow::multipart::FlowStats> {
@@ -570,22 +698,23 @@ mod tests {
     #[test]
     fn plans_refuse_bad_input_before_connecting() {
         let o = Options::default();
-        let e = plan("add-flow", &args(&["table=300,actions=drop"]), &o)
+        let e = plan("add-flow", &args(&["table=300,actions=drop"]), &o, None)
             .err()
             .expect("bad flow");
-        assert!(!e.0.contains('\n'));
-        assert!(plan("frobnicate", &[], &o).is_err());
-        assert!(plan("packet-out", &args(&["1", "output:2", "abc"]), &o).is_err());
-        assert!(plan("packet-out", &args(&["1", "output:2"]), &o).is_err());
+        assert!(!e.error.0.contains('\n'));
+        assert!(plan("frobnicate", &[], &o, None).is_err());
+        assert!(plan("packet-out", &args(&["1", "output:2", "abc"]), &o, None).is_err());
+        assert!(plan("packet-out", &args(&["1", "output:2"]), &o, None).is_err());
         let Ok(Plan::Modify(m)) = plan(
             "packet-out",
             &args(&["in_port=1,packet=ffffffffffff,actions=output:2"]),
             &o,
+            None,
         ) else {
             panic!("packet-out keyword form")
         };
         assert_eq!(m.len(), 1);
-        let Ok(Plan::Modify(m)) = plan("del-flows", &[], &o) else {
+        let Ok(Plan::Modify(m)) = plan("del-flows", &[], &o, None) else {
             panic!("del-flows without a flow")
         };
         let Body::FlowMod(fm) = &m[0].0 else {
@@ -596,13 +725,63 @@ mod tests {
             strict: true,
             ..Options::default()
         };
-        let Ok(Plan::Modify(m)) = plan("del-flows", &args(&["priority=5,ip"]), &strict) else {
+        let Ok(Plan::Modify(m)) = plan("del-flows", &args(&["priority=5,ip"]), &strict, None)
+        else {
             panic!("del-flows --strict")
         };
         let Body::FlowMod(fm) = &m[0].0 else {
             panic!("flow mod")
         };
         assert_eq!(fm.command, flow_mod_command::DELETE_STRICT);
+    }
+
+    #[test]
+    fn table_names_are_asked_for_only_when_a_flow_names_a_table() {
+        let o = Options::default();
+        let mut tables = NameMap::new();
+        tables.put(1, "eth_src");
+        let table_of = |p: Plan| match p {
+            Plan::Modify(m) => match &m[0].0 {
+                Body::FlowMod(fm) => fm.table_id,
+                _ => panic!("flow mod"),
+            },
+            Plan::DumpFlows(Body::MultipartRequest(r), _) => match r.body {
+                MultipartRequestBody::Flow(f) => f.table_id,
+                _ => panic!("flow stats"),
+            },
+            _ => panic!("unexpected plan"),
+        };
+        for (verb, flow) in [
+            ("add-flow", "table=eth_src,actions=drop"),
+            ("del-flows", "table=\"eth_src\""),
+            ("dump-flows", "table=eth_src"),
+        ] {
+            let e = plan(verb, &args(&[flow]), &o, None)
+                .err()
+                .expect("no names yet");
+            assert!(e.unknown_table, "{verb} {flow}: {}", e.error);
+            let p = plan(verb, &args(&[flow]), &o, Some(&tables)).map_err(|e| e.error);
+            assert_eq!(p.map(table_of), Ok(1), "{verb} {flow}");
+        }
+        // Other mistakes never ask the switch.
+        let e = plan(
+            "add-flow",
+            &args(&["table=1,bogus=2,actions=drop"]),
+            &o,
+            None,
+        )
+        .err()
+        .expect("bad field");
+        assert!(!e.unknown_table);
+        let e = plan(
+            "add-flow",
+            &args(&["table=nosuch,actions=drop"]),
+            &o,
+            Some(&tables),
+        )
+        .err()
+        .expect("unknown name");
+        assert_eq!(e.error.0, "unknown table \"nosuch\"");
     }
 
     #[test]
@@ -619,15 +798,17 @@ mod tests {
             "add-flows",
             std::slice::from_ref(&name),
             &Options::default(),
+            None,
         )
         .err()
         .expect("line 5 is bad");
-        assert!(e.0.starts_with(&format!("{name}:5: ")), "{e}");
+        assert!(e.error.0.starts_with(&format!("{name}:5: ")), "{}", e.error);
         std::fs::write(&f, "# c\npriority=1,actions=drop\nip,actions=output:1\n").expect("write");
         let Ok(Plan::Modify(m)) = plan(
             "add-flows",
             std::slice::from_ref(&name),
             &Options::default(),
+            None,
         ) else {
             panic!("good file")
         };

@@ -21,6 +21,9 @@ pub struct TableCounters {
 #[derive(Clone, Debug)]
 pub struct FlowTable {
     pub id: u8,
+    /// Empty (no name) until a controller names the table with a
+    /// TABLE_FEATURES set, as in Open vSwitch: `ovs-ofctl --names` then
+    /// shows the number, not a made-up name like `table3`.
     pub name: String,
     pub max_entries: u32,
     pub classifier: Classifier<Arc<FlowEntry>>,
@@ -31,7 +34,7 @@ impl FlowTable {
     pub fn new(id: u8) -> FlowTable {
         FlowTable {
             id,
-            name: format!("table{id}"),
+            name: String::new(),
             max_entries: DEFAULT_MAX_ENTRIES,
             classifier: Classifier::new(),
             counters: Arc::default(),
