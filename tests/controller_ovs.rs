@@ -176,6 +176,16 @@ fn controller_drives_open_vswitch_with_two_vlans() {
 
     nothing_refused(&ovs, &ctl, &|w| ctx(&ctl, w));
 
+    // OVS took the controller's table names (a TABLE_FEATURES set).
+    let named = ovs.ofctl("dump-flows", &["--names", "--no-stats"]);
+    for name in table::NAMES {
+        assert!(
+            named.contains(&format!("table={name},"))
+                || named.contains(&format!("table=\"{name}\",")),
+            "table {name} not named in OVS's dump\n{named}"
+        );
+    }
+
     // Kill the controller and start it again: OVS reconnects (its backoff
     // may take up to 8 s), is resynced, and the hosts relearn.
     ctl.kill();
