@@ -82,8 +82,17 @@ impl Switch {
     /// Sends a message without waiting for anything; an error it causes
     /// comes to [`App::error`].
     pub async fn send(&self, body: Body) -> Result<(), RequestError> {
+        self.send_all(vec![body]).await
+    }
+
+    /// Sends messages in order without waiting for anything, as one
+    /// command to the connection; errors they cause come to [`App::error`].
+    pub async fn send_all(&self, bodies: Vec<Body>) -> Result<(), RequestError> {
+        if bodies.is_empty() {
+            return Ok(());
+        }
         self.commands
-            .send(Command::Send(body))
+            .send(Command::Send(bodies))
             .await
             .map_err(|_| RequestError::Closed)
     }
@@ -224,6 +233,29 @@ async fn describe(
     Ok(sw)
 }
 
+/// How many queued events one wake-up of a switch's app task handles
+/// before it looks at its timer and broadcasts again.
+const EVENT_BURST: usize = 64;
+
+/// Hands one event from the switch to the app.
+async fn deliver<A: App>(app: &A, sw: &Switch, ev: Incoming) {
+    match ev {
+        Incoming::Message(m) => match m.body {
+            Body::PacketIn(pi) => app.packet_in(sw, &pi).await,
+            Body::PortStatus(ps) => app.port_status(sw, &ps).await,
+            Body::FlowRemoved(fr) => app.flow_removed(sw, &fr).await,
+            Body::Error(e) => app.error(sw, m.xid, &e).await,
+            _ => {}
+        },
+        Incoming::Undecodable { header, error } => tracing::debug!(
+            "switch {:016x}: undecodable message type {}: {error}",
+            sw.dpid,
+            header.msg_type
+        ),
+        Incoming::Ready => {}
+    }
+}
+
 /// The app side of one connection: waits for the HELLO, describes the
 /// switch, then calls the app for each event until the connection closes.
 pub async fn run_switch<A: App>(
@@ -256,19 +288,18 @@ pub async fn run_switch<A: App>(
     loop {
         tokio::select! {
             ev = events.recv() => match ev {
-                Some(Incoming::Message(m)) => match m.body {
-                    Body::PacketIn(pi) => app.packet_in(&sw, &pi).await,
-                    Body::PortStatus(ps) => app.port_status(&sw, &ps).await,
-                    Body::FlowRemoved(fr) => app.flow_removed(&sw, &fr).await,
-                    Body::Error(e) => app.error(&sw, m.xid, &e).await,
-                    _ => {}
-                },
-                Some(Incoming::Undecodable { header, error }) => tracing::debug!(
-                    "switch {:016x}: undecodable message type {}: {error}",
-                    sw.dpid,
-                    header.msg_type
-                ),
-                Some(Incoming::Ready) => {}
+                Some(first) => {
+                    // What else is queued is handled now, up to a bound,
+                    // rather than one event per turn of this select (whose
+                    // other branches cost a poll each time).
+                    deliver(&*app, &sw, first).await;
+                    for _ in 1..EVENT_BURST {
+                        match events.try_recv() {
+                            Ok(next) => deliver(&*app, &sw, next).await,
+                            Err(_) => break,
+                        }
+                    }
+                }
                 None => break,
             },
             b = broadcast.recv() => match b {

@@ -129,11 +129,8 @@ async fn apply(sw: &Switch, outs: Vec<Out>) {
             },
         }
     }
-    for b in batch {
-        if sw.send(b).await.is_err() {
-            return;
-        }
-    }
+    // A closed connection needs no word: the switch goes down next.
+    let _ = sw.send_all(batch).await;
 }
 
 /// Names the pipeline's tables on the switch; a refusal is one log line

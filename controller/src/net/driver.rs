@@ -103,8 +103,10 @@ pub enum Command {
         bodies: Vec<Body>,
         reply: oneshot::Sender<Result<BatchResult, RequestError>>,
     },
-    /// A message whose answer, if any, is unsolicited.
-    Send(Body),
+    /// Messages whose answers, if any, are unsolicited, in order: one
+    /// command for all of them (a packet-in's two FLOW_MODs cost one
+    /// queue operation, not two).
+    Send(Vec<Body>),
 }
 
 /// What the connection tells the app.
@@ -352,9 +354,11 @@ fn command(ch: &mut Channel, waiters: &mut HashMap<u32, Waiter>, c: Command, now
                 let _ = reply.send(Err(RequestError::Send(e.to_string())));
             }
         },
-        Command::Send(body) => {
-            if let Err(e) = ch.send(body) {
-                tracing::warn!("cannot send a message: {e}");
+        Command::Send(bodies) => {
+            for body in bodies {
+                if let Err(e) = ch.send(body) {
+                    tracing::warn!("cannot send a message: {e}");
+                }
             }
         }
     }
