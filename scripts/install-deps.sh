@@ -3,16 +3,17 @@
 #   Debian packages: Open vSwitch (userspace), tshark, iperf3, ethtool, iproute2, ping,
 #   dnsmasq (DHCP server), iptables (NAT), busybox (udhcpc, a DHCP client that leaves the
 #   host's resolv.conf alone), tcpdump, netsniff-ng (trafgen), jq, python3-venv;
-#   a Python venv at ${OFS_VENV:-<repo>/.venv} with os-ken and scapy.
+#   a Python venv at ${OFS_VENV:-<repo>/.venv} with os-ken 4.2.2 and scapy 2.8.0, and one at
+#   ${OFS_FAUCET_VENV:-<repo>/.venv-faucet} with Faucet 1.10.12 (which pins os-ken 3.1.0, the
+#   last with osken-manager, which the Ryu conformance suite runs under: its own venv).
 # Needs root for apt-get (only when a package is missing). Works with CI=true, no stdin.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${OFS_VENV:-$REPO/.venv}
+FAUCET_VENV=${OFS_FAUCET_VENV:-$REPO/.venv-faucet}
 PKGS=(openvswitch-switch openvswitch-common tshark iperf3 ethtool iproute2 iputils-ping
       dnsmasq-base iptables busybox tcpdump netsniff-ng jq python3-venv)
-PY_MODULES="os_ken, scapy"
-PIP_PKGS=(os-ken scapy)
 
 say() { echo "install-deps: $*"; }
 
@@ -57,24 +58,40 @@ else
   say "apt: done"
 fi
 
-# --- 2. Python venv with os-ken and scapy ------------------------------------
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import $PY_MODULES" 2>/dev/null; then
-  say "venv: $VENV has ${PIP_PKGS[*]}"
-else
-  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+# --- 2. Python venvs, pinned -----------------------------------------------------
+# venv DIR CHECK PKG...: DIR has PKG... when the python snippet CHECK succeeds there; otherwise
+# (re)creates it and pip-installs them.
+venv() {
+  local dir=$1 check=$2 py
+  shift 2
+  if [ -x "$dir/bin/python" ] && "$dir/bin/python" -c "$check" 2>/dev/null; then
+    say "venv: $dir has $*"
+    return 0
+  fi
+  if [ ! -x "$dir/bin/python" ] || ! "$dir/bin/python" -m pip --version >/dev/null 2>&1; then
     # Prefer the python3 on PATH; fall back to Debian's if it cannot make venvs.
     py=python3
     if ! "$py" -c 'import venv, ensurepip' 2>/dev/null; then py=/usr/bin/python3; fi
-    say "venv: creating $VENV with $("$py" --version 2>&1)"
-    rm -rf "$VENV"
-    "$py" -m venv "$VENV"
+    say "venv: creating $dir with $("$py" --version 2>&1)"
+    rm -rf "$dir"
+    "$py" -m venv "$dir"
   fi
-  say "venv: pip install ${PIP_PKGS[*]}"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${PIP_PKGS[@]}"
-  "$VENV/bin/python" -c "import $PY_MODULES" \
-    || { say "venv: import $PY_MODULES still fails" >&2; exit 1; }
-  say "venv: done"
-fi
+  say "venv: pip install $* into $dir"
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@"
+  "$dir/bin/python" -c "$check" || { say "venv: $dir still lacks $*" >&2; exit 1; }
+  say "venv: $dir done"
+}
+# The check compares versions, so a venv made before a pin changed is brought to it.
+have_versions() {  # have_versions DIST==VER...: a python snippet true when each is installed
+  local d out="from importlib.metadata import version as v; assert all(["
+  for d in "$@"; do out+="v('${d%%==*}') == '${d#*==}',"; done
+  echo "$out])"
+}
+OSKEN_PKGS=(os-ken==4.2.2 scapy==2.8.0)
+FAUCET_PKGS=(faucet==1.10.12)
+venv "$VENV" "$(have_versions "${OSKEN_PKGS[@]}"); import os_ken, scapy" "${OSKEN_PKGS[@]}"
+venv "$FAUCET_VENV" "$(have_versions "${FAUCET_PKGS[@]}" os-ken==3.1.0); import faucet" "${FAUCET_PKGS[@]}"
+[ -x "$FAUCET_VENV/bin/osken-manager" ] || { say "venv: $FAUCET_VENV has no osken-manager" >&2; exit 1; }
 
 # --- 3. sanity: the tools the tests call --------------------------------------
 for t in ovs-vswitchd ovsdb-server ovs-vsctl ovs-ofctl tshark text2pcap iperf3 ethtool ip ping \
