@@ -273,10 +273,7 @@ fn faucet_drives_ofswitch(hardware: &str) {
     assert!(
         errors.is_empty(),
         "{}",
-        ctx(&format!(
-            "errors in Faucet's log:\n{}",
-            errors.join("\n")
-        ))
+        ctx(&format!("errors in Faucet's log:\n{}", errors.join("\n")))
     );
     let flows = dump();
 
