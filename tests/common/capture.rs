@@ -41,7 +41,10 @@ impl OfCapture {
         let pcap = dir.join(format!("{name}.pcap"));
         let err = dir.join(format!("{name}.tcpdump.txt"));
         let child = Command::new("tcpdump")
-            .args(["-i", "lo", "-n", "-U", "-s", "0", "-w"])
+            // Each packet handed over and written as it comes (without
+            // --immediate-mode the kernel delivers them in blocks, and a
+            // short session may still sit there when tcpdump is stopped).
+            .args(["-i", "lo", "-n", "--immediate-mode", "-U", "-s", "0", "-w"])
             .arg(&pcap)
             .args(["tcp", "port", &port.to_string()])
             .stdout(Stdio::null())
@@ -71,6 +74,8 @@ impl OfCapture {
 
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
+            // The session's last segments (the close) a moment to arrive.
+            std::thread::sleep(Duration::from_millis(200));
             // SAFETY: signalling our own child by pid.
             unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
             let t0 = Instant::now();
