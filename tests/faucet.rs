@@ -11,7 +11,8 @@
 //! pings pass, cross-VLAN ones do not (no ARP answer either); Faucet's
 //! pipeline lands in tables 0-3 with exactly as many flows per table as on
 //! Open vSwitch (see [`OVS_STATIC`], [`OVS_LEARNED`]); Faucet's log shows
-//! no error from the switch; and a capture of the whole OpenFlow session
+//! no error from the switch (and with "GenericTFM" the switch took the
+//! set: the tables carry Faucet's names); and a capture of the whole OpenFlow session
 //! has no packet Wireshark's dissector calls malformed.
 
 mod common;
@@ -275,6 +276,27 @@ fn faucet_drives_ofswitch(hardware: &str) {
         "{}",
         ctx(&format!("errors in Faucet's log:\n{}", errors.join("\n")))
     );
+    let exceptions =
+        std::fs::read_to_string(d.dir().join("faucet_exception.log")).unwrap_or_default();
+    assert!(
+        exceptions.trim().is_empty(),
+        "{}",
+        ctx("Faucet's exception log")
+    );
+    if hardware == "GenericTFM" {
+        // The set named tables 0-3 as Faucet calls them (quoted as
+        // ovs-ofctl quotes names with an underscore).
+        let out = d.run(&["ofctl", "--names", "dump-flows", &br]);
+        let named = String::from_utf8_lossy(&out.stdout);
+        for t in [
+            "table=vlan,",
+            "table=\"eth_src\",",
+            "table=\"eth_dst\",",
+            "table=flood,",
+        ] {
+            assert!(named.contains(t), "{}", ctx(&format!("no {t} in\n{named}")));
+        }
+    }
     let flows = dump();
 
     // The whole session, captured: nothing malformed.
