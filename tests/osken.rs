@@ -5,7 +5,9 @@
 //! Checks: the app sees the switch with our datapath id (as `ovs-ofctl
 //! show` reports it), its table-miss flow is in the table, pings work,
 //! the app got packet-ins, and the flows it learned (priority 1) carry the
-//! traffic (n_packets > 0).
+//! traffic (n_packets > 0). A capture of the whole OpenFlow session (on
+//! the loopback, the controller's port) has no packet tshark calls
+//! malformed.
 
 mod common;
 
@@ -75,10 +77,17 @@ impl OsKen {
     }
 }
 
-impl Drop for OsKen {
-    fn drop(&mut self) {
+impl OsKen {
+    /// Kills os-ken (by its pid) and waits for it.
+    fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for OsKen {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -94,6 +103,7 @@ fn n_packets(line: &str) -> u64 {
 fn osken_learning_switch_drives_the_bridge() {
     if !require_root()
         || !require("ovs-ofctl", have("ovs-ofctl"))
+        || !require_capture_tools()
         || !require(
             "os-ken in /work/main/.venv (scripts/install-deps.sh)",
             have_osken(),
@@ -123,7 +133,8 @@ fn osken_learning_switch_drives_the_bridge() {
     ns2.take(&p2, "10.236.0.2/24");
 
     let port = free_port();
-    let app = OsKen::start(d.dir(), port);
+    let cap = OfCapture::start(d.dir(), "osken-session", port);
+    let mut app = OsKen::start(d.dir(), port);
     let t0 = Instant::now();
     d.vsctl(&["set-controller", &br, &format!("tcp:127.0.0.1:{port}")]);
     let ctx = |what: &str| {
@@ -200,4 +211,16 @@ fn osken_learning_switch_drives_the_bridge() {
         );
     }
     eprintln!("os-ken: {packet_ins} packet-ins, flows:\n{flows}");
+
+    // The whole session, captured: nothing malformed, and the packet-ins
+    // (OFPT_PACKET_IN, 10) and flow mods (14) are in it.
+    app.stop();
+    let summary = cap.check();
+    for t in [10, 14] {
+        assert!(
+            summary.types.contains_key(&t),
+            "no OpenFlow type {t} in the capture: {:?}",
+            summary.types
+        );
+    }
 }

@@ -11,7 +11,8 @@
 //! not list; Open vSwitch 3.1 refuses any set that changes the number of
 //! tables, `max_entries`, or asks for a capability it lacks (OFPTFFC_EPERM),
 //! and otherwise changes only the names (`handle_table_features_change` in
-//! ofproto.c; `ofswitch` does the same). So the controller asks for the
+//! ofproto.c; `ofswitch` does the same, and also takes a set of fewer
+//! tables or entries, keeping the rest as it is). So the controller asks for the
 //! switch's own list (an empty-bodied request), changes the names of the
 //! pipeline's tables, and sends the whole list back, which is what
 //! `ovs-ofctl -O OpenFlow13 mod-table BR N name:NAME` does too. The list is big

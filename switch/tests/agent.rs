@@ -1095,14 +1095,14 @@ fn malformed_and_refused_messages_get_errors_and_the_connection_goes_on() {
             OfError::BMC_BAD_PREREQ,
         ),
         (
-            "table features set of one table",
+            "table features set of a table bigger than ours",
             mp_msg(Q::TableFeatures(vec![openflow::TableFeatures {
                 table_id: 0,
                 name: "x".into(),
                 metadata_match: 0,
                 metadata_write: 0,
                 config: 0,
-                max_entries: 1_000_000,
+                max_entries: 1_000_001,
                 properties: vec![],
             }])),
             OfError::TFFC_EPERM,

@@ -8,6 +8,7 @@
 
 #![allow(dead_code)]
 
+mod capture;
 mod controller;
 mod netdev;
 mod ovs;
@@ -63,6 +64,8 @@ pub fn unique(suffix: &str) -> String {
     name
 }
 
+#[allow(unused_imports)]
+pub use capture::{require_capture_tools, OfCapture, OfSummary};
 #[allow(unused_imports)]
 pub use controller::{ab_policy, connects_out, Controller, TwoHosts};
 #[allow(unused_imports)]

@@ -8,12 +8,16 @@
 //! 254; ours is an ordinary table that FLOW_MODs may use, so FEATURES_REPLY,
 //! OFPMP_TABLE and OFPMP_TABLE_FEATURES all report 255 consistently.
 //!
-//! TABLE_FEATURES set: like Open vSwitch, a request that keeps every table,
-//! keeps `max_entries`, and asks only for a subset of what each table
-//! supports is accepted (the switch keeps doing a superset, which the spec
-//! allows) and only table names change; anything else is OFPTFFC_EPERM.
-//! Tables have no name (an empty one) until a set gives them one, as in
-//! Open vSwitch; `ofcontroller` names its pipeline's tables this way.
+//! TABLE_FEATURES set: a request that asks of each table it lists only a
+//! subset of what that table supports, and no more entries than it holds,
+//! is accepted; the switch keeps doing a superset, which the spec allows:
+//! only the listed tables' names change, capacities stay, and tables the
+//! request leaves out stay as they are (a controller that redefines its
+//! pipeline as tables 0-3, as Faucet's "GenericTFM" hardware does, simply
+//! never uses the others). Anything else is OFPTFFC_EPERM (or BAD_TABLE,
+//! BAD_METADATA). Tables have no name (an empty one) until a set gives them
+//! one, as in Open vSwitch; `ofcontroller` names its pipeline's tables this
+//! way.
 
 use crate::pipeline::group::MAX_GROUPS;
 use crate::pipeline::meter::{MAX_BANDS, MAX_METERS};
@@ -191,13 +195,16 @@ fn prop_subset(req: &TableFeatureProp, ours: &[TableFeatureProp]) -> Result<(), 
     };
     let tlv_sub = |a: &[TlvId], b: &[TlvId]| a.iter().all(|x| b.iter().any(|y| y.typ == x.typ));
     // A field asked for with a mask needs our mask; without, any entry does.
-    let oxm_sub = |a: &[OxmId], b: &[OxmId]| {
+    // In WILDCARDS the mask bit means nothing (a field may be left out of a
+    // match or not): Faucet sets it on eth_dst there, Open vSwitch reports
+    // none, so it is not compared.
+    let oxm_sub = |a: &[OxmId], b: &[OxmId], masks: bool| {
         a.iter().all(|x| {
             b.iter().any(|y| {
                 y.class() == x.class()
                     && y.field() == x.field()
                     && y.experimenter == x.experimenter
-                    && (y.hasmask() || !x.hasmask())
+                    && (!masks || y.hasmask() || !x.hasmask())
             })
         })
     };
@@ -208,10 +215,10 @@ fn prop_subset(req: &TableFeatureProp, ours: &[TableFeatureProp]) -> Result<(), 
         (P::NextTables { tables: a, .. }, P::NextTables { tables: b, .. }) => {
             a.iter().all(|t| b.contains(t))
         }
+        (P::Wildcards(a), P::Wildcards(b)) => oxm_sub(a, b, false),
         (P::Match(a), P::Match(b))
-        | (P::Wildcards(a), P::Wildcards(b))
         | (P::WriteSetfield { ids: a, .. }, P::WriteSetfield { ids: b, .. })
-        | (P::ApplySetfield { ids: a, .. }, P::ApplySetfield { ids: b, .. }) => oxm_sub(a, b),
+        | (P::ApplySetfield { ids: a, .. }, P::ApplySetfield { ids: b, .. }) => oxm_sub(a, b, true),
         _ => false,
     };
     if ok {
@@ -221,8 +228,9 @@ fn prop_subset(req: &TableFeatureProp, ours: &[TableFeatureProp]) -> Result<(), 
     }
 }
 
-/// Checks a TABLE_FEATURES set request; on success returns the new table
-/// names to apply (the only thing a set changes).
+/// Checks a TABLE_FEATURES set request (not empty: an empty one is a
+/// get); on success returns the new names of the tables it lists (the only
+/// thing a set changes).
 pub fn check_table_features_set(
     p: &Pipeline,
     req: &[TableFeatures],
@@ -236,14 +244,12 @@ pub fn check_table_features_set(
             return Err(OfError::TFFC_EPERM);
         }
     }
-    // The number of tables cannot change, nor can a table be disabled.
-    if req.len() != N_TABLES {
-        return Err(OfError::TFFC_EPERM);
-    }
     let mut names = Vec::with_capacity(req.len());
     for t in req {
         let ours = table_features_of(p, t.table_id);
-        if t.max_entries != ours.max_entries {
+        // Fewer entries than the table holds is a subset too (the table
+        // keeps its capacity); more is not.
+        if t.max_entries > ours.max_entries {
             return Err(OfError::TFFC_EPERM);
         }
         if t.metadata_match & !ours.metadata_match != 0
@@ -300,16 +306,23 @@ mod tests {
             TableFeatureProp::Instructions { ids, .. }
                 if ids.iter().any(|i| i.typ == instruction_type::GOTO_TABLE)
         )));
-        // The set of our own features is accepted; one table less is not.
+        // The set of our own features is accepted, and so is one table
+        // less (the others stay as they are); more entries than a table
+        // holds are not, fewer are.
         assert!(check_table_features_set(&p, &all).is_ok());
-        assert_eq!(
-            check_table_features_set(&p, &all[1..]),
-            Err(OfError::TFFC_EPERM)
-        );
+        assert_eq!(check_table_features_set(&p, &all[1..]).unwrap().len(), 254);
         let mut more = all.clone();
-        more[3].max_entries = 5;
+        more[3].max_entries += 1;
         assert_eq!(
             check_table_features_set(&p, &more),
+            Err(OfError::TFFC_EPERM)
+        );
+        more[3].max_entries = 5;
+        assert!(check_table_features_set(&p, &more).is_ok());
+        let mut twice = all[..2].to_vec();
+        twice[1].table_id = 0;
+        assert_eq!(
+            check_table_features_set(&p, &twice),
             Err(OfError::TFFC_EPERM)
         );
         let mut fewer = all.clone();
@@ -325,6 +338,42 @@ mod tests {
             tables: vec![3],
         });
         assert_eq!(check_table_features_set(&p, &bad), Err(OfError::TFFC_EPERM));
+    }
+
+    /// Faucet's "GenericTFM" request, as captured: it redefines tables 0-3
+    /// only (vlan, eth_src, eth_dst, flood), with 32-96 entries each,
+    /// config 3 and masked OXM ids of length 0; accepted, naming the four.
+    #[test]
+    fn faucet_generic_tfm_set_is_accepted() {
+        let hex: String = include_str!("testdata/faucet_table_features_set.hex")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect();
+        assert_eq!(bytes.len(), 880);
+        let m = openflow::Message::decode(&bytes).expect("Faucet's request decodes");
+        let openflow::message::Body::MultipartRequest(r) = m.body else {
+            panic!("not a multipart request: {m:?}");
+        };
+        let openflow::multipart::MultipartRequestBody::TableFeatures(tables) = r.body else {
+            panic!("not TABLE_FEATURES: {r:?}");
+        };
+        let entries: Vec<u32> = tables.iter().map(|t| t.max_entries).collect();
+        assert_eq!(entries, [32, 64, 64, 96]);
+        let p = Pipeline::new();
+        let names = check_table_features_set(&p, &tables).expect("accepted");
+        assert_eq!(
+            names,
+            [
+                (0, "vlan".to_string()),
+                (1, "eth_src".to_string()),
+                (2, "eth_dst".to_string()),
+                (3, "flood".to_string())
+            ]
+        );
     }
 
     #[test]
