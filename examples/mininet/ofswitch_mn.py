@@ -4,17 +4,17 @@
        --controller remote,ip=127.0.0.1,port=6653 --topo tree,depth=2,fanout=3 --wait
 
 Each Mininet switch gets its own daemon and state directory, so the
-switch's lifecycle is the daemon's: start(controllers) runs the daemon and
-configures one bridge named like the switch in a single vsctl transaction
+switch's lifecycle is the daemon's. start(controllers) runs the daemon,
+configures one bridge named like the switch in one vsctl transaction
 (datapath id from Mininet's dpid, fail mode secure, every data interface
 Mininet made (s1-eth1, ...) as a system port with ofport_request equal to
-Mininet's port number, the controllers, and a passive ptcp listener on
-127.0.0.1 when Mininet gives the switch a listen port), then sets the
-bridge's internal port (the TAP s1) down, as Open vSwitch's is under
-Mininet; stop() deletes the bridge and ends the daemon (SIGTERM, then
-SIGKILL), so `mn -c` is never needed. Separate daemons keep switches independent: `switch s1 stop` in the
-CLI affects s1 only, and a switch that fails takes none of the others with
-it; the cost is one process per switch.
+Mininet's port number), sets the bridge's internal port (the TAP s1) down,
+as Open vSwitch's is under Mininet, and then sets the controllers (plus a
+passive ptcp listener on 127.0.0.1 when Mininet gives the switch a listen
+port). stop() deletes the bridge and ends the daemon (SIGTERM, then
+SIGKILL), so `mn -c` is never needed. Separate daemons keep switches
+independent: `switch s1 stop` in the CLI affects s1 only, and a switch that
+fails takes none of the others with it; the cost is one process per switch.
 
 `dpctl VERB [ARGS]` in the CLI runs `ofswitch ofctl VERB BRIDGE ARGS`
 against the bridge's management socket (options such as `-O OpenFlow13`
@@ -22,12 +22,13 @@ are accepted anywhere, as with ovs-ofctl).
 
 connected() (what `--wait` polls) is true once an active controller
 connection completed its handshake and, in fail mode secure, the controller
-has put at least one flow in: a `pingall` right after `--wait` then does not
-race the controller's first flows.
+has put its first flows in (some flows, and the same number 0.25 s later):
+a `pingall` right after `--wait` then does not race them.
 
 Settings (environment):
   OFSWITCH_BIN      the ofswitch binary (default: `ofswitch` on PATH, else
-                    this repository's target/release or target/debug)
+                    the newer of this repository's target/release and
+                    target/debug builds)
   OFSWITCH_MN_DIR   a directory for the switches' state directories
                     (DIR/s1, ...), kept after stop() with each daemon's log;
                     by default each is a fresh temporary directory, removed
@@ -72,17 +73,18 @@ _OFCTL_VALUE_OPTS = ("-O", "--protocols", "-t", "--timeout")
 
 
 def ofswitch_bin():
-    """The ofswitch binary: $OFSWITCH_BIN, `ofswitch` on PATH, or a build here."""
+    """The ofswitch binary: $OFSWITCH_BIN, `ofswitch` on PATH, or the newer build here."""
     env = os.environ.get("OFSWITCH_BIN")
     if env:
         return env
     found = shutil.which("ofswitch")
     if found:
         return found
-    for profile in ("release", "debug"):
-        cand = os.path.join(_REPO, "target", profile, "ofswitch")
-        if os.access(cand, os.X_OK):
-            return cand
+    builds = [os.path.join(_REPO, "target", profile, "ofswitch")
+              for profile in ("release", "debug")]
+    builds = [b for b in builds if os.access(b, os.X_OK)]
+    if builds:  # the newer build: a stale release one must not win
+        return max(builds, key=os.path.getmtime)
     raise Exception(
         "ofswitch binary not found: set OFSWITCH_BIN, put it on PATH, or "
         "build it (cargo build -p ofswitch) in " + _REPO
@@ -211,7 +213,7 @@ class OfSwitch(Switch):
     # --- Mininet's Switch interface -----------------------------------
 
     def start(self, controllers):
-        """Runs the daemon and configures the bridge in one transaction."""
+        """Runs the daemon, configures the bridge, then sets its controllers."""
         int(self.dpid, 16)  # Mininet's dpid is a hex string
         if self.daemon is not None:  # `switch s1 start` after a start
             self._stopDaemon()
@@ -231,17 +233,31 @@ class OfSwitch(Switch):
         targets = ["%s:%s:%d" % (c.protocol, c.IP(), c.port) for c in controllers]
         if self.listenPort:
             targets.append("ptcp:%d:127.0.0.1" % self.listenPort)
-        if targets:
-            args += ["--", "set-controller", br] + targets
         try:
             self.vsctl(*args)
+            # The bridge's internal port (a TAP named like the bridge) goes
+            # down, as Open vSwitch's is under Mininet: no IPv6 chatter from
+            # it floods the topology or shows up in learned flows. Before
+            # the controllers: they see it down from the start, not as a
+            # PORT_STATUS in the middle of setting the switch up.
+            self.cmd("ip link set dev %s down" % br)
+            self._waitLinkDown(br)
+            if targets:
+                self.vsctl("set-controller", br, *targets)
         except Exception:
             self._stopDaemon()
             raise
-        # The bridge's internal port (a TAP named like the bridge) is down,
-        # as Open vSwitch's is under Mininet: no IPv6 chatter from it to
-        # flood through the topology and show up in learned flows.
-        self.cmd("ip link set dev %s down" % br)
+
+    def _waitLinkDown(self, intf, timeout=3.0):
+        """Waits until the daemon has seen `intf` go down (it looks every
+        100 ms)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            state = self.vsctl("get", "interface", intf, "link_state", check=False)
+            if state.strip().strip('"') == "down":
+                return
+            time.sleep(0.05)
+        warn("%s: the daemon does not see %s down\n" % (self.name, intf))
 
     def stop(self, deleteIntfs=True):
         """Deletes the bridge, ends the daemon, removes its state directory."""
@@ -272,18 +288,27 @@ class OfSwitch(Switch):
         return [(r.get("target", ""), r.get("is_connected") == "true")
                 for r in rows]
 
+    def _flowCount(self):
+        flows = self.ofswitch("ofctl", "--no-names", "--no-stats",
+                              "dump-flows", self.name, check=False)
+        return flows.count("actions=")
+
     def connected(self):
         """An active controller finished its handshake and, when the bridge
-        is secure, has put flows in."""
+        is secure, has put its flows in: there are flows, and as many of
+        them 0.25 s later (a controller sends its first flows as a burst;
+        `--wait` polls again if the count moved)."""
         if self.daemon is None or self.daemon.poll() is not None:
             return False
         if not any(up and not t.startswith("p") for t, up in self._controllers()):
             return self.failMode == "standalone"
         if self.failMode == "standalone":
             return True
-        flows = self.ofswitch("ofctl", "--no-names", "--no-stats",
-                              "dump-flows", self.name, check=False)
-        return "actions=" in flows
+        n = self._flowCount()
+        if n == 0:
+            return False
+        time.sleep(0.25)
+        return self._flowCount() == n
 
     def dpctl(self, *args):
         """`ofswitch ofctl VERB BRIDGE ARGS` (Mininet's `dpctl` command)."""
