@@ -2,7 +2,8 @@
 # Installs what the test suite needs (idempotent; fast when everything is there):
 #   Debian packages: Open vSwitch (userspace), tshark, iperf3, ethtool, iproute2, ping,
 #   dnsmasq (DHCP server), iptables (NAT), busybox (udhcpc, a DHCP client that leaves the
-#   host's resolv.conf alone), tcpdump, netsniff-ng (trafgen), jq, python3-venv;
+#   host's resolv.conf alone), tcpdump, netsniff-ng (trafgen), jq, python3-venv, mininet 2.3
+#   (mn and mnexec; its Python package is the system python3's);
 #   a Python venv at ${OFS_VENV:-<repo>/.venv} with os-ken 4.2.2 and scapy 2.8.0, and one at
 #   ${OFS_FAUCET_VENV:-<repo>/.venv-faucet} with Faucet 1.10.12 (which pins os-ken 3.1.0, the
 #   last with osken-manager, which the Ryu conformance suite runs under: its own venv).
@@ -13,7 +14,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${OFS_VENV:-$REPO/.venv}
 FAUCET_VENV=${OFS_FAUCET_VENV:-$REPO/.venv-faucet}
 PKGS=(openvswitch-switch openvswitch-common tshark iperf3 ethtool iproute2 iputils-ping
-      dnsmasq-base iptables busybox tcpdump netsniff-ng jq python3-venv)
+      dnsmasq-base iptables busybox tcpdump netsniff-ng jq python3-venv mininet)
 
 say() { echo "install-deps: $*"; }
 
