@@ -742,6 +742,22 @@ fn controller_cases() -> Vec<CtlCase> {
             flows: &["priority=0,actions=controller"],
             want: None,
         },
+        CtlCase {
+            // Spec 7.2.1 makes no exception for an explicit output to the
+            // controller; Open vSwitch does (it honours the bit only for
+            // its OpenFlow 1.0-style miss rule).
+            name:
+                "OFPPC_NO_PACKET_IN on the input port: no packet-in from output:CONTROLLER either",
+            setup: |b| b.port(1, |p| p.config |= config::NO_PACKET_IN),
+            flows: &["priority=10,in_port=1,actions=controller"],
+            want: None,
+        },
+        CtlCase {
+            name: "OFPPC_NO_PACKET_IN on another port changes nothing",
+            setup: |b| b.port(2, |p| p.config |= config::NO_PACKET_IN),
+            flows: &["cookie=0x5,priority=10,actions=controller"],
+            want: pin(ACTION, 0, 5, usize::MAX),
+        },
     ]
 }
 
@@ -2024,6 +2040,10 @@ fn invalid_ttl_packet_in_names_the_flow() {
         (f0.len(), &f0[..]),
         "the whole packet despite miss_send_len 40"
     );
+    // OFPPC_NO_PACKET_IN on the input port: dropped, no packet-in.
+    b.port(1, |p| p.config |= openflow::port::config::NO_PACKET_IN);
+    let out = b.send(1, &f0);
+    assert!(out.is_empty(), "{out:?}");
 }
 
 #[test]
