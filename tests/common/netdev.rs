@@ -124,8 +124,11 @@ pub fn inject(ns: Option<&Netns>, dev: &str, frames: Vec<Vec<u8>>) {
 /// ([`Capture::stop_frames`]).
 pub struct Capture {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<Result<(usize, Vec<Vec<u8>>), String>>>,
+    thread: Option<std::thread::JoinHandle<Result<Captured, String>>>,
 }
+
+/// How many frames matched, and the first [`Capture::KEEP`] of them.
+type Captured = (usize, Vec<Vec<u8>>);
 
 impl Capture {
     /// How many matching frames are kept.
@@ -141,7 +144,7 @@ impl Capture {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopped = stop.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || -> Result<(usize, Vec<Vec<u8>>), String> {
+        let thread = std::thread::spawn(move || -> Result<Captured, String> {
             let f = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
             // SAFETY: setns(2) on an open namespace file; it moves only
             // this thread, which ends with this closure.
@@ -247,7 +250,7 @@ impl Capture {
         self.finish().1
     }
 
-    fn finish(mut self) -> (usize, Vec<Vec<u8>>) {
+    fn finish(mut self) -> Captured {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         match self.thread.take().expect("capture thread").join() {
             Ok(Ok(r)) => r,

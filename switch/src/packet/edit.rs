@@ -55,8 +55,8 @@
 //!   minimum of 60 bytes (without FCS) when it was at least that long: the
 //!   frame is padded with zeros, as a NIC pads what it transmits (veth and
 //!   AF_PACKET do not, and Open vSwitch's `pop_mpls` does not either, so
-//!   without this a 64-byte MPLS frame would leave as 60 - 4 = 56 bytes,
-//!   a runt on real Ethernet). A frame that came in shorter than 60 bytes
+//!   without this a minimum-size MPLS frame would leave as 60 - 4 = 56
+//!   bytes, a runt on real Ethernet). A frame that came in shorter than 60 bytes
 //!   (from a TAP or a test) is left as short as it is.
 //! - push_pbb: the frame from its addresses on becomes the customer frame
 //!   (C-DA, C-SA copied from the Ethernet addresses, tags included); the

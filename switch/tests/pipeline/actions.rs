@@ -1124,14 +1124,14 @@ fn tag_cases() -> Vec<TagCase> {
     let qinq = frames::udp4_qinq as fn() -> Vec<u8>;
     let mpls1 = || frames::mpls(&[(1000, 5, 40)]);
     let mpls2 = || frames::mpls(&[(16, 1, 10), (17, 2, 20)]);
-    // A 60-byte ARP frame (42 + padding) under one label: 64 bytes.
+    // A minimum-size frame: an ARP message under one label, padded to 60.
     let mpls_arp = || {
         let a = frames::arp();
         let mut f = a[..12].to_vec();
         f.extend_from_slice(&[0x88, 0x47]);
         f.extend_from_slice(&lse_bytes(100, 3, true, 64));
         f.extend_from_slice(&a[14..42]);
-        pad(f, 64)
+        pad(f, 60)
     };
     vec![
         // --- VLAN
