@@ -16,12 +16,12 @@ mod common;
 
 use common::*;
 use openflow::message::{msg_type, Body, Message};
-use openflow::messages::{flow_mod_command, ErrorMsg, Hello, RoleMsg, SwitchConfig};
+use openflow::messages::{flow_mod_command, ErrorMsg, RoleMsg, SwitchConfig};
 use openflow::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequestBody};
 use openflow::ofctl::parse::{parse_flow_mod, parse_group_mod, parse_meter_mod};
 use openflow::types::{group_no, meter_no, port_no, NO_BUFFER};
-use openflow::{Framer, MultipartRequest, OfError};
-use std::io::{Read, Write};
+use openflow::{MultipartRequest, OfError};
+use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -238,120 +238,6 @@ const FRAME: &[u8] = &[
 ];
 
 // ------------------------------------------------------------- session
-
-/// One OpenFlow session to the switch, after the HELLO exchange.
-struct Session {
-    s: TcpStream,
-    framer: Framer,
-}
-
-impl Session {
-    fn open(port: u16) -> Session {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the passive port");
-        s.set_nodelay(true).expect("nodelay");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        let mut sess = Session {
-            s,
-            framer: Framer::new(),
-        };
-        sess.send(&Message::new(1, Body::Hello(Hello::with_versions(&[4]))).to_bytes());
-        let hello = sess.recv();
-        assert!(matches!(hello.body, Body::Hello(_)), "{hello:?}");
-        sess
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.s.write_all(bytes).expect("send");
-    }
-
-    fn send_msg(&mut self, xid: u32, body: Body) {
-        self.send(&Message::new(xid, body).to_bytes());
-    }
-
-    fn recv_raw(&mut self) -> Vec<u8> {
-        loop {
-            if let Some(m) = self.framer.next_message().expect("framing") {
-                return m.to_vec();
-            }
-            let mut buf = [0u8; 65536];
-            let n = self.s.read(&mut buf).expect("read from the switch");
-            assert!(n > 0, "the switch closed the connection");
-            self.framer.push(&buf[..n]);
-        }
-    }
-
-    fn recv(&mut self) -> Message {
-        let raw = self.recv_raw();
-        Message::decode(&raw).unwrap_or_else(|e| panic!("cannot decode {raw:02x?}: {e}"))
-    }
-
-    /// Sends `req`, then an ECHO_REQUEST; returns what came before the
-    /// ECHO_REPLY (PACKET_INs and the like are left out).
-    fn exchange(&mut self, req: &[u8], echo_xid: u32) -> Vec<Message> {
-        self.send(req);
-        self.send_msg(echo_xid, Body::EchoRequest(b"still there?".to_vec()));
-        let mut got = Vec::new();
-        let t0 = Instant::now();
-        loop {
-            assert!(t0.elapsed() < Duration::from_secs(10), "no ECHO_REPLY");
-            let m = self.recv();
-            match &m.body {
-                Body::EchoReply(p) if m.xid == echo_xid => {
-                    assert_eq!(p, b"still there?");
-                    return got;
-                }
-                Body::PacketIn(_) | Body::PortStatus(_) | Body::FlowRemoved(_) => {}
-                _ => got.push(m),
-            }
-        }
-    }
-
-    /// A request whose replies end with a BARRIER_REPLY: the replies.
-    fn transact(&mut self, xid: u32, body: Body) -> Vec<Message> {
-        self.send_msg(xid, body);
-        self.send_msg(xid + 1, Body::BarrierRequest);
-        let mut got = Vec::new();
-        loop {
-            let m = self.recv();
-            match &m.body {
-                Body::BarrierReply if m.xid == xid + 1 => return got,
-                Body::PacketIn(_) | Body::PortStatus(_) | Body::FlowRemoved(_) => {}
-                _ => got.push(m),
-            }
-        }
-    }
-
-    /// Every flow as (table, priority, cookie).
-    fn flows(&mut self, xid: u32) -> Vec<(u8, u16, u64)> {
-        let req = FlowStatsRequest {
-            table_id: 0xff,
-            out_port: port_no::ANY,
-            out_group: group_no::ANY,
-            cookie: 0,
-            cookie_mask: 0,
-            match_: Default::default(),
-        };
-        let replies = self.transact(
-            xid,
-            Body::MultipartRequest(MultipartRequest::new(MultipartRequestBody::Flow(req))),
-        );
-        let mut out = Vec::new();
-        for r in replies {
-            match r.body {
-                Body::MultipartReply(mr) => match mr.body {
-                    MultipartReplyBody::Flow(fs) => {
-                        out.extend(fs.iter().map(|f| (f.table_id, f.priority, f.cookie)))
-                    }
-                    other => panic!("unexpected reply {other:?}"),
-                },
-                other => panic!("unexpected message {other:?}"),
-            }
-        }
-        out.sort();
-        out
-    }
-}
 
 /// Valid flow mod / group mod / meter mod bytes from ovs-ofctl syntax.
 fn ofctl_flow(xid: u32, text: &str) -> Vec<u8> {

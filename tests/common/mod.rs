@@ -15,6 +15,7 @@ mod ovs;
 mod pki;
 #[path = "ports.rs"]
 mod ports;
+mod session;
 mod two_vlans;
 
 use std::path::{Path, PathBuf};
@@ -76,6 +77,8 @@ pub use ovs::{parse_flows, require_ovs, DumpedFlow, Ovs};
 pub use pki::{require_pki, Identity, Pki};
 #[allow(unused_imports)]
 pub use ports::free_port;
+#[allow(unused_imports)]
+pub use session::Session;
 #[allow(unused_imports)]
 pub use two_vlans::{two_vlans_policy, FourHosts};
 

@@ -120,12 +120,20 @@ pub fn inject(ns: Option<&Netns>, dev: &str, frames: Vec<Vec<u8>>) {
 /// namespace `ns`, from [`Capture::start`] until [`Capture::stop`]: an
 /// `AF_PACKET` socket (all protocols) bound to the device, read by a thread
 /// that joined the namespace. Frames the host itself sends are not counted.
+/// The first [`Capture::KEEP`] of them are kept, bytes and all
+/// ([`Capture::stop_frames`]).
 pub struct Capture {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<Result<usize, String>>>,
+    thread: Option<std::thread::JoinHandle<Result<Captured, String>>>,
 }
 
+/// How many frames matched, and the first [`Capture::KEEP`] of them.
+type Captured = (usize, Vec<Vec<u8>>);
+
 impl Capture {
+    /// How many matching frames are kept.
+    pub const KEEP: usize = 1000;
+
     /// Starts counting; returns once the socket is bound.
     pub fn start(ns: &Netns, dev: &str, marker: &[u8]) -> Capture {
         use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -136,7 +144,7 @@ impl Capture {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopped = stop.clone();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::spawn(move || -> Result<usize, String> {
+        let thread = std::thread::spawn(move || -> Result<Captured, String> {
             let f = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
             // SAFETY: setns(2) on an open namespace file; it moves only
             // this thread, which ends with this closure.
@@ -195,6 +203,7 @@ impl Capture {
             };
             let _ = ready_tx.send(());
             let mut n = 0;
+            let mut kept = Vec::new();
             let mut buf = vec![0u8; 65536];
             while !stopped.load(Ordering::Relaxed) {
                 // SAFETY: an all-zero sockaddr_ll is valid to fill in.
@@ -217,9 +226,12 @@ impl Capture {
                 let frame = &buf[..got as usize];
                 if frame.windows(marker.len()).any(|w| w == marker.as_slice()) {
                     n += 1;
+                    if kept.len() < Self::KEEP {
+                        kept.push(frame.to_vec());
+                    }
                 }
             }
-            Ok(n)
+            Ok((n, kept))
         });
         let _ = ready_rx.recv_timeout(std::time::Duration::from_secs(10));
         Capture {
@@ -229,10 +241,19 @@ impl Capture {
     }
 
     /// Stops and returns how many frames with the marker arrived.
-    pub fn stop(mut self) -> usize {
+    pub fn stop(self) -> usize {
+        self.finish().0
+    }
+
+    /// Stops and returns the frames with the marker, as they arrived.
+    pub fn stop_frames(self) -> Vec<Vec<u8>> {
+        self.finish().1
+    }
+
+    fn finish(mut self) -> Captured {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         match self.thread.take().expect("capture thread").join() {
-            Ok(Ok(n)) => n,
+            Ok(Ok(r)) => r,
             Ok(Err(e)) => panic!("capture: {e}"),
             Err(_) => panic!("capture thread panicked"),
         }

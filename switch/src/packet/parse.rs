@@ -66,6 +66,10 @@ pub struct Layout {
     pub pbb: Option<u16>,
     /// The top MPLS label stack entry.
     pub mpls: Option<u16>,
+    /// The byte holding the key's `ip_proto`: the IPv4 protocol field, or
+    /// the IPv6 next-header field that names the header after the extension
+    /// header chain (set_field ip_proto rewrites it).
+    pub nw_proto: Option<u16>,
     /// The network header: IPv4, IPv6 or ARP when parsed into the key; for
     /// MPLS, the first byte after the bottom of the label stack (not parsed).
     pub l3: Option<u16>,
@@ -231,6 +235,7 @@ fn parse_ipv4(frame: &[u8], l3: usize, k: &mut [u8; KEY_LEN], lay: &mut Layout) 
     put(k, off::IP_DSCP, &[h[1] >> 2]);
     put(k, off::IP_ECN, &[h[1] & 3]);
     put(k, off::IP_PROTO, &[h[9]]);
+    lay.nw_proto = Some(o16(l3 + 9));
     put(k, off::NW_SRC, &[h[12], h[13], h[14], h[15]]);
     put(k, off::NW_DST, &[h[16], h[17], h[18], h[19]]);
     let frag = u16::from_be_bytes([h[6], h[7]]);
@@ -288,6 +293,8 @@ fn parse_ipv6(frame: &[u8], l3: usize, k: &mut [u8; KEY_LEN], lay: &mut Layout) 
 
     // The extension header chain.
     let mut nh = h[6];
+    // Where `nh` was read from.
+    let mut nh_at = l3 + 6;
     let mut p = l3 + 40;
     let mut flags = 0u16;
     let mut last = 0u8;
@@ -318,6 +325,7 @@ fn parse_ipv6(frame: &[u8], l3: usize, k: &mut [u8; KEY_LEN], lay: &mut Layout) 
                 };
                 let fo = u16::from_be_bytes([f[2], f[3]]);
                 nh = f[0];
+                nh_at = p;
                 p += 8;
                 if fo & 0xfff8 != 0 {
                     lay.frag = Frag::Later;
@@ -343,11 +351,13 @@ fn parse_ipv6(frame: &[u8], l3: usize, k: &mut [u8; KEY_LEN], lay: &mut Layout) 
                     lay.ipv6_routed = true;
                 }
                 nh = e[0];
+                nh_at = p;
                 p += len;
             }
         }
     }
     put(k, off::IP_PROTO, &[nh]);
+    lay.nw_proto = Some(o16(nh_at));
     put(k, off::IPV6_EXTHDR, &flags.to_be_bytes());
     if lay.frag != Frag::Later {
         parse_l4(seg, p, nh, true, k, lay);
@@ -473,6 +483,7 @@ mod tests {
             l,
             Layout {
                 eth_type: Some(12),
+                nw_proto: Some(23),
                 l3: Some(14),
                 l4: Some(34),
                 payload: Some(54),

@@ -109,7 +109,14 @@ impl Run<'_> {
             Op::Edit(a) => match packet::apply(&mut pkt.frame, &mut pkt.key, &mut pkt.layout, a) {
                 Ok(()) => {}
                 Err(EditError::InvalidTtl) => {
-                    if self.p.invalid_ttl_to_controller {
+                    // OFPPC_NO_PACKET_IN on the input port silences this
+                    // packet-in too, as it does output:CONTROLLER (xlate).
+                    let no_packet_in = self
+                        .p
+                        .ports
+                        .get(&pkt.key.in_port())
+                        .is_some_and(|i| i.config & openflow::port::config::NO_PACKET_IN != 0);
+                    if self.p.invalid_ttl_to_controller && !no_packet_in {
                         // The entry whose action found the TTL expired
                         // (spec 7.4.1; Open vSwitch reports it too).
                         let (table_id, cookie) = self.flow.unwrap_or((0xff, u64::MAX));

@@ -1,6 +1,15 @@
 //! The group table (spec 5.6): ALL, SELECT, INDIRECT and FAST_FAILOVER
 //! groups, their counters, and GROUP_MOD semantics (chaining allowed, loops
 //! refused).
+//!
+//! A SELECT bucket of weight 0 is never used (spec 7.3.4.2: a bucket's
+//! share is its weight over the sum of the weights), and, as in Open
+//! vSwitch (`bucket_is_alive` in `ofproto/ofproto-dpif-xlate.c`: "In
+//! "select" groups, buckets with weight 0 are not used"), it counts as
+//! dead: a SELECT group whose buckets all weigh 0 has no live bucket and
+//! drops the packet (the group counter still counts it), and a fast-failover
+//! bucket watching such a group is dead too. The group itself is accepted,
+//! as Open vSwitch accepts it: a controller may set the weights later.
 
 use super::flow_entry::Counters;
 use super::ports::Ports;
@@ -32,9 +41,13 @@ impl Group {
         })
     }
 
-    /// Whether a bucket may be used now (fast-failover liveness).
+    /// Whether a bucket may be used now: its watched port and group are
+    /// live, and in a SELECT group its weight is not 0.
     pub fn bucket_live(&self, b: &Bucket, ports: &Ports, groups: &GroupTable, depth: u8) -> bool {
         if depth > 8 {
+            return false;
+        }
+        if self.group_type == group_type::SELECT && b.weight == 0 {
             return false;
         }
         let port_ok =
@@ -212,11 +225,10 @@ impl GroupTable {
             .filter(|(_, b)| live(b))
             .collect();
         let total: u64 = candidates.iter().map(|(_, b)| u64::from(b.weight)).sum();
+        // No live bucket (every weight 0 counts as none): the packet is
+        // dropped, as in Open vSwitch.
         if total == 0 {
-            // Spec: a bucket's share is its weight over the sum; with every
-            // weight 0 there is no share to compute, so spread evenly.
-            let n = candidates.len() as u64;
-            return (n > 0).then(|| candidates[(hash % n.max(1)) as usize]);
+            return None;
         }
         let mut point = hash % total;
         for (i, b) in candidates {
@@ -227,5 +239,59 @@ impl GroupTable {
             point -= w;
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn select(weights: &[u16]) -> GroupMod {
+        GroupMod {
+            command: command::ADD,
+            group_type: group_type::SELECT,
+            group_id: 1,
+            buckets: weights
+                .iter()
+                .enumerate()
+                .map(|(i, w)| Bucket {
+                    weight: *w,
+                    ..Bucket::new(vec![Action::output(i as u32 + 2)])
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn select_group_of_zero_weights_is_accepted_and_has_no_live_bucket() {
+        let ports = Ports::new();
+        let mut t = GroupTable::default();
+        assert_eq!(t.apply(&select(&[0, 0]), 0, &ports), Ok(vec![]));
+        let g = t.get(1).cloned().expect("group added");
+        for hash in [0, 1, 7, u64::MAX] {
+            assert!(t.select_bucket(&g, hash, &ports).is_none(), "hash {hash}");
+        }
+        assert!(!g.buckets.iter().any(|b| g.bucket_live(b, &ports, &t, 0)));
+        // A fast-failover bucket watching it is dead too.
+        let ff = GroupMod {
+            group_id: 2,
+            group_type: group_type::FF,
+            buckets: vec![Bucket {
+                watch_group: 1,
+                ..Bucket::new(vec![Action::Group(1)])
+            }],
+            command: command::ADD,
+        };
+        assert_eq!(t.apply(&ff, 0, &ports), Ok(vec![]));
+        let g2 = t.get(2).cloned().expect("group added");
+        assert!(!g2.bucket_live(&g2.buckets[0], &ports, &t, 0));
+        // One weight above 0: that bucket takes everything.
+        let mut m = select(&[0, 3]);
+        m.command = command::MODIFY;
+        assert_eq!(t.apply(&m, 0, &ports), Ok(vec![]));
+        let g = t.get(1).cloned().expect("group modified");
+        for hash in 0..50 {
+            assert_eq!(t.select_bucket(&g, hash, &ports).map(|(i, _)| i), Some(1));
+        }
     }
 }

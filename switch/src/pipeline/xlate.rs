@@ -361,6 +361,14 @@ impl Xlate<'_> {
                 }
             }
             port_no::CONTROLLER => {
+                // OFPPC_NO_PACKET_IN: "Do not send packet-in msgs for port"
+                // (spec 7.2.1), whatever sent the packet to the controller:
+                // a table-miss entry or any other output:CONTROLLER. Open
+                // vSwitch honours the bit only for its OpenFlow 1.0-style
+                // table-miss rule (`rule_dpif_lookup_from_table` in
+                // ofproto/ofproto-dpif.c) and sends explicit
+                // output:CONTROLLER packet-ins regardless; the spec does not
+                // make that exception, so neither does this switch.
                 let no_packet_in = ports
                     .get(&self.in_port)
                     .is_some_and(|i| i.config & openflow::port::config::NO_PACKET_IN != 0);

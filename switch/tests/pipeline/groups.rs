@@ -218,6 +218,28 @@ fn select_group_splits_distinct_flows_by_weight() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Every bucket of weight 0: no bucket is live, the packet is dropped (as
+/// Open vSwitch: `bucket_is_alive` treats weight 0 as dead in SELECT
+/// groups). The group is accepted and counts the packet; no bucket does.
+#[test]
+fn select_group_whose_buckets_all_weigh_zero_drops() {
+    let mut b = Bridge::new(4);
+    b.group("group_id=1,type=select,bucket=weight:0,output:2,bucket=weight:0,output:3");
+    b.add("priority=1,in_port=1,actions=group:1");
+    let dropped = spread(&mut b, 1..=50);
+    assert!(dropped.values().all(|p| p.is_empty()), "{dropped:?}");
+    let st = stats(&b, 1);
+    assert_eq!(st.packet_count, 50);
+    assert!(st.bucket_stats.iter().all(|c| c.packet_count == 0));
+    // Giving a bucket a weight brings the group back.
+    b.group_mod(
+        gc::MODIFY,
+        "group_id=1,type=select,bucket=weight:0,output:2,bucket=weight:1,output:3",
+    )
+    .expect("mod-group");
+    assert!(spread(&mut b, 1..=50).values().all(|p| *p == vec![3]));
+}
+
 #[test]
 fn select_group_skips_buckets_whose_watch_port_is_down() {
     let mut b = Bridge::new(4);

@@ -840,6 +840,33 @@ fn meter_mod_errors() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A METER_MOD with no bands is accepted, and the meter passes and counts
+/// every packet. The spec (7.3.4.4: the band list "can contain any number
+/// of bands"; OFPMMFC_OUT_OF_BANDS is for more bands than supported) does
+/// not forbid it, and Open vSwitch accepts it: `handle_meter_mod` in
+/// `ofproto/ofproto.c` only refuses `n_bands > max_bands`,
+/// `ofputil_pull_bands` (lib/ofp-meter.c) takes an empty list and
+/// `dpif_netdev_meter_set` sets up a meter of zero bands. (Only the
+/// ovs-ofctl text parser refuses one: "meter must have bands".)
+#[test]
+fn a_meter_with_no_bands_is_accepted_and_never_drops() {
+    let mut b = Bridge::new(2);
+    b.p.meter_mod(
+        &MeterMod {
+            command: mc::ADD,
+            flags: flags::PKTPS | flags::STATS,
+            meter_id: 3,
+            bands: vec![],
+        },
+        b.now,
+    )
+    .expect("a band-less meter is accepted");
+    b.add("priority=1,in_port=1,actions=meter:3,output:2");
+    assert_eq!(offer(&mut b, &frames::tcp4(), 100, 0), 100);
+    let st = stats(&b, 3);
+    assert_eq!((st.packet_in_count, st.band_stats.len()), (100, 0));
+}
+
 #[test]
 fn flows_may_not_reference_a_missing_meter() {
     // Spec 6.4 / 7.3.4.4: OFPET_METER_MOD_FAILED, OFPMMFC_UNKNOWN_METER.
