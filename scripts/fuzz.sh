@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Fuzzes the openflow decoders with cargo-fuzz (libFuzzer).
+# Fuzzes what comes from outside (the openflow decoders, the switch's packet
+# parser and editor, the flow text syntax) with cargo-fuzz (libFuzzer).
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
 # SECONDS per target (default 600); TARGETs default to every target in
-# openflow/fuzz (decode_message, framer, decode_match, decode_actions).
+# openflow/fuzz (decode_message, framer, decode_match, decode_actions,
+# packet_actions: the switch's frame parser and editor, flow_text: the
+# ovs-ofctl flow syntax).
 # Targets run one after another, each as a single libFuzzer process (no
 # -jobs/-workers: the machine is small and shared). Before fuzzing, the seed
 # corpora are (re)generated from openflow::samples into openflow/fuzz/corpus/.
