@@ -19,9 +19,9 @@
 //!   `str(bytearray)`, not the bytes): with a right CRC in, the frame out
 //!   has the right CRC; with os-ken's wrong one in, exactly that error
 //!   stays (the switch does not launder a corrupt packet). Run with
-//!   `--nocapture` to see the bytes (CONFORMANCE-notes.md quotes them).
+//!   `--nocapture` to see the bytes (CONFORMANCE.md quotes them).
 //!
-//! `CONFORMANCE-notes.md` says why each behaviour is what it is.
+//! `CONFORMANCE.md` says why each behaviour is what it is.
 
 mod common;
 
