@@ -18,8 +18,9 @@
 //! it fails, which kills every `ping` and `mnexec` it can see and removes
 //! `/tmp/*.log`. So each session runs in its own network namespace (the
 //! controller too, on that namespace's 127.0.0.1:6653), under `unshare
-//! --pid --fork --kill-child --mount-proc` with a private tmpfs on /tmp:
-//! Mininet sees only its own processes and files, and killing the
+//! --pid --fork --kill-child --mount-proc` with a private tmpfs on /tmp
+//! (the checkout bound back into it if it lives there): Mininet sees only
+//! its own processes and files, and killing the
 //! `unshare` (on a timeout or a failed test) ends everything it started.
 
 mod common;
@@ -142,6 +143,19 @@ impl Drop for Bg {
     }
 }
 
+/// Runs `mn "$@"` (after taking the checkout's path as `$1`) with a tmpfs
+/// of its own on /tmp, so that what `mn -c` removes there is its own. A
+/// checkout that lives under /tmp (a CI clone, say) would vanish under that
+/// tmpfs with the binaries, the switch class and the test's directory in
+/// it, so the original /tmp is first bound to /mnt (this mount namespace's
+/// own, unshare makes mounts private) and the checkout bound back in place.
+const PRIVATE_TMP: &str = r#"repo=$1; shift
+mount --bind /tmp /mnt && mount -t tmpfs mn-tmp /tmp || exit 1
+case $repo in
+/tmp/*) mkdir -p "$repo" && mount --bind "/mnt/${repo#/tmp/}" "$repo" || exit 1 ;;
+esac
+exec mn "$@""#;
+
 /// `mn` in namespace `ns`, in its own pid namespace with a private /tmp;
 /// killed (and with it everything it started) when dropped.
 struct Mn {
@@ -163,8 +177,9 @@ impl Mn {
                 "--mount-proc",
                 "sh",
                 "-c",
-                "mount -t tmpfs mn-tmp /tmp && exec mn \"$@\"",
+                PRIVATE_TMP,
                 "mn",
+                &repo().to_string_lossy(),
                 "--custom",
                 &custom.to_string_lossy(),
                 "--switch",
