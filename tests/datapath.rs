@@ -378,19 +378,9 @@ impl Capture {
 
     /// Stops tcpdump and returns everything it printed.
     fn stop(&mut self) -> String {
-        if let Some(mut c) = self.child.take() {
-            // SAFETY: signalling our own child (`ip netns exec` execs
-            // tcpdump, so this is tcpdump) by pid.
-            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
-            let t0 = Instant::now();
-            while t0.elapsed() < Duration::from_secs(5) {
-                if let Ok(Some(_)) = c.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(c) = self.child.take() {
+            // `ip netns exec` execs tcpdump, so the child is tcpdump.
+            stop_child(c, libc::SIGINT);
         }
         self.text()
     }

@@ -25,7 +25,7 @@ use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // ---------------------------------------------------------------- wire
 
@@ -290,23 +290,13 @@ impl Capture {
     }
 
     fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
+        if let Some(c) = self.child.take() {
             // Without --immediate-mode (whose ring has one snaplen-sized
             // slot per packet and drops under load) packets sit in a ring
             // block until it fills or its 1 s timeout retires it, and a
             // SIGINT loses the unretired block: wait out the timeout.
             std::thread::sleep(Duration::from_millis(1500));
-            // SAFETY: signalling our own child by its pid.
-            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
-            let t0 = Instant::now();
-            while t0.elapsed() < Duration::from_secs(5) {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            stop_child(c, libc::SIGINT);
         }
     }
 }

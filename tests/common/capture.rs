@@ -73,20 +73,10 @@ impl OfCapture {
     }
 
     fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
+        if let Some(c) = self.child.take() {
             // The session's last segments (the close) a moment to arrive.
             std::thread::sleep(Duration::from_millis(200));
-            // SAFETY: signalling our own child by pid.
-            unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
-            let t0 = Instant::now();
-            while t0.elapsed() < Duration::from_secs(5) {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            super::stop_child(c, libc::SIGINT);
         }
     }
 

@@ -265,18 +265,8 @@ impl Daemon {
 
     /// Stops the daemon (SIGTERM) and waits for it.
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // SAFETY: signalling our own child by pid.
-            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-            let t0 = Instant::now();
-            while t0.elapsed() < Duration::from_secs(5) {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(c) = self.child.take() {
+            stop_child(c, libc::SIGTERM);
         }
     }
 
@@ -470,4 +460,21 @@ pub fn sh(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Ends a child of ours: `signal` (SIGTERM for a daemon, SIGINT for a
+/// capture that must flush), up to 5 s for it to exit, then SIGKILL; reaped
+/// either way.
+pub fn stop_child(mut c: Child, signal: i32) {
+    // SAFETY: signalling our own child by its pid.
+    unsafe { libc::kill(c.id() as i32, signal) };
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(5) {
+        if let Ok(Some(_)) = c.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = c.kill();
+    let _ = c.wait();
 }
