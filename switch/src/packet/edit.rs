@@ -1089,19 +1089,6 @@ mod tests {
         verify_checksums(&f);
     }
 
-    /// One's-complement sum of `data` as 16-bit words (0xffff when a
-    /// checksum over it is right), computed here from scratch.
-    fn inet_sum(data: &[u8]) -> u16 {
-        let mut s: u32 = data
-            .chunks(2)
-            .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-            .sum();
-        while s >> 16 != 0 {
-            s = (s & 0xffff) + (s >> 16);
-        }
-        s as u16
-    }
-
     #[test]
     fn set_field_eth_type_rewrites_the_ethertype_and_nothing_else() {
         // (frame, where the Ethertype after the VLAN tags is)
@@ -1132,12 +1119,12 @@ mod tests {
             changed.iter().all(|i| [23, 24, 25, 50, 51].contains(i)),
             "{changed:?}"
         );
-        assert_eq!(inet_sum(&f[14..34]), 0xffff, "IPv4 header checksum");
+        assert_eq!(ones(&f[14..34]), 0xffff, "IPv4 header checksum");
         // The TCP checksum is right for a pseudo-header naming protocol 17.
         let mut ps = f[26..34].to_vec();
         ps.extend_from_slice(&[0, 17, 0, (f.len() - 34) as u8]);
         ps.extend_from_slice(&f[34..]);
-        assert_eq!(inet_sum(&ps), 0xffff, "TCP checksum under protocol 17");
+        assert_eq!(ones(&ps), 0xffff, "TCP checksum under protocol 17");
         // Parsed as UDP now: same ports.
         assert_eq!((k.u16_at(off::TP_SRC), k.u16_at(off::TP_DST)), (1234, 80));
 
@@ -1149,7 +1136,7 @@ mod tests {
         ps.extend_from_slice(&((f.len() - 54) as u32).to_be_bytes());
         ps.extend_from_slice(&[0, 0, 0, 17]);
         ps.extend_from_slice(&f[54..]);
-        assert_eq!(inet_sum(&ps), 0xffff, "TCP checksum under next header 17");
+        assert_eq!(ones(&ps), 0xffff, "TCP checksum under next header 17");
 
         // With extension headers the last next-header field changes, not
         // the IPv6 header's.
@@ -1166,7 +1153,7 @@ mod tests {
         let (f, k, _) = run(f0.clone(), &[sf(Oxm::IpProto(2))]);
         assert_eq!((f[23], k.ip_proto()), (2, 2));
         assert_eq!(f[34..], f0[34..]);
-        assert_eq!(inet_sum(&f[14..34]), 0xffff);
+        assert_eq!(ones(&f[14..34]), 0xffff);
     }
 
     #[test]

@@ -269,7 +269,9 @@ pub fn ref_crc32c(data: &[u8]) -> u32 {
     !crc
 }
 
-fn ones(data: &[u8]) -> u32 {
+/// One's-complement sum of `data` as 16-bit words, computed from scratch
+/// (0xffff when a checksum over it is right).
+pub fn ones(data: &[u8]) -> u16 {
     let mut s: u32 = 0;
     for c in data.chunks(2) {
         let w = if c.len() == 2 {
@@ -282,7 +284,7 @@ fn ones(data: &[u8]) -> u32 {
     while s >> 16 != 0 {
         s = (s & 0xffff) + (s >> 16);
     }
-    s
+    s as u16
 }
 
 /// Checks every checksum of an Ethernet frame from scratch, finding the

@@ -1436,18 +1436,6 @@ fn tags_push_pop_and_mpls() {
     );
 }
 
-/// One's-complement sum, computed from scratch (0xffff: checksum right).
-fn inet_sum(data: &[u8]) -> u16 {
-    let mut s: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while s >> 16 != 0 {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    s as u16
-}
-
 /// set_field eth_type and ip_proto rewrite the packet (the Ryu suite's
 /// `25_SET_FIELD/05_ETH_TYPE` and `10_IP_PROTO_*`; Open vSwitch refuses
 /// both flows as read-only fields). The rest of the frame keeps its bytes;
@@ -1483,11 +1471,11 @@ fn set_field_eth_type_and_ip_proto() {
     let f0 = frames::tcp4();
     let (_, got) = only_output(&b.send(1, &f0));
     assert_eq!(got[23], 17);
-    assert_eq!(inet_sum(&got[14..34]), 0xffff, "IPv4 header checksum");
+    assert_eq!(frames::ones(&got[14..34]), 0xffff, "IPv4 header checksum");
     let mut ps = got[26..34].to_vec();
     ps.extend_from_slice(&[0, 17, 0, (got.len() - 34) as u8]);
     ps.extend_from_slice(&got[34..]);
-    assert_eq!(inet_sum(&ps), 0xffff, "TCP checksum under protocol 17");
+    assert_eq!(frames::ones(&ps), 0xffff, "TCP checksum under protocol 17");
     let stray: Vec<usize> = (0..got.len())
         .filter(|&i| got[i] != f0[i] && ![23, 24, 25, 50, 51].contains(&i))
         .collect();
@@ -1500,7 +1488,11 @@ fn set_field_eth_type_and_ip_proto() {
     ps.extend_from_slice(&((got.len() - 54) as u32).to_be_bytes());
     ps.extend_from_slice(&[0, 0, 0, 17]);
     ps.extend_from_slice(&got[54..]);
-    assert_eq!(inet_sum(&ps), 0xffff, "TCP checksum under next header 17");
+    assert_eq!(
+        frames::ones(&ps),
+        0xffff,
+        "TCP checksum under next header 17"
+    );
     let stray: Vec<usize> = (0..got.len())
         .filter(|&i| got[i] != f0[i] && ![20, 70, 71].contains(&i))
         .collect();
