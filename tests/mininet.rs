@@ -117,22 +117,18 @@ impl Bg {
     /// Waits until something listens on 127.0.0.1:PORT in `ns`.
     fn wait_listening(mut self, ns: &Netns) -> Bg {
         let want = format!("0100007F:{PORT:04X} 00000000:0000 0A");
-        let t0 = Instant::now();
-        loop {
-            let tcp = ns.exec(&["cat", "/proc/net/tcp"]);
-            if String::from_utf8_lossy(&tcp.stdout).contains(&want) {
-                return self;
-            }
-            if let Ok(Some(st)) = self.child.try_wait() {
-                panic!("the controller exited ({st}):\n{}", self.log());
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "the controller does not listen on {PORT}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let log = self.log.clone();
+        wait_child_listening(
+            &mut self.child,
+            &format!("the controller on {PORT}"),
+            Duration::from_secs(30),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+            || {
+                let tcp = ns.exec(&["cat", "/proc/net/tcp"]);
+                String::from_utf8_lossy(&tcp.stdout).contains(&want)
+            },
+        );
+        self
     }
 }
 

@@ -53,18 +53,14 @@ impl OsKen {
             .spawn()
             .expect("start os-ken");
         let mut k = OsKen { child, events, log };
-        let t0 = Instant::now();
-        while !tcp_listening(port) {
-            if let Ok(Some(st)) = k.child.try_wait() {
-                panic!("os-ken exited ({st}):\n{}", k.log());
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "os-ken does not listen on {port}:\n{}",
-                k.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = k.log.clone();
+        wait_child_listening(
+            &mut k.child,
+            &format!("os-ken on {port}"),
+            Duration::from_secs(20),
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+            || tcp_listening(port),
+        );
         k
     }
 

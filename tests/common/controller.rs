@@ -4,7 +4,10 @@
 //! tests running at once would share), and [`Controller::ctl`] asks it.
 //! And [`TwoHosts`], the smallest network for a learning controller.
 
-use super::{free_port, ofcontroller_bin, tcp_listening, unique, wait_for, Daemon, Netns};
+use super::{
+    free_port, ofcontroller_bin, tcp_listening, unique, wait_child_listening, wait_for, Daemon,
+    Netns,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -142,19 +145,16 @@ impl Controller {
 
     /// Waits until `listening()` (the test's check), failing if the
     /// controller exits or 20 s pass.
-    pub fn wait_listening(mut self, mut listening: impl FnMut() -> bool) -> Controller {
-        let t0 = Instant::now();
-        while !listening() {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                panic!("ofcontroller exited ({st}):\n{}", self.log());
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "ofcontroller does not listen:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    pub fn wait_listening(mut self, listening: impl FnMut() -> bool) -> Controller {
+        let log = self.log.clone();
+        let read = || std::fs::read_to_string(&log).unwrap_or_default();
+        wait_child_listening(
+            &mut self.child,
+            "ofcontroller",
+            Duration::from_secs(20),
+            read,
+            listening,
+        );
         self
     }
 

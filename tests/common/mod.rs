@@ -478,3 +478,23 @@ pub fn stop_child(mut c: Child, signal: i32) {
     let _ = c.kill();
     let _ = c.wait();
 }
+
+/// Waits until `listening()` (the caller's check: a port in /proc/net/tcp,
+/// a log line), failing with the program's `log()` if `child` exits first
+/// or `timeout` passes; `what` names the program in the failure.
+pub fn wait_child_listening(
+    child: &mut Child,
+    what: &str,
+    timeout: Duration,
+    log: impl Fn() -> String,
+    mut listening: impl FnMut() -> bool,
+) {
+    let t0 = Instant::now();
+    while !listening() {
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("{what} exited ({st}):\n{}", log());
+        }
+        assert!(t0.elapsed() < timeout, "{what} does not listen:\n{}", log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
