@@ -23,8 +23,6 @@ use openflow::types::{group_no, meter_no, port_no, NO_BUFFER};
 use openflow::{MultipartRequest, OfError};
 use std::io::Read;
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 // ---------------------------------------------------------------- wire
@@ -247,88 +245,11 @@ fn ofctl_flow(xid: u32, text: &str) -> Vec<u8> {
 
 // ------------------------------------------------------------- capture
 
-/// `tcpdump -i lo` on one TCP port into a pcap; stopped by PID. `-Z root`:
-/// tcpdump would otherwise drop to its own user before creating the file
-/// in our private temporary directory.
-struct Capture {
-    child: Option<Child>,
-    pub file: PathBuf,
-}
-
-impl Capture {
-    fn start(dir: &Path, name: &str, port: u16) -> Capture {
-        let file = dir.join(format!("{name}.pcap"));
-        let errfile = file.with_extension("tcpdump.err");
-        let err = std::fs::File::create(&errfile).expect("tcpdump stderr file");
-        let child = Command::new("tcpdump")
-            .args([
-                "-i", "lo", "-n", "-U", "-B", "16384", "-s", "0", "-Z", "root", "-w",
-            ])
-            .arg(&file)
-            .arg(format!("tcp port {port}"))
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .expect("start tcpdump");
-        wait_for("tcpdump to listen", Duration::from_secs(10), || {
-            std::fs::read_to_string(&errfile).is_ok_and(|s| s.contains("listening on"))
-        });
-        Capture {
-            child: Some(child),
-            file,
-        }
-    }
-
-    /// tcpdump's closing statistics (captured, dropped).
-    fn stats(&self) -> String {
-        std::fs::read_to_string(self.file.with_extension("tcpdump.err"))
-            .unwrap_or_default()
-            .lines()
-            .skip(1)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn stop(&mut self) {
-        if let Some(c) = self.child.take() {
-            // Without --immediate-mode (whose ring has one snaplen-sized
-            // slot per packet and drops under load) packets sit in a ring
-            // block until it fills or its 1 s timeout retires it, and a
-            // SIGINT loses the unretired block: wait out the timeout.
-            std::thread::sleep(Duration::from_millis(1500));
-            stop_child(c, libc::SIGINT);
-        }
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// tshark over a capture, decoding `port` as OpenFlow.
-fn tshark(file: &Path, port: u16, args: &[&str]) -> String {
-    let o = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(file)
-        .args(["-d", &format!("tcp.port=={port},openflow")])
-        .args(args)
-        .output()
-        .expect("run tshark");
-    assert!(
-        o.status.success(),
-        "tshark {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 /// Frame numbers (with their summary) that tshark flags as malformed or
 /// with an expert error, among those matching `filter`.
-fn bad_frames(file: &Path, port: u16, filter: &str) -> Vec<String> {
+fn bad_frames(cap: &OfCapture, filter: &str) -> Vec<String> {
     let f = format!("({filter}) && (_ws.malformed || _ws.expert.severity >= \"error\")");
-    tshark(file, port, &["-Y", &f])
+    cap.tshark_args(&["-Y", &f])
         .lines()
         .map(str::to_string)
         .filter(|l| !l.trim().is_empty())
@@ -336,21 +257,17 @@ fn bad_frames(file: &Path, port: u16, filter: &str) -> Vec<String> {
 }
 
 /// How many frames carry OpenFlow 1.3 messages, and how many messages.
-fn openflow_counts(file: &Path, port: u16, filter: &str) -> (usize, usize) {
-    let out = tshark(
-        file,
-        port,
-        &[
-            "-Y",
-            &format!("({filter}) && openflow_v4"),
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-            "-e",
-            "openflow_v4.type",
-        ],
-    );
+fn openflow_counts(cap: &OfCapture, filter: &str) -> (usize, usize) {
+    let out = cap.tshark_args(&[
+        "-Y",
+        &format!("({filter}) && openflow_v4"),
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "openflow_v4.type",
+    ]);
     let frames = out.lines().filter(|l| !l.trim().is_empty()).count();
     let msgs = out
         .lines()
@@ -874,7 +791,7 @@ fn malformed_messages_get_the_right_errors_and_the_session_goes_on() {
         .prefix("ofswitch-malformed")
         .tempdir()
         .expect("temp dir");
-    let mut cap = Capture::start(tmp.path(), "malformed", port);
+    let mut cap = OfCapture::start(tmp.path(), "malformed", port);
     let mut s = Session::open(port);
 
     // What must survive: two flows, a group and a meter.
@@ -1004,26 +921,22 @@ fn malformed_messages_get_the_right_errors_and_the_session_goes_on() {
     // switch (echo, barrier and multipart replies) must be clean.
     let from_switch = format!("tcp.srcport=={port}");
     let replies = format!("{from_switch} && !(openflow_v4.type == 1)");
-    let bad = bad_frames(&cap.file, port, &replies);
-    let (frames, msgs) = openflow_counts(&cap.file, port, &replies);
-    let fields = tshark(
-        &cap.file,
-        port,
-        &[
-            "-Y",
-            &format!("{from_switch} && openflow_v4.type == 1"),
-            "-T",
-            "fields",
-            "-E",
-            "occurrence=a",
-            "-e",
-            "openflow_v4.xid",
-            "-e",
-            "openflow_v4.error.type",
-            "-e",
-            "openflow_v4.error.code",
-        ],
-    );
+    let bad = bad_frames(&cap, &replies);
+    let (frames, msgs) = openflow_counts(&cap, &replies);
+    let fields = cap.tshark_args(&[
+        "-Y",
+        &format!("{from_switch} && openflow_v4.type == 1"),
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=a",
+        "-e",
+        "openflow_v4.xid",
+        "-e",
+        "openflow_v4.error.type",
+        "-e",
+        "openflow_v4.error.code",
+    ]);
     let mut seen: Vec<(u16, u16)> = Vec::new();
     let mut xids = std::collections::BTreeSet::new();
     let mut error_frames = 0;
@@ -1084,7 +997,7 @@ fn a_clean_session_reads_cleanly_in_wireshark() {
         .prefix("ofswitch-clean")
         .tempdir()
         .expect("temp dir");
-    let mut cap = Capture::start(tmp.path(), "clean", port);
+    let mut cap = OfCapture::start(tmp.path(), "clean", port);
     let mut s = Session::open(port);
     let mp = |b: MultipartRequestBody| Body::MultipartRequest(MultipartRequest::new(b));
     let mut xid = 10;
@@ -1199,9 +1112,9 @@ fn a_clean_session_reads_cleanly_in_wireshark() {
     drop(s);
     cap.stop();
 
-    let bad = bad_frames(&cap.file, port, "tcp");
-    let (frames, msgs) = openflow_counts(&cap.file, port, "tcp");
-    let expert = tshark(&cap.file, port, &["-q", "-z", "expert,error"]);
+    let bad = bad_frames(&cap, "tcp");
+    let (frames, msgs) = openflow_counts(&cap, "tcp");
+    let expert = cap.tshark_args(&["-q", "-z", "expert,error"]);
     eprintln!(
         "clean session: tshark read {frames} frames with {msgs} OpenFlow messages, {} flagged",
         bad.len()

@@ -16,7 +16,16 @@ pub fn require_capture_tools() -> bool {
 }
 
 /// A running `tcpdump -i lo -w FILE tcp port PORT`; stopped (SIGINT, by
-/// pid) by [`OfCapture::check`] or when dropped.
+/// pid) by [`OfCapture::stop`], [`OfCapture::check`] or when dropped.
+///
+/// Not `--immediate-mode`: its ring has one snaplen-sized slot per packet
+/// (about eight in the default buffer), so a burst of flow mods overflows
+/// it and tcpdump reports "N packets dropped by kernel" while the session
+/// itself lost nothing (a missing barrier reply once failed a Faucet test
+/// that way). The default ring with a 16 MiB buffer keeps every packet,
+/// at the price of a block that only retires after its 1 s timeout:
+/// [`OfCapture::stop`] waits it out. [`OfCapture::check`] fails on any
+/// drop, so a capture that missed packets is never read as the session.
 pub struct OfCapture {
     child: Option<Child>,
     pub pcap: PathBuf,
@@ -41,10 +50,12 @@ impl OfCapture {
         let pcap = dir.join(format!("{name}.pcap"));
         let err = dir.join(format!("{name}.tcpdump.txt"));
         let child = Command::new("tcpdump")
-            // Each packet handed over and written as it comes (without
-            // --immediate-mode the kernel delivers them in blocks, and a
-            // short session may still sit there when tcpdump is stopped).
-            .args(["-i", "lo", "-n", "--immediate-mode", "-U", "-s", "0", "-w"])
+            // -Z root: tcpdump would otherwise drop to its own user before
+            // creating the file in the test's private directory.
+            .args([
+                "-i", "lo", "-n", "-U", "-B", "16384", "-s", "0", "-Z", "root",
+            ])
+            .arg("-w")
             .arg(&pcap)
             .args(["tcp", "port", &port.to_string()])
             .stdout(Stdio::null())
@@ -72,34 +83,65 @@ impl OfCapture {
         cap
     }
 
-    fn stop(&mut self) {
+    /// Stops the capture (idempotent), once the ring's last block
+    /// retired: a SIGINT loses a block that has not.
+    pub fn stop(&mut self) {
         if let Some(c) = self.child.take() {
-            // The session's last segments (the close) a moment to arrive.
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(1500));
             super::stop_child(c, libc::SIGINT);
         }
     }
 
-    fn tshark(&self, filter: &str, fields: &[&str]) -> String {
+    /// tcpdump's closing statistics ("N packets captured, ..., M packets
+    /// dropped by kernel"), after [`OfCapture::stop`].
+    pub fn stats(&self) -> String {
+        std::fs::read_to_string(&self.err)
+            .unwrap_or_default()
+            .lines()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Packets the kernel dropped before tcpdump read them (None before
+    /// the capture stopped, or if tcpdump did not say).
+    pub fn dropped(&self) -> Option<u64> {
+        let err = std::fs::read_to_string(&self.err).ok()?;
+        err.lines()
+            .find_map(|l| l.strip_suffix(" packets dropped by kernel"))
+            .and_then(|n| n.trim().parse().ok())
+    }
+
+    /// Runs tshark over the capture, decoding the controller's port as
+    /// OpenFlow, with `args` (a display filter, fields...); its output.
+    pub fn tshark_args(&self, args: &[&str]) -> String {
         let decode = format!("tcp.port=={},openflow", self.port);
-        let mut cmd = Command::new("tshark");
-        cmd.arg("-r")
+        let out = Command::new("tshark")
+            .arg("-n")
+            .arg("-r")
             .arg(&self.pcap)
-            .args(["-d", &decode, "-Y", filter]);
-        if !fields.is_empty() {
-            cmd.args(["-T", "fields"]);
-            for f in fields {
-                cmd.args(["-e", f]);
-            }
-        }
-        let out = cmd.output().expect("run tshark");
+            .args(["-d", &decode])
+            .args(args)
+            .output()
+            .expect("run tshark");
         assert!(
             out.status.success(),
-            "tshark -r {} -Y {filter} failed: {}",
+            "tshark -r {} {args:?} failed: {}",
             self.pcap.display(),
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn tshark(&self, filter: &str, fields: &[&str]) -> String {
+        let mut args = vec!["-Y", filter];
+        if !fields.is_empty() {
+            args.extend(["-T", "fields"]);
+            for f in fields {
+                args.extend(["-e", f]);
+            }
+        }
+        self.tshark_args(&args)
     }
 
     /// Stops the capture (call it after the controller's session ended)
@@ -108,6 +150,13 @@ impl OfCapture {
     /// the pcap stays in the test's directory.
     pub fn check(mut self) -> OfSummary {
         self.stop();
+        assert_eq!(
+            self.dropped(),
+            Some(0),
+            "tcpdump did not keep the whole session ({}; {})",
+            self.stats(),
+            self.pcap.display()
+        );
         let malformed = self.tshark("_ws.malformed", &[]);
         assert!(
             malformed.trim().is_empty(),
