@@ -17,6 +17,7 @@
 #   (h) A Open vSwitch 3.1 userspace (one instance: two instances cannot run here at once),
 #       its VXLAN port routed through a second OVS bridge holding the underlay veth; B as (g)
 #   (i) A and B both the Linux kernel (vxlan device + Linux bridge)
+#   (n) as (f) over GRE (key 42): A and B both ofswitch
 #   B's underlay runs with tx checksum offload off in (g), (h) and (i) (the same B for all
 #   three): Open vSwitch's userspace tunnel drops VXLAN whose outer UDP checksum was left
 #   unfinished by veth's offload.
@@ -44,7 +45,8 @@
 #   --time SECS     seconds per iperf3 measurement (default 4)
 #   --flood-pps N   frames per second h3 offers in (k) (default 50000; 0: as fast as trafgen can)
 #   --only LIST     run only these setups, comma-separated: ours ours10k ovs bridge veth vxours
-#                   vxmix vxovs vxlinux flood (a to k in order; flood is j and k); not with --save
+#                   vxmix vxovs vxlinux flood pnet ovstso greours (a to n in order; flood is j
+#                   and k); not with --save
 # Prints one markdown table with the figures and ours/OVS, ours/bridge, ours/Linux VXLAN and
 # flood/no-flood ratios. A setup that fails prints an error row and the run goes on.
 # Everything it creates is named bd<pid>* and removed on exit (trap), also on failure or
@@ -259,8 +261,8 @@ offloads() {  # offloads on|off NS...: ethtool -K eth0 tx on|off (tx on restores
 }
 
 declare -A R  # R[setup,metric]
-RUNS=(ours ours10k ovs bridge veth vxours vxmix vxovs vxlinux flood pnet ovstso)  # (j) and (k) are one run
-SETUPS=(ours ours10k ovs bridge veth vxours vxmix vxovs vxlinux flood0 flood pnet ovstso)  # the table's rows
+RUNS=(ours ours10k ovs bridge veth vxours vxmix vxovs vxlinux flood pnet ovstso greours)  # (j) and (k) are one run
+SETUPS=(ours ours10k ovs bridge veth vxours vxmix vxovs vxlinux flood0 flood pnet ovstso greours)  # the table's rows
 if [ "$FLOOD_PPS" -gt 0 ]; then FLOOD_RATE="$(commas "$FLOOD_PPS")/s"; else FLOOD_RATE="trafgen's fastest"; fi
 if [ -n "$ONLY" ]; then
   only=",$ONLY,"; sel=()
@@ -282,14 +284,16 @@ declare -A NAME=(
   [flood]="(k) as (j), h3 flooding $FLOOD_RATE table misses"
   [pnet]="(l) ofswitch, NORMAL, ports through pnet_datalink (options:backend=pnet)"
   [ovstso]="(m) Open vSwitch 3.1 userspace, NORMAL, userspace-tso-enable=true"
+  [greours]="(n) GRE: ofswitch == ofswitch"
 )
 # Ratio rows: "A B" is A / B, labelled with SHORT.
-RATIOS=("ours ovs" "ours ovstso" "ours bridge" "ours10k ovs" "ours10k bridge" "vxmix vxovs" "vxmix vxlinux" "vxours vxlinux" "flood flood0" "ours pnet")
+RATIOS=("ours ovs" "ours ovstso" "ours bridge" "ours10k ovs" "ours10k bridge" "vxmix vxovs" "vxmix vxlinux" "vxours vxlinux" "greours vxlinux" "flood flood0" "ours pnet")
 declare -A SHORT=(
   [ours]="(a) ofswitch" [ours10k]="(b) ofswitch" [ovs]="(c) Open vSwitch 3.1 userspace" [bridge]="(d) Linux bridge"
   [vxours]="(f) VXLAN ofswitch == ofswitch" [vxmix]="(g) VXLAN ofswitch == Linux" [vxovs]="(h) VXLAN Open vSwitch == Linux"
   [vxlinux]="(i) VXLAN Linux == Linux" [flood0]="(j) no flood" [flood]="(k) packet-in flood"
   [pnet]="(l) ofswitch through pnet" [ovstso]="(m) Open vSwitch 3.1 userspace with userspace TSO"
+  [greours]="(n) GRE ofswitch == ofswitch"
 )
 declare -A ERR
 FLOOD_NOTE=
@@ -504,13 +508,14 @@ b_side() {
     ip netns exec "$1" ethtool -K ul0 tx off >/dev/null
 }
 
-# ours_vtep NAME HOSTNS HOST_CIDR PORT REMOTE: configures daemon NAME (already started in its
-# namespace): standalone bridge, host HOSTNS on PORT (add-netns-port), VXLAN port to REMOTE.
+# ours_vtep NAME HOSTNS HOST_CIDR PORT REMOTE [TYPE]: configures daemon NAME (already started in
+# its namespace): standalone bridge, host HOSTNS on PORT (add-netns-port), a tunnel port of TYPE
+# (vxlan, or gre) to REMOTE.
 ours_vtep() {
   ip netns add "$2" &&
     "$BIN" --state-dir "$WORK/state-$1" vsctl add-br "${P}br" -- set-fail-mode "${P}br" standalone \
       -- add-netns-port "${P}br" "$4" "$2" --ipaddress="$3" \
-      -- add-port "${P}br" "${P}vx" -- set interface "${P}vx" type=vxlan \
+      -- add-port "${P}br" "${P}vx" -- set interface "${P}vx" type="${6:-vxlan}" \
       options:remote_ip="$5" options:key="$VNI" >/dev/null || return 1
   for _ in $(seq 50); do ip -n "$2" link show eth0 >/dev/null 2>&1 && return 0; sleep 0.1; done
   echo "the daemon did not create $2's port" >&2; return 1
@@ -525,6 +530,18 @@ setup_vxours() {
     ours_vtep vxb "${P}xh2" "$NET.2/24" "${P}p2" "$UNET.1"; } 2>"$WORK/err" ||
     { ERR[vxours]="vsctl: $(tail -1 "$WORK/err")"; return 1; }
   measure vxours "${P}xh1" "${P}xh2"
+}
+
+# (n): the same as (f) over GRE (the hosts' MTU 1500 fits: 1538-byte outer packets).
+setup_greours() {
+  local a=${P}xa b=${P}xb
+  { ip netns add "$a" && ip netns add "$b" && underlay "$a" "$b"; } 2>"$WORK/err" ||
+    { ERR[greours]="ip: $(tail -1 "$WORK/err")"; return 1; }
+  start_daemon vxa "$a" && start_daemon vxb "$b" || { ERR[greours]="a daemon did not start"; return 1; }
+  { ours_vtep vxa "${P}xh1" "$NET.1/24" "${P}p1" "$UNET.2" gre &&
+    ours_vtep vxb "${P}xh2" "$NET.2/24" "${P}p2" "$UNET.1" gre; } 2>"$WORK/err" ||
+    { ERR[greours]="vsctl: $(tail -1 "$WORK/err")"; return 1; }
+  measure greours "${P}xh1" "${P}xh2"
 }
 
 setup_vxmix() {
@@ -741,6 +758,7 @@ for s in "${RUNS[@]}"; do
   flood) setup_flood; flood_down ;;
   pnet) setup_pnet; ours_down ;;
   ovstso) setup_ovstso; ovs_down ;;
+  greours) setup_greours; vx_down ;;
   esac
   for k in "${keys[@]}"; do [ -n "${ERR[$k]:-}" ] && log "$k: ERROR: ${ERR[$k]}"; done
 done

@@ -16,6 +16,7 @@ mod pki;
 #[path = "ports.rs"]
 mod ports;
 mod session;
+mod traffic;
 mod two_vlans;
 
 use std::path::{Path, PathBuf};
@@ -79,6 +80,8 @@ pub use pki::{require_pki, Identity, Pki};
 pub use ports::free_port;
 #[allow(unused_imports)]
 pub use session::Session;
+#[allow(unused_imports)]
+pub use traffic::{in_ns, iperf3, ns_name, Kill};
 #[allow(unused_imports)]
 pub use two_vlans::{two_vlans_policy, FourHosts};
 

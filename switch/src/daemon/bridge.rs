@@ -964,6 +964,7 @@ impl Bridge {
             .get("remote_ip")
             .and_then(|r| r.parse::<std::net::Ipv4Addr>().ok());
         let key = crate::datapath::gre::parse_key(opts.get("key").map(String::as_str));
+        let counters = self.counters(p.ofport);
         let attached = match (remote, key) {
             (None, _) => Err("options:remote_ip must be an IPv4 address".to_string()),
             (_, Err(e)) => Err(e),
@@ -977,18 +978,14 @@ impl Bridge {
                     p.ofport,
                     self.fwd.clone(),
                     &self.patches.threads,
+                    counters.clone(),
                 )
                 .map_err(|e| e.to_string()),
         };
         match attached {
-            Ok(sink) => self.tunnel_port_up(p, Arc::new(sink)),
+            Ok(sink) => self.deviceless_port_up(p, Arc::new(sink), true, None, counters),
             Err(e) => self.placeholder_port(p, Some(e)),
         }
-    }
-
-    /// Records a tunnel port (no device of its own) as up.
-    fn tunnel_port_up(&mut self, p: &model::Port, sink: Arc<dyn PortSink>) {
-        self.deviceless_port_up(p, sink, true, None);
     }
 
     /// Records a port with no device or receiver of its own (a tunnel, or
@@ -999,6 +996,7 @@ impl Bridge {
         sink: Arc<dyn PortSink>,
         up: bool,
         error: Option<String>,
+        counters: Arc<PortCounters>,
     ) {
         self.sinks.insert(p.ofport, sink);
         self.ports.insert(
@@ -1013,7 +1011,7 @@ impl Bridge {
             },
         );
         let mac = model::default_bridge_mac(&p.name);
-        self.port_up(p.ofport, &p.name, mac, up, error);
+        self.port_up_counted(p.ofport, &p.name, mac, up, error, counters);
     }
 
     /// A VXLAN tunnel on the daemon's shared UDP socket for its port.
@@ -1029,6 +1027,7 @@ impl Bridge {
             Some(Ok(n)) => Ok(n),
             Some(Err(_)) => Err("bad options:dst_port".to_string()),
         };
+        let counters = self.counters(p.ofport);
         let attached = match (remote, key, udp_port) {
             (None, _, _) => Err("options:remote_ip must be an IP address".to_string()),
             (_, Err(e), _) | (_, _, Err(e)) => Err(e),
@@ -1043,11 +1042,12 @@ impl Bridge {
                     p.ofport,
                     self.fwd.clone(),
                     &self.patches.threads,
+                    counters.clone(),
                 )
                 .map_err(|e| e.to_string()),
         };
         match attached {
-            Ok(sink) => self.tunnel_port_up(p, Arc::new(sink)),
+            Ok(sink) => self.deviceless_port_up(p, Arc::new(sink), true, None, counters),
             Err(e) => self.placeholder_port(p, Some(e)),
         }
     }
@@ -1156,7 +1156,8 @@ impl Bridge {
         if let Some(e) = &error {
             tracing::warn!("{}: port {}: {e}", self.name, p.name);
         }
-        self.deviceless_port_up(p, Arc::new(NullSink), up, error);
+        let counters = self.counters(p.ofport);
+        self.deviceless_port_up(p, Arc::new(NullSink), up, error, counters);
     }
 
     /// Brings ports, controllers and settings in line with `cfg`.

@@ -260,7 +260,14 @@ pub struct PortRx {
     out: Vec<Outcome>,
     /// Receive calls since the kernel's drop count was last read.
     calls: u32,
+    /// Full receive batches in a row, without a ring (see [`GROW_AFTER`]).
+    full_batches: u32,
 }
+
+/// A port without a receive ring gets one after this many full
+/// `recvmmsg` batches in a row: busy enough that a ring saves a system
+/// call per batch, while a quiet port keeps no ring memory (4 MiB).
+const GROW_AFTER: u32 = 8;
 
 /// How many receive calls pass between two reads of an AF_PACKET
 /// socket's drop counter (drops only happen under load, when calls are
@@ -284,6 +291,7 @@ impl PortRx {
             cache: MicroflowCache::default(),
             out: Vec::new(),
             calls: 0,
+            full_batches: 0,
         }
     }
 
@@ -333,15 +341,29 @@ impl RxSource for PortRx {
                 Device::Packet(s) => {
                     let s = s.clone();
                     let n = s.recv_batch(&mut scratch.batch)?;
-                    if n == 0 {
-                        break;
-                    }
+                    let full = n == crate::datapath::afpacket::RECV_BATCH;
                     for i in 0..n {
                         let (frame, o) = scratch.batch.frame(i);
                         self.forward(frame, o);
                     }
                     k += n;
-                    if n < crate::datapath::afpacket::RECV_BATCH {
+                    if !s.has_ring() {
+                        // Busy for a while: a ring, set up right after a
+                        // batch that emptied the queue (the kernel drops
+                        // what is queued then), or after a bound on a port
+                        // that never catches up.
+                        if full {
+                            self.full_batches += 1;
+                        }
+                        let busy = self.full_batches >= GROW_AFTER;
+                        if (busy && !full) || self.full_batches >= 8 * GROW_AFTER {
+                            s.grow_ring();
+                        }
+                        if !full {
+                            self.full_batches = 0;
+                        }
+                    }
+                    if !full {
                         break;
                     }
                 }

@@ -21,7 +21,7 @@
 //! [`PacketSocket`] for why two).
 
 use super::rxring::{self, RxRing};
-use super::sys;
+use super::sys::{self, check, setsockopt};
 use super::vnet::{to_complemented, RxOffload, VNET_HDR_LEN};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -66,38 +66,17 @@ struct AuxData {
 pub struct PacketSocket {
     /// Declared before `fd`: unmapped before the socket is closed. Behind a
     /// Mutex: one reader at a time (in practice always the one forwarding
-    /// thread that owns the port, so it is never contended).
-    ring: Option<std::sync::Mutex<RxRing>>,
+    /// thread that owns the port, so it is never contended). Set once the
+    /// port gets busy ([`PacketSocket::grow_ring`]): a quiet port costs no
+    /// ring memory.
+    ring: std::sync::OnceLock<std::sync::Mutex<RxRing>>,
+    /// Whether a ring may still be tried (cleared when the kernel refused
+    /// one).
+    ring_allowed: std::sync::atomic::AtomicBool,
     fd: OwnedFd,
     tx: OwnedFd,
     name: String,
     ifindex: i32,
-}
-
-pub(super) fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
-    if rc < 0 {
-        let e = io::Error::last_os_error();
-        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
-    }
-    Ok(())
-}
-
-pub(super) fn setsockopt<T>(
-    fd: &OwnedFd,
-    level: libc::c_int,
-    opt: libc::c_int,
-    v: &T,
-) -> libc::c_int {
-    // SAFETY: `v` points to a live value of the size passed.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            opt,
-            (v as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    }
 }
 
 /// A fresh `AF_PACKET` raw socket, non-blocking. Protocol 0: it receives
@@ -147,14 +126,9 @@ fn bind(fd: &OwnedFd, ifindex: i32, protocol: u16, name: &str) -> io::Result<()>
 
 impl PacketSocket {
     /// Opens the interface `name` (which must exist), in promiscuous mode.
-    /// Needs CAP_NET_RAW.
+    /// Needs CAP_NET_RAW. Frames are received with `recvmmsg` until the
+    /// port gets busy and its owner calls [`PacketSocket::grow_ring`].
     pub fn open(name: &str) -> io::Result<PacketSocket> {
-        PacketSocket::open_with(name, true)
-    }
-
-    /// As [`PacketSocket::open`]; `ring`: receive through a ring (else
-    /// with `recvmmsg` only, as when the ring cannot be set up).
-    fn open_with(name: &str, ring: bool) -> io::Result<PacketSocket> {
         sys::check_name(name)?;
         let cname = std::ffi::CString::new(name)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in name"))?;
@@ -189,20 +163,6 @@ impl PacketSocket {
         // three of them; a frame that finds it full is lost (TCP then
         // retransmits).
         set_buffer(&fd, libc::SO_RCVBUFFORCE, libc::SO_RCVBUF);
-        // The receive ring (after PACKET_VNET_HDR, which the kernel refuses
-        // once a ring exists). Without it the socket still works, slower.
-        let ring = if ring {
-            match RxRing::attach(&fd) {
-                Ok(r) => Some(std::sync::Mutex::new(r)),
-                Err(e) => {
-                    // Start again on a socket that never had a ring.
-                    tracing::warn!("{name}: no receive ring ({e}); receiving with recvmmsg");
-                    return PacketSocket::open_with(name, false);
-                }
-            }
-        } else {
-            None
-        };
         bind(&fd, ifindex, ETH_P_ALL, name)?;
         // SAFETY: an all-zero packet_mreq is valid to fill in.
         let mut mreq: libc::packet_mreq = unsafe { std::mem::zeroed() };
@@ -223,7 +183,8 @@ impl PacketSocket {
         bind(&tx, ifindex, 0, name)?;
         let _ = sys::set_up(name, true);
         Ok(PacketSocket {
-            ring,
+            ring: std::sync::OnceLock::new(),
+            ring_allowed: std::sync::atomic::AtomicBool::new(true),
             fd,
             tx,
             name: name.to_string(),
@@ -272,7 +233,7 @@ impl PacketSocket {
     /// already complemented, see super::vnet). Returns how many; 0 when
     /// none is waiting.
     pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
-        match &self.ring {
+        match self.ring.get() {
             Some(ring) => match ring.lock() {
                 Ok(mut ring) => batch.take_from_ring(&mut ring, &self.fd),
                 Err(_) => Err(io::Error::other("receive ring lock poisoned")),
@@ -283,7 +244,39 @@ impl PacketSocket {
 
     /// Whether frames come through a shared ring (else `recvmmsg`).
     pub fn has_ring(&self) -> bool {
-        self.ring.is_some()
+        self.ring.get().is_some()
+    }
+
+    /// Gives the socket its receive ring (the port is busy: from now on
+    /// frames cost no system call while they keep coming). The kernel
+    /// discards what is still on the socket's queue when it sets the ring
+    /// up, so call it right after a receive that emptied the queue (what
+    /// arrives in between is lost: a frame or two, once in a port's life).
+    /// A socket the kernel refuses a ring goes on with `recvmmsg` (logged
+    /// once). Returns whether the socket has a ring.
+    pub fn grow_ring(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.has_ring() {
+            return true;
+        }
+        if !self.ring_allowed.load(Relaxed) {
+            return false;
+        }
+        match RxRing::attach(&self.fd) {
+            Ok(r) => {
+                let _ = self.ring.set(std::sync::Mutex::new(r));
+                tracing::debug!("{}: busy, now receiving through a ring", self.name);
+                true
+            }
+            Err(e) => {
+                self.ring_allowed.store(false, Relaxed);
+                tracing::warn!(
+                    "{}: no receive ring ({e}); receiving with recvmmsg",
+                    self.name
+                );
+                false
+            }
+        }
     }
 
     /// Sends one frame with its offload header, without blocking; a full
@@ -630,9 +623,10 @@ mod tests {
     }
 
     /// Frames cross a veth pair as sent, in order, with and without the
-    /// receive ring: a small one, an 802.1Q-tagged one (the kernel strips
-    /// the tag, we put it back), one too large for a ring slot (it comes
-    /// through the socket's queue), a small one again.
+    /// receive ring (grown on the open socket): a small one, an
+    /// 802.1Q-tagged one (the kernel strips the tag, we put it back), one
+    /// too large for a ring slot (it comes through the socket's queue), a
+    /// small one again.
     #[test]
     fn frames_arrive_whole_and_in_order_with_and_without_the_ring() {
         if !have_root() {
@@ -648,8 +642,13 @@ mod tests {
                 "link", "add", &a, "mtu", "9000", "type", "veth", "peer", "name", &b, "mtu", "9000"
             ]));
             let _guard = IpOnDrop::new(&["link", "del", &a]);
-            let sa = PacketSocket::open_with(&a, ring).expect("open a");
-            let sb = PacketSocket::open_with(&b, false).expect("open b");
+            let sa = PacketSocket::open(&a).expect("open a");
+            let sb = PacketSocket::open(&b).expect("open b");
+            assert!(!sa.has_ring(), "no ring until the port is busy");
+            if ring {
+                // Grown on a bound, running socket.
+                assert!(sa.grow_ring());
+            }
             assert_eq!(sa.has_ring(), ring);
             assert!(ip(&["link", "set", &a, "up"]) && ip(&["link", "set", &b, "up"]));
             // Frames sent before the kernel has seen the carrier are dropped.

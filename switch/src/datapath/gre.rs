@@ -6,20 +6,32 @@
 //! `tunnel_id` with `key=flow`) out.
 //!
 //! A raw socket receives every GRE packet of the namespace: a datagram
-//! belongs to the port whose `remote_ip` sent it and whose key matches.
-//! As for VXLAN, frames leave finished (checksums, TSO cut in software)
-//! and unfinished inner checksums from a local tunnel end are finished on
-//! the way in.
+//! belongs to the port whose `remote_ip` sent it and whose key matches
+//! (found through a snapshot published when ports come and go, no lock
+//! per packet). Raw sockets have no GSO, so frames leave finished
+//! (checksums, TSO cut in software), but batched: the segments are
+//! written straight into the forwarding thread's send batch and leave
+//! with one `sendmmsg` per batch. Packets are received with `recvmmsg`,
+//! and the TCP segments of one connection are joined back into a
+//! super-segment for the receiving port ([`super::tcp_join`]), as for
+//! VXLAN; unfinished inner checksums from a local tunnel end are finished
+//! on the way in (or joined and left to offload).
 
 use super::forward::{Forwarder, PortSink};
+use super::mmsg::{self, RecvMmsg};
+use super::tcp_join::{self, TcpJoiner};
+use super::txbatch::{self, Dest};
 use super::vnet;
 use super::vxlan::TunnelKey;
 use super::workers::{ForwardingThreads, RxRegistration, RxSource, Scratch};
+use crate::pipeline::ports::PortCounters;
 use crate::pipeline::{MicroflowCache, PacketMeta};
+use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 const IPPROTO_GRE: libc::c_int = 47;
@@ -49,7 +61,21 @@ struct Endpoint {
 
 struct Shared {
     fd: OwnedFd,
+    /// The ports by name (changed under the registry's lock) ...
     endpoints: Mutex<HashMap<String, Endpoint>>,
+    /// ... and as the receive side reads them: by remote address.
+    by_remote: ArcSwap<HashMap<Ipv4Addr, Vec<Endpoint>>>,
+}
+
+impl Shared {
+    /// Publishes the endpoints for the receive side.
+    fn publish(&self, eps: &HashMap<String, Endpoint>) {
+        let mut by_remote: HashMap<Ipv4Addr, Vec<Endpoint>> = HashMap::new();
+        for e in eps.values() {
+            by_remote.entry(e.remote).or_default().push(e.clone());
+        }
+        self.by_remote.store(Arc::new(by_remote));
+    }
 }
 
 /// The daemon's GRE socket; opened with the first GRE port.
@@ -59,6 +85,9 @@ pub struct GreRegistry {
 }
 
 impl GreRegistry {
+    /// Adds GRE port `name`; returns its sink, which counts refused sends
+    /// in `counters`.
+    #[allow(clippy::too_many_arguments)]
     pub fn attach(
         &self,
         name: &str,
@@ -67,6 +96,7 @@ impl GreRegistry {
         ofport: u32,
         fwd: Arc<Forwarder>,
         threads: &ForwardingThreads,
+        counters: Arc<PortCounters>,
     ) -> io::Result<GreSink> {
         let mut slot = self
             .shared
@@ -78,6 +108,7 @@ impl GreRegistry {
                 s: s.clone(),
                 caches: HashMap::new(),
                 out: Vec::new(),
+                batch: RecvMmsg::new(),
             }));
             *slot = Some((s, rx));
         }
@@ -94,11 +125,15 @@ impl GreRegistry {
                     fwd,
                 },
             );
+            s.publish(&eps);
         }
+        // Raw sockets take no UDP GSO: one datagram per message.
+        let no_gso = Arc::new(AtomicBool::new(false));
         Ok(GreSink {
             shared: s.clone(),
-            remote,
+            dest: Dest::new(SocketAddr::new(IpAddr::V4(remote), 0), no_gso),
             key,
+            counters,
         })
     }
 
@@ -111,7 +146,9 @@ impl GreRegistry {
                 .endpoints
                 .lock()
                 .map(|mut eps| {
-                    eps.remove(name);
+                    if eps.remove(name).is_some() {
+                        s.publish(&eps);
+                    }
                     eps.is_empty()
                 })
                 .unwrap_or(false),
@@ -142,6 +179,7 @@ fn open() -> io::Result<Shared> {
     Ok(Shared {
         fd,
         endpoints: Mutex::new(HashMap::new()),
+        by_remote: ArcSwap::from_pointee(HashMap::new()),
     })
 }
 
@@ -176,16 +214,28 @@ pub fn decap(pkt: &[u8]) -> Option<(Ipv4Addr, Option<u32>, &[u8])> {
     (inner.len() >= 14).then_some((src, key, inner))
 }
 
-/// The GRE header for an Ethernet payload, with `key` if any.
-pub fn header(key: Option<u32>) -> Vec<u8> {
-    let mut h = Vec::with_capacity(8);
+/// The GRE header for an Ethernet payload, with `key` if any: 4 or 8
+/// bytes.
+pub fn header(key: Option<u32>) -> GreHeader {
+    let mut h = GreHeader([0; 8], 4);
     let flags = if key.is_some() { F_KEY } else { 0 };
-    h.extend_from_slice(&flags.to_be_bytes());
-    h.extend_from_slice(&PROTO_TEB.to_be_bytes());
+    h.0[..2].copy_from_slice(&flags.to_be_bytes());
+    h.0[2..4].copy_from_slice(&PROTO_TEB.to_be_bytes());
     if let Some(k) = key {
-        h.extend_from_slice(&k.to_be_bytes());
+        h.0[4..].copy_from_slice(&k.to_be_bytes());
+        h.1 = 8;
     }
     h
+}
+
+/// A GRE header's bytes and length.
+pub struct GreHeader([u8; 8], usize);
+
+impl std::ops::Deref for GreHeader {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0[..self.1]
+    }
 }
 
 /// The receiving side of the GRE socket, on a forwarding thread.
@@ -193,6 +243,34 @@ struct GreRx {
     s: Arc<Shared>,
     caches: HashMap<u32, MicroflowCache>,
     out: Vec<crate::pipeline::Outcome>,
+    batch: RecvMmsg,
+}
+
+/// The port a packet from `src` with `key` belongs to.
+fn endpoint(
+    eps: &HashMap<Ipv4Addr, Vec<Endpoint>>,
+    src: Ipv4Addr,
+    key: Option<u32>,
+) -> Option<&Endpoint> {
+    eps.get(&src)?.iter().find(|e| match (e.key, key) {
+        (None, None) => true,
+        (Some(TunnelKey::Flow), _) => true,
+        (Some(TunnelKey::Fixed(a)), Some(b)) => a == b,
+        _ => false,
+    })
+}
+
+/// Where a decapsulated frame came from: its port and key.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    ep: &'a Endpoint,
+    key: Option<u32>,
+}
+
+impl PartialEq for Source<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        std::ptr::eq(self.ep, o.ep) && self.key == o.key
+    }
 }
 
 impl RxSource for GreRx {
@@ -204,68 +282,42 @@ impl RxSource for GreRx {
         "GRE socket"
     }
 
-    fn receive(&mut self, scratch: &mut Scratch, budget: usize) -> io::Result<usize> {
-        let buf = &mut scratch.buf;
-        let mut k = 0;
-        while k < budget {
-            // SAFETY: recv(2) into a live buffer of the given length.
-            let n = unsafe {
-                libc::recv(
-                    self.s.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::WouldBlock {
-                    break;
-                }
-                return Err(e);
-            }
-            k += 1;
-            let Some((src, key, inner)) = decap(&buf[..n as usize]) else {
-                continue;
-            };
-            let ep = self.s.endpoints.lock().ok().and_then(|eps| {
-                eps.values()
-                    .find(|e| {
-                        e.remote == src
-                            && match (e.key, key) {
-                                (None, None) => true,
-                                (Some(TunnelKey::Flow), _) => true,
-                                (Some(TunnelKey::Fixed(a)), Some(b)) => a == b,
-                                _ => false,
-                            }
-                    })
-                    .cloned()
-            });
-            let Some(ep) = ep else {
-                continue;
-            };
+    fn receive(&mut self, _scratch: &mut Scratch, budget: usize) -> io::Result<usize> {
+        let want = budget.min(mmsg::RECV_MSGS);
+        let n = self.batch.recv(self.s.fd.as_raw_fd(), want)?;
+        let eps = self.s.by_remote.load();
+        let (caches, out) = (&mut self.caches, &mut self.out);
+        let mut forward = |src: Source<'_>, (frame, offload): tcp_join::Joined| {
             let meta = PacketMeta {
-                in_port: ep.ofport,
-                in_phy_port: ep.ofport,
-                tunnel_id: u64::from(key.unwrap_or(0)),
+                in_port: src.ep.ofport,
+                in_phy_port: src.ep.ofport,
+                tunnel_id: u64::from(src.key.unwrap_or(0)),
             };
-            let mut frame = inner.to_vec();
-            crate::packet::finish_if_partial(&mut frame);
-            let cache = self.caches.entry(ep.ofport).or_default();
-            let out = &mut self.out;
-            vnet::with_rx(vnet::RxOffload::default(), || {
-                ep.fwd.handle(cache, meta, frame, out)
-            });
+            let cache = caches.entry(src.ep.ofport).or_default();
+            vnet::with_rx(offload, || src.ep.fwd.handle(cache, meta, frame, out));
+        };
+        let mut joiner = TcpJoiner::default();
+        for i in 0..n {
+            let Some((src, key, inner)) = decap(self.batch.data(i)) else {
+                continue;
+            };
+            let Some(ep) = endpoint(&eps, src, key) else {
+                continue;
+            };
+            joiner.push(Source { ep, key }, inner, &mut forward);
         }
-        Ok(k)
+        joiner.flush(&mut forward);
+        Ok(n)
     }
 }
 
 /// Sends into one GRE tunnel.
 pub struct GreSink {
     shared: Arc<Shared>,
-    remote: Ipv4Addr,
+    /// The remote end (the raw socket takes no port).
+    dest: Dest,
     key: Option<TunnelKey>,
+    counters: Arc<PortCounters>,
 }
 
 impl PortSink for GreSink {
@@ -275,29 +327,14 @@ impl PortSink for GreSink {
             Some(TunnelKey::Fixed(k)) => Some(k),
             Some(TunnelKey::Flow) => Some(tunnel_id as u32),
         };
-        // SAFETY: an all-zero sockaddr_in is valid to fill in.
-        let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-        sin.sin_family = libc::AF_INET as libc::sa_family_t;
-        sin.sin_addr.s_addr = u32::from_ne_bytes(self.remote.octets());
-        for seg in vnet::finished_segments(frame, vnet::current()) {
-            let mut d = header(key);
-            d.extend_from_slice(&seg);
-            // SAFETY: sendto(2) from a live buffer to a valid sockaddr_in.
-            let n = unsafe {
-                libc::sendto(
-                    self.shared.fd.as_raw_fd(),
-                    d.as_ptr().cast(),
-                    d.len(),
-                    0,
-                    (&sin as *const libc::sockaddr_in).cast(),
-                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                )
-            };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
+        let hdr = header(key);
+        let o = vnet::current();
+        txbatch::queue_datagrams(
+            self.shared.fd.as_raw_fd(),
+            &self.dest,
+            &self.counters,
+            |out| vnet::append_finished_segments(frame, o, &hdr, out),
+        )
     }
 }
 
@@ -310,7 +347,7 @@ mod tests {
         let mut pkt = vec![
             0x45, 0, 0, 0, 0, 0, 0, 0, 64, 47, 0, 0, 10, 0, 0, 2, 10, 0, 0, 1,
         ];
-        pkt.extend(header(Some(42)));
+        pkt.extend_from_slice(&header(Some(42)));
         pkt.extend([0xab; 60]);
         let (src, key, inner) = decap(&pkt).expect("gre");
         assert_eq!(
@@ -318,7 +355,7 @@ mod tests {
             (Ipv4Addr::new(10, 0, 0, 2), Some(42), 60)
         );
         let mut nokey = pkt[..20].to_vec();
-        nokey.extend(header(None));
+        nokey.extend_from_slice(&header(None));
         nokey.extend([0xab; 60]);
         assert_eq!(decap(&nokey).map(|d| d.1), Some(None));
         let mut ip_in_gre = nokey.clone();

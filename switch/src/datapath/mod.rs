@@ -12,7 +12,9 @@
 //! - [`forward`]: receive a frame on a port, run it through the published
 //!   pipeline with a per-port microflow cache, send the outputs, pass the
 //!   packet-ins to the control plane.
-//! - [`vxlan`]: VXLAN tunnel ports over the kernel's UDP stack.
+//! - [`vxlan`]: VXLAN tunnel ports over the kernel's UDP stack, with UDP
+//!   GSO and GRO; [`mmsg`]: their batched receive; [`tcp_join`]: the
+//!   software GRO that joins decapsulated TCP segments back together.
 //! - [`gre`]: GRE (Ethernet, "gretap") tunnel ports over a raw IPv4 socket.
 //! - [`workers`]: the forwarding threads that wait on every port's
 //!   descriptor and drain them in batches; [`txbatch`]: their batched sends.
@@ -22,10 +24,12 @@
 pub mod afpacket;
 pub mod forward;
 pub mod gre;
+pub mod mmsg;
 pub mod pnet;
 pub mod rxring;
 pub mod sys;
 pub mod tap;
+pub mod tcp_join;
 #[cfg(test)]
 mod test_support;
 pub mod txbatch;

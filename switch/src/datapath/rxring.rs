@@ -22,7 +22,7 @@
 //! but it wakes the reader only when a block is full or times out (1 ms at
 //! best), which a switch cannot add to every quiet flow's latency.
 
-use super::afpacket::{check, setsockopt};
+use super::sys::{check, setsockopt};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};

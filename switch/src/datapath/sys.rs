@@ -290,6 +290,30 @@ pub fn take_socket_error(fd: std::os::fd::RawFd) -> Option<io::Error> {
     (rc == 0 && err != 0).then(|| io::Error::from_raw_os_error(err))
 }
 
+/// An error for a failed call (`rc < 0`) naming `what`, with the
+/// kernel's reason.
+pub fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
+    if rc < 0 {
+        let e = io::Error::last_os_error();
+        return Err(io::Error::new(e.kind(), format!("{what}: {e}")));
+    }
+    Ok(())
+}
+
+/// setsockopt(2) of a plain value; the raw return code.
+pub fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, opt: libc::c_int, v: &T) -> libc::c_int {
+    // SAFETY: `v` points to a live value of the size passed.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            opt,
+            (v as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,17 +1,24 @@
 //! Batched transmission for the forwarding threads: frames for `AF_PACKET`
-//! ports are queued while a thread works through a receive batch and sent
-//! with one `sendmmsg(2)` per port when it has finished ([`flush`]).
+//! ports and datagrams for tunnel sockets are queued while a thread works
+//! through a receive batch and sent with one `sendmmsg(2)` per descriptor
+//! when it has finished ([`flush`]).
 //!
 //! Frames are copied into one per-thread arena (with their
-//! `virtio_net_hdr` in front), so the pipeline's buffers are free at once.
-//! A frame the kernel refuses at flush time is counted in the port's
-//! `tx_dropped`, like a refused immediate send. Threads that did not call
-//! [`enable`] (the control plane sending a PACKET_OUT, tests) send at once.
+//! `virtio_net_hdr` in front), so the pipeline's buffers are free at once;
+//! a tunnel writes its encapsulated segments straight into the arena
+//! ([`queue_datagrams`]). A datagram message carries its destination and,
+//! when it holds several datagrams of one size, a `UDP_SEGMENT` size: the
+//! kernel cuts it (UDP GSO), one send for a whole TSO frame. A frame the
+//! kernel refuses at flush time is counted in the port's `tx_dropped`,
+//! like a refused immediate send. Threads that did not call [`enable`]
+//! (the control plane sending a PACKET_OUT, tests) send at once.
 
 use crate::pipeline::ports::PortCounters;
 use std::cell::RefCell;
+use std::io;
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Frames queued for one thread before a flush is forced.
@@ -20,12 +27,79 @@ const MAX_QUEUED: usize = 256;
 const MAX_ARENA: usize = 1 << 20;
 /// Frames per sendmmsg call.
 const CHUNK: usize = 64;
+/// Bytes in one UDP GSO send: the UDP length field's 65,535 less the UDP
+/// and IPv6 headers, rounded down.
+const MAX_GSO_BYTES: usize = 65_000;
+/// Datagrams in one UDP GSO send (the kernel's `UDP_MAX_SEGMENTS`).
+const MAX_GSO_SEGMENTS: usize = 64;
+/// `UDP_SEGMENT`, from `linux/udp.h`.
+const UDP_SEGMENT: libc::c_int = 103;
+
+/// Where a datagram goes, in the socket's own address family, and whether
+/// the kernel took UDP GSO on that socket (cleared when it refuses it, as
+/// it does on a route whose device has no checksum offload).
+#[derive(Clone)]
+pub struct Dest {
+    addr: libc::sockaddr_storage,
+    len: libc::socklen_t,
+    gso_ok: Arc<AtomicBool>,
+}
+
+impl Dest {
+    pub fn new(to: SocketAddr, gso_ok: Arc<AtomicBool>) -> Dest {
+        // SAFETY: an all-zero sockaddr_storage is valid to fill in.
+        let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let len = match to {
+            SocketAddr::V4(v4) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: v4.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(v4.ip().octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_in fits in sockaddr_storage.
+                unsafe { std::ptr::write((&mut addr as *mut libc::sockaddr_storage).cast(), sin) };
+                std::mem::size_of::<libc::sockaddr_in>()
+            }
+            SocketAddr::V6(v6) => {
+                let sin6 = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: v6.port().to_be(),
+                    sin6_flowinfo: v6.flowinfo(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: v6.ip().octets(),
+                    },
+                    sin6_scope_id: v6.scope_id(),
+                };
+                // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+                unsafe { std::ptr::write((&mut addr as *mut libc::sockaddr_storage).cast(), sin6) };
+                std::mem::size_of::<libc::sockaddr_in6>()
+            }
+        };
+        Dest {
+            addr,
+            len: len as libc::socklen_t,
+            gso_ok,
+        }
+    }
+
+    /// Whether sends may ask for UDP GSO.
+    pub fn gso(&self) -> bool {
+        self.gso_ok.load(Relaxed)
+    }
+}
 
 struct Entry {
     fd: RawFd,
     start: usize,
     len: usize,
     counters: Arc<PortCounters>,
+    /// For a datagram socket: the destination, and the size of each
+    /// datagram in the message when it holds several (0: one).
+    dest: Option<Box<Dest>>,
+    segment: u16,
 }
 
 #[derive(Default)]
@@ -57,8 +131,10 @@ pub fn queue(fd: RawFd, hdr: &[u8], frame: &[u8], counters: &Arc<PortCounters>) 
             start,
             len: hdr.len() + frame.len(),
             counters: counters.clone(),
+            dest: None,
+            segment: 0,
         });
-        Some(batch.entries.len() >= MAX_QUEUED || batch.arena.len() >= MAX_ARENA)
+        Some(batch.is_full())
     });
     match full {
         None => false,
@@ -69,6 +145,147 @@ pub fn queue(fd: RawFd, hdr: &[u8], frame: &[u8], counters: &Arc<PortCounters>) 
             true
         }
     }
+}
+
+/// Sends datagrams to `dest` on UDP socket `fd`: `fill` appends them to a
+/// buffer back to back and returns the size of each but the last (which
+/// may be shorter), e.g. the segments of a TSO frame, each encapsulated.
+/// On a forwarding thread they are queued, several to a message with
+/// `UDP_SEGMENT`; elsewhere they are sent at once.
+pub fn queue_datagrams(
+    fd: RawFd,
+    dest: &Dest,
+    counters: &Arc<PortCounters>,
+    fill: impl FnOnce(&mut Vec<u8>) -> usize,
+) -> io::Result<()> {
+    let mut fill = Some(fill);
+    let full = BATCH.with(|b| {
+        let mut b = b.borrow_mut();
+        let batch = b.as_mut()?;
+        let start = batch.arena.len();
+        let stride = (fill.take()?)(&mut batch.arena);
+        let end = batch.arena.len();
+        for (at, len, segment) in messages(start, end, stride, dest.gso()) {
+            batch.entries.push(Entry {
+                fd,
+                start: at,
+                len,
+                counters: counters.clone(),
+                dest: Some(Box::new(dest.clone())),
+                segment,
+            });
+        }
+        Some(batch.is_full())
+    });
+    match (full, fill) {
+        (Some(full), _) => {
+            if full {
+                flush();
+            }
+            Ok(())
+        }
+        (None, Some(fill)) => {
+            let mut buf = Vec::new();
+            let stride = fill(&mut buf);
+            for (at, len, segment) in messages(0, buf.len(), stride, dest.gso()) {
+                send_one(fd, &buf[at..at + len], dest, segment)?;
+            }
+            Ok(())
+        }
+        (None, None) => Ok(()),
+    }
+}
+
+/// How `start..end`, datagrams of `stride` bytes (the last maybe
+/// shorter), goes out: (offset, length, UDP_SEGMENT size or 0) per
+/// message, as many datagrams to a message as UDP GSO takes.
+fn messages(
+    start: usize,
+    end: usize,
+    stride: usize,
+    gso: bool,
+) -> impl Iterator<Item = (usize, usize, u16)> {
+    let total = end - start;
+    let stride = if stride == 0 { total.max(1) } else { stride };
+    let per_msg = if gso && stride <= usize::from(u16::MAX) {
+        (MAX_GSO_BYTES / stride).clamp(1, MAX_GSO_SEGMENTS)
+    } else {
+        1
+    };
+    let step = stride * per_msg;
+    (start..end).step_by(step.max(1)).map(move |at| {
+        let len = step.min(end - at);
+        let segment = if len > stride { stride as u16 } else { 0 };
+        (at, len, segment)
+    })
+}
+
+impl Batch {
+    fn is_full(&self) -> bool {
+        self.entries.len() >= MAX_QUEUED || self.arena.len() >= MAX_ARENA
+    }
+}
+
+/// The control message of a UDP GSO send: `UDP_SEGMENT` with its size.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+struct SegmentCmsg([u8; 24]);
+
+impl SegmentCmsg {
+    fn new(segment: u16) -> (SegmentCmsg, usize) {
+        let mut c = SegmentCmsg([0; 24]);
+        // SAFETY: CMSG_LEN / CMSG_SPACE are pure arithmetic.
+        let (len, space) = unsafe { (libc::CMSG_LEN(2) as usize, libc::CMSG_SPACE(2) as usize) };
+        let hdr = libc::cmsghdr {
+            cmsg_len: len as _,
+            cmsg_level: libc::SOL_UDP,
+            cmsg_type: UDP_SEGMENT,
+        };
+        // SAFETY: a cmsghdr fits at the start of the aligned 24 bytes.
+        unsafe { std::ptr::write_unaligned(c.0.as_mut_ptr().cast(), hdr) };
+        let data = std::mem::size_of::<libc::cmsghdr>();
+        c.0[data..data + 2].copy_from_slice(&segment.to_ne_bytes());
+        (c, space)
+    }
+}
+
+/// sendmsg of one datagram message (no batching).
+fn send_one(fd: RawFd, bytes: &[u8], dest: &Dest, segment: u16) -> io::Result<()> {
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    let (mut cmsg, space) = SegmentCmsg::new(segment);
+    // SAFETY: an all-zero msghdr is valid to fill in.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_name = (&dest.addr as *const libc::sockaddr_storage) as *mut libc::c_void;
+    msg.msg_namelen = dest.len;
+    if segment > 0 {
+        msg.msg_control = cmsg.0.as_mut_ptr().cast();
+        msg.msg_controllen = space as _;
+    }
+    // SAFETY: sendmsg(2) from buffers that live through the call.
+    let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT) };
+    if n >= 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if segment > 0 && gso_refused(&e) {
+        dest.gso_ok.store(false, Relaxed);
+        for d in bytes.chunks(usize::from(segment)) {
+            send_one(fd, d, dest, 0)?;
+        }
+        return Ok(());
+    }
+    Err(e)
+}
+
+/// Whether a send failed because the route cannot take UDP GSO (no
+/// checksum offload on its device: EIO) rather than for its datagrams.
+fn gso_refused(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::EINVAL))
 }
 
 /// Sends everything queued on this thread.
@@ -98,32 +315,45 @@ pub fn flush() {
     });
 }
 
-/// sendmmsg for one port, chunk by chunk; a frame the kernel refuses is
-/// counted and skipped.
+/// sendmmsg for one descriptor, chunk by chunk; a frame the kernel
+/// refuses is counted and skipped (a GSO message the route cannot take
+/// is sent again datagram by datagram).
 fn send_all(fd: RawFd, arena: &[u8], entries: &[Entry]) {
     let mut iovs: Vec<libc::iovec> = Vec::with_capacity(CHUNK);
-    // SAFETY: an all-zero mmsghdr is valid to fill in.
+    let mut cmsgs: Vec<SegmentCmsg> = Vec::with_capacity(CHUNK);
     let mut msgs: Vec<libc::mmsghdr> = Vec::with_capacity(CHUNK);
     let mut done = 0;
     while done < entries.len() {
         let chunk = &entries[done..(done + CHUNK).min(entries.len())];
         iovs.clear();
+        cmsgs.clear();
         for e in chunk {
             iovs.push(libc::iovec {
                 iov_base: arena[e.start..].as_ptr() as *mut libc::c_void,
                 iov_len: e.len,
             });
+            cmsgs.push(SegmentCmsg::new(e.segment).0);
         }
         msgs.clear();
-        for iov in iovs.iter_mut() {
+        for (i, e) in chunk.iter().enumerate() {
             // SAFETY: an all-zero mmsghdr is valid to fill in.
             let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iov = &mut iovs[i];
             m.msg_hdr.msg_iovlen = 1;
+            if let Some(d) = &e.dest {
+                m.msg_hdr.msg_name =
+                    (&d.addr as *const libc::sockaddr_storage) as *mut libc::c_void;
+                m.msg_hdr.msg_namelen = d.len;
+                if e.segment > 0 {
+                    m.msg_hdr.msg_control = cmsgs[i].0.as_mut_ptr().cast();
+                    // SAFETY: pure arithmetic.
+                    m.msg_hdr.msg_controllen = unsafe { libc::CMSG_SPACE(2) } as _;
+                }
+            }
             msgs.push(m);
         }
-        // SAFETY: sendmmsg(2) over headers pointing into `arena`, which
-        // lives through the call; the kernel only reads the frames.
+        // SAFETY: sendmmsg(2) over headers pointing into `arena`, `iovs`
+        // and `cmsgs`, which live through the call; the kernel only reads.
         let n = unsafe {
             libc::sendmmsg(
                 fd,
@@ -132,14 +362,28 @@ fn send_all(fd: RawFd, arena: &[u8], entries: &[Entry]) {
                 libc::MSG_DONTWAIT,
             )
         };
-        if n <= 0 {
-            // The first frame was refused (queue full, link down, too
-            // big): count it and go on with the next.
-            chunk[0].counters.tx_dropped.fetch_add(1, Relaxed);
-            done += 1;
-        } else {
+        if n > 0 {
             done += n as usize;
+            continue;
         }
+        // The first message was refused (queue full, link down, too big,
+        // or GSO the route cannot take): count it and go on.
+        let first = &chunk[0];
+        let e = io::Error::last_os_error();
+        let resent = match &first.dest {
+            Some(d) if first.segment > 0 && gso_refused(&e) => {
+                d.gso_ok.store(false, Relaxed);
+                let bytes = &arena[first.start..first.start + first.len];
+                bytes
+                    .chunks(usize::from(first.segment))
+                    .all(|dg| send_one(fd, dg, d, 0).is_ok())
+            }
+            _ => false,
+        };
+        if !resent {
+            first.counters.tx_dropped.fetch_add(1, Relaxed);
+        }
+        done += 1;
     }
 }
 
@@ -191,6 +435,62 @@ mod tests {
         assert!(queue(b_tx.as_raw_fd(), b"h", b"4", &c));
         flush();
         assert_eq!(c.tx_dropped.load(Relaxed), 1);
+        BATCH.with(|b| *b.borrow_mut() = None);
+    }
+
+    #[test]
+    fn messages_hold_as_many_datagrams_as_udp_gso_takes() {
+        let m: Vec<_> = messages(0, 250, 100, true).collect();
+        assert_eq!(m, vec![(0, 250, 100)]);
+        assert_eq!(
+            messages(0, 250, 100, false).collect::<Vec<_>>(),
+            vec![(0, 100, 0), (100, 100, 0), (200, 50, 0)]
+        );
+        assert_eq!(
+            messages(10, 70, 0, true).collect::<Vec<_>>(),
+            vec![(10, 60, 0)],
+            "one datagram"
+        );
+        // 45 segments of 1510 bytes: 43 fit in 65,000 bytes.
+        let m: Vec<_> = messages(0, 45 * 1510, 1510, true).collect();
+        assert_eq!(m, vec![(0, 43 * 1510, 1510), (43 * 1510, 2 * 1510, 1510)]);
+    }
+
+    #[test]
+    fn datagram_trains_arrive_one_by_one_batched_or_not() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .expect("timeout");
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let dest = Dest::new(
+            rx.local_addr().expect("addr"),
+            Arc::new(AtomicBool::new(true)),
+        );
+        let c = Arc::new(PortCounters::default());
+        let train = |out: &mut Vec<u8>| {
+            for (i, n) in [100usize, 100, 40].into_iter().enumerate() {
+                out.extend(std::iter::repeat_n(i as u8, n));
+            }
+            100
+        };
+        let got = |want: usize| {
+            let mut buf = [0u8; 2048];
+            (0..want)
+                .map(|_| {
+                    let n = rx.recv(&mut buf).expect("datagram");
+                    (buf[0], n)
+                })
+                .collect::<Vec<_>>()
+        };
+        // At once (not a forwarding thread), then batched until the flush.
+        queue_datagrams(tx.as_raw_fd(), &dest, &c, train).expect("send");
+        assert_eq!(got(3), vec![(0, 100), (1, 100), (2, 40)]);
+        enable();
+        queue_datagrams(tx.as_raw_fd(), &dest, &c, train).expect("queue");
+        flush();
+        assert_eq!(got(3), vec![(0, 100), (1, 100), (2, 40)]);
+        assert!(dest.gso(), "the loopback takes UDP GSO");
+        assert_eq!(c.tx_dropped.load(Relaxed), 0);
         BATCH.with(|b| *b.borrow_mut() = None);
     }
 }

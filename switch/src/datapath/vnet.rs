@@ -166,43 +166,67 @@ pub fn finish(frame: &mut [u8], o: RxOffload) {
 /// segments with their own lengths, IPv4 ids, sequence numbers, flags and
 /// checksums (what the kernel's GSO would have done).
 pub fn finished_segments(frame: &[u8], o: RxOffload) -> Vec<Vec<u8>> {
-    if !o.needs_csum {
-        return vec![frame.to_vec()];
+    let mut all = Vec::with_capacity(frame.len() + 64);
+    let stride = append_finished_segments(frame, o, &[], &mut all);
+    if stride == 0 || stride >= all.len() {
+        return vec![all];
     }
-    let mut whole = frame.to_vec();
-    from_complemented(&mut whole, o);
+    all.chunks(stride).map(<[u8]>::to_vec).collect()
+}
+
+/// [`finished_segments`] written back to back at the end of `out`, each
+/// after a copy of `prefix` (a tunnel header): no buffer per segment, and
+/// ready for one UDP GSO send. Returns the size of each (prefix +
+/// segment) but the last, which may be shorter; 0 when there is one.
+pub fn append_finished_segments(
+    frame: &[u8],
+    o: RxOffload,
+    prefix: &[u8],
+    out: &mut Vec<u8>,
+) -> usize {
+    let whole = |out: &mut Vec<u8>| {
+        out.extend_from_slice(prefix);
+        let at = out.len();
+        out.extend_from_slice(frame);
+        if o.needs_csum {
+            from_complemented(&mut out[at..], o);
+            packet::fill_l4_checksum(&mut out[at..]);
+        }
+        0
+    };
     let tcp_gso = matches!(o.gso_type & !GSO_ECN, GSO_TCPV4 | GSO_TCPV6);
-    if !tcp_gso || o.gso_size == 0 {
-        packet::fill_l4_checksum(&mut whole);
-        return vec![whole];
+    if !o.needs_csum || !tcp_gso || o.gso_size == 0 {
+        return whole(out);
     }
     let mut key = FlowKey::ZERO;
-    let lay = packet::parse(&whole, &mut key);
+    let lay = packet::parse(frame, &mut key);
     let (Some(l3), Some(l4)) = (lay.l3, lay.l4) else {
-        packet::fill_l4_checksum(&mut whole);
-        return vec![whole];
+        return whole(out);
     };
     let (l3, l4) = (usize::from(l3), usize::from(l4));
-    let Some(&doff) = whole.get(l4 + 12) else {
-        return vec![whole];
+    let Some(&doff) = frame.get(l4 + 12) else {
+        return whole(out);
     };
     let hdr_end = l4 + usize::from(doff >> 4) * 4;
-    let end = usize::from(lay.end).min(whole.len());
+    let end = usize::from(lay.end).min(frame.len());
     if hdr_end > end {
-        return vec![whole];
+        return whole(out);
     }
     let v4 = key.eth_type() == openflow::types::eth_type::IPV4;
     let mss = usize::from(o.gso_size);
-    let payload = &whole[hdr_end..end];
-    let seq0 = u32::from_be_bytes([whole[l4 + 4], whole[l4 + 5], whole[l4 + 6], whole[l4 + 7]]);
-    let flags0 = whole[l4 + 13];
-    let id0 = u16::from_be_bytes([whole[l3 + 4], whole[l3 + 5]]);
+    let payload = &frame[hdr_end..end];
+    let seq0 = u32::from_be_bytes([frame[l4 + 4], frame[l4 + 5], frame[l4 + 6], frame[l4 + 7]]);
+    let flags0 = frame[l4 + 13];
+    let id0 = u16::from_be_bytes([frame[l3 + 4], frame[l3 + 5]]);
     let n = payload.len().div_ceil(mss).max(1);
-    let mut out = Vec::with_capacity(n);
-    for (i, chunk) in payload.chunks(mss).enumerate() {
-        let mut seg = Vec::with_capacity(hdr_end + chunk.len());
-        seg.extend_from_slice(&whole[..hdr_end]);
-        seg.extend_from_slice(chunk);
+    out.reserve(n * (prefix.len() + hdr_end) + payload.len());
+    for i in 0..n {
+        let chunk = &payload[(i * mss).min(payload.len())..((i + 1) * mss).min(payload.len())];
+        out.extend_from_slice(prefix);
+        let at = out.len();
+        out.extend_from_slice(&frame[..hdr_end]);
+        out.extend_from_slice(chunk);
+        let seg = &mut out[at..];
         let seq = seq0.wrapping_add((i * mss) as u32);
         seg[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
         let mut flags = flags0;
@@ -225,10 +249,13 @@ pub fn finished_segments(frame: &[u8], o: RxOffload) -> Vec<Vec<u8>> {
             let plen = (seg.len() - l3 - 40) as u16;
             seg[l3 + 4..l3 + 6].copy_from_slice(&plen.to_be_bytes());
         }
-        packet::fill_l4_checksum(&mut seg);
-        out.push(seg);
+        packet::fill_l4_checksum(seg);
     }
-    out
+    if n > 1 {
+        prefix.len() + hdr_end + mss
+    } else {
+        0
+    }
 }
 
 /// A plain TCP frame too big for an egress MTU (a super-segment that came

@@ -8,21 +8,39 @@
 //! send, the VNI is the port's key, or the packet's `tunnel_id` with
 //! `key=flow`.
 //!
-//! Frames leave finished: a partial checksum is completed and a TSO
-//! super-segment is cut into MSS-sized segments in software, since the
-//! encapsulated frame crosses a UDP socket that knows nothing of offloads.
+//! The fast path, as the kernel's own vxlan device works:
+//! - Send: a TSO super-segment is cut into MSS-sized inner segments, each
+//!   behind its VXLAN header, written back to back into the forwarding
+//!   thread's send batch and handed to the kernel as one UDP GSO message
+//!   (`UDP_SEGMENT`): one system call per TSO frame, or per batch of small
+//!   frames (`sendmmsg` with an address per message), and the outer UDP
+//!   checksum left to the kernel. A route that cannot take UDP GSO (no
+//!   checksum offload on its device) gets the datagrams one by one.
+//! - Receive: `UDP_GRO` on the socket and `recvmmsg`, so a train of
+//!   datagrams arrives in one call; the inner TCP segments of one
+//!   connection are joined back into one super-segment
+//!   ([`super::tcp_join`]) that leaves its port with a GSO header.
+//! - The ports of a socket are found through a snapshot published when a
+//!   port comes or goes (as flows are): no lock per datagram.
+//!
 //! Frames arriving from a tunnel end on this same machine may carry an
 //! unfinished inner checksum (the kernel never computed it): those, and
-//! only those, are finished on receive.
+//! only those, are finished on receive (or joined, and left to offload).
 
 use super::forward::{Forwarder, PortSink};
+use super::mmsg::{self, RecvMmsg};
+use super::tcp_join::{self, TcpJoiner};
+use super::txbatch::{self, Dest};
 use super::vnet;
 use super::workers::{ForwardingThreads, RxRegistration, RxSource, Scratch};
+use crate::pipeline::ports::PortCounters;
 use crate::pipeline::{MicroflowCache, PacketMeta};
+use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 /// The IANA VXLAN port.
@@ -75,7 +93,26 @@ struct Endpoint {
 /// A UDP socket shared by the VXLAN ports on one destination port.
 pub struct VxlanSocket {
     sock: UdpSocket,
+    /// The ports by name (changed under the registry's lock) ...
     endpoints: Mutex<HashMap<String, Endpoint>>,
+    /// ... and as the receive side reads them: by remote address.
+    by_remote: ArcSwap<HashMap<IpAddr, Vec<Endpoint>>>,
+    /// Whether the kernel takes UDP GSO sends on this socket.
+    gso_ok: Arc<AtomicBool>,
+}
+
+impl VxlanSocket {
+    /// Publishes the endpoints for the receive side.
+    fn publish(&self, eps: &HashMap<String, Endpoint>) {
+        let mut by_remote: HashMap<IpAddr, Vec<Endpoint>> = HashMap::new();
+        for e in eps.values() {
+            by_remote
+                .entry(unmap(e.remote))
+                .or_default()
+                .push(e.clone());
+        }
+        self.by_remote.store(Arc::new(by_remote));
+    }
 }
 
 /// The daemon's VXLAN sockets by UDP port, each with its receiver on a
@@ -86,7 +123,8 @@ pub struct VxlanRegistry {
 }
 
 impl VxlanRegistry {
-    /// Adds VXLAN port `name`; returns its sink.
+    /// Adds VXLAN port `name`; returns its sink, which counts refused
+    /// sends in `counters`.
     #[allow(clippy::too_many_arguments)]
     pub fn attach(
         &self,
@@ -97,6 +135,7 @@ impl VxlanRegistry {
         ofport: u32,
         fwd: Arc<Forwarder>,
         threads: &ForwardingThreads,
+        counters: Arc<PortCounters>,
     ) -> io::Result<VxlanSink> {
         let sock = {
             let mut map = self
@@ -112,6 +151,7 @@ impl VxlanRegistry {
                         name: format!("VXLAN UDP port {udp_port}"),
                         caches: HashMap::new(),
                         out: Vec::new(),
+                        batch: RecvMmsg::new(),
                     }));
                     map.insert(udp_port, (s.clone(), rx));
                     s
@@ -128,6 +168,7 @@ impl VxlanRegistry {
                     fwd,
                 },
             );
+            sock.publish(&eps);
         }
         // An IPv6 (dual-stack) socket sends to IPv4 peers through mapped
         // addresses; decided once here, not per frame.
@@ -135,10 +176,12 @@ impl VxlanRegistry {
             (IpAddr::V4(v4), SocketAddr::V6(_)) => IpAddr::V6(v4.to_ipv6_mapped()),
             _ => remote,
         };
+        let to = SocketAddr::new(dst, udp_port);
         Ok(VxlanSink {
+            dest: Dest::new(to, sock.gso_ok.clone()),
             sock,
-            remote: SocketAddr::new(dst, udp_port),
             key,
+            counters,
         })
     }
 
@@ -150,7 +193,9 @@ impl VxlanRegistry {
         let mut empty = Vec::new();
         for (port, (s, _)) in map.iter() {
             if let Ok(mut eps) = s.endpoints.lock() {
-                eps.remove(name);
+                if eps.remove(name).is_some() {
+                    s.publish(&eps);
+                }
                 if eps.is_empty() {
                     empty.push(*port);
                 }
@@ -168,12 +213,19 @@ fn open_socket(port: u16) -> io::Result<VxlanSocket> {
         .or_else(|_| UdpSocket::bind(("0.0.0.0", port)))
         .map_err(|e| io::Error::new(e.kind(), format!("VXLAN UDP port {port}: {e}")))?;
     sock.set_nonblocking(true)?;
+    if let Err(e) = mmsg::enable_udp_gro(sock.as_raw_fd()) {
+        tracing::debug!("VXLAN UDP port {port}: no UDP GRO ({e}); one datagram per message");
+    }
     Ok(VxlanSocket {
         sock,
         endpoints: Mutex::new(HashMap::new()),
+        by_remote: ArcSwap::from_pointee(HashMap::new()),
+        gso_ok: Arc::new(AtomicBool::new(true)),
     })
 }
 
+/// An IPv4-mapped IPv6 address as IPv4 (how a dual-stack socket names
+/// IPv4 peers).
 fn unmap(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
@@ -187,6 +239,28 @@ struct VxlanRx {
     name: String,
     caches: HashMap<u32, MicroflowCache>,
     out: Vec<crate::pipeline::Outcome>,
+    batch: RecvMmsg,
+}
+
+/// The port a datagram from `from` with `vni` belongs to.
+fn endpoint(eps: &HashMap<IpAddr, Vec<Endpoint>>, from: IpAddr, vni: u32) -> Option<&Endpoint> {
+    eps.get(&from)?.iter().find(|e| match e.key {
+        TunnelKey::Fixed(k) => k == vni,
+        TunnelKey::Flow => true,
+    })
+}
+
+/// Where a decapsulated frame came from: its port and VNI.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    ep: &'a Endpoint,
+    vni: u32,
+}
+
+impl PartialEq for Source<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        std::ptr::eq(self.ep, o.ep) && self.vni == o.vni
+    }
 }
 
 impl RxSource for VxlanRx {
@@ -198,48 +272,46 @@ impl RxSource for VxlanRx {
         &self.name
     }
 
-    fn receive(&mut self, scratch: &mut Scratch, budget: usize) -> io::Result<usize> {
-        let buf = &mut scratch.buf;
-        let mut k = 0;
-        while k < budget {
-            let (n, from) = match self.s.sock.recv_from(buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            };
-            k += 1;
-            let Some((vni, inner)) = decap(&buf[..n]) else {
-                continue;
-            };
-            let from = unmap(from.ip());
-            let ep = self.s.endpoints.lock().ok().and_then(|eps| {
-                eps.values()
-                    .find(|e| {
-                        unmap(e.remote) == from
-                            && match e.key {
-                                TunnelKey::Fixed(k) => k == vni,
-                                TunnelKey::Flow => true,
-                            }
-                    })
-                    .cloned()
-            });
-            let Some(ep) = ep else {
-                continue;
-            };
+    fn receive(&mut self, _scratch: &mut Scratch, budget: usize) -> io::Result<usize> {
+        let want = budget.min(mmsg::RECV_MSGS);
+        let n = self.batch.recv(self.s.sock.as_raw_fd(), want)?;
+        let eps = self.s.by_remote.load();
+        let (caches, out) = (&mut self.caches, &mut self.out);
+        // Each joined or passed-through frame into its port's pipeline.
+        let mut forward = |src: Source<'_>, (frame, offload): tcp_join::Joined| {
             let meta = PacketMeta {
-                in_port: ep.ofport,
-                in_phy_port: ep.ofport,
-                tunnel_id: u64::from(vni),
+                in_port: src.ep.ofport,
+                in_phy_port: src.ep.ofport,
+                tunnel_id: u64::from(src.vni),
             };
-            let cache = self.caches.entry(ep.ofport).or_default();
-            let mut frame = inner.to_vec();
-            crate::packet::finish_if_partial(&mut frame);
-            let out = &mut self.out;
-            vnet::with_rx(vnet::RxOffload::default(), || {
-                ep.fwd.handle(cache, meta, frame, out)
-            });
+            let cache = caches.entry(src.ep.ofport).or_default();
+            vnet::with_rx(offload, || src.ep.fwd.handle(cache, meta, frame, out));
+        };
+        let mut joiner = TcpJoiner::default();
+        let mut datagrams = 0;
+        for i in 0..n {
+            let Some(from) = self.batch.from(i) else {
+                continue;
+            };
+            for d in self.batch.datagrams(i) {
+                datagrams += 1;
+                let Some((vni, inner)) = decap(d) else {
+                    continue;
+                };
+                let Some(ep) = endpoint(&eps, from, vni) else {
+                    continue;
+                };
+                joiner.push(Source { ep, vni }, inner, &mut forward);
+            }
         }
-        Ok(k)
+        joiner.flush(&mut forward);
+        // A full batch means more may be waiting, however few datagrams
+        // it held.
+        Ok(if n == want {
+            datagrams.max(budget)
+        } else {
+            datagrams.min(budget - 1)
+        })
     }
 }
 
@@ -263,8 +335,9 @@ pub fn header(vni: u32) -> [u8; HDR] {
 pub struct VxlanSink {
     sock: Arc<VxlanSocket>,
     /// The peer, in the socket's address family.
-    remote: SocketAddr,
+    dest: Dest,
     key: TunnelKey,
+    counters: Arc<PortCounters>,
 }
 
 impl PortSink for VxlanSink {
@@ -273,13 +346,14 @@ impl PortSink for VxlanSink {
             TunnelKey::Fixed(k) => k,
             TunnelKey::Flow => (tunnel_id & 0x00ff_ffff) as u32,
         };
-        for seg in vnet::finished_segments(frame, vnet::current()) {
-            let mut d = Vec::with_capacity(HDR + seg.len());
-            d.extend_from_slice(&header(vni));
-            d.extend_from_slice(&seg);
-            self.sock.sock.send_to(&d, self.remote)?;
-        }
-        Ok(())
+        let hdr = header(vni);
+        let o = vnet::current();
+        txbatch::queue_datagrams(
+            self.sock.sock.as_raw_fd(),
+            &self.dest,
+            &self.counters,
+            |out| vnet::append_finished_segments(frame, o, &hdr, out),
+        )
     }
 }
 
