@@ -92,7 +92,7 @@ impl PatchSink {
 }
 
 impl PortSink for PatchSink {
-    fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
+    fn send(&self, frame: Vec<u8>, _tunnel_id: u64) -> io::Result<()> {
         let Some((fwd, ofport)) = self.registry.get(&self.peer) else {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -108,20 +108,10 @@ impl PortSink for PatchSink {
         // The peer may be this same bridge's other patch end on this very
         // thread: never wait for the lock, use a one-off cache instead.
         match self.cache.try_lock() {
-            Ok(mut cache) => fwd.handle(
-                &mut cache,
-                PacketMeta::port(ofport),
-                frame.to_vec(),
-                &mut out,
-            ),
+            Ok(mut cache) => fwd.handle(&mut cache, PacketMeta::port(ofport), frame, &mut out),
             Err(_) => {
                 let mut cache = MicroflowCache::with_capacity(16);
-                fwd.handle(
-                    &mut cache,
-                    PacketMeta::port(ofport),
-                    frame.to_vec(),
-                    &mut out,
-                )
+                fwd.handle(&mut cache, PacketMeta::port(ofport), frame, &mut out)
             }
         }
         PATCH_HOPS.with(|h| h.set(hops));
@@ -137,9 +127,10 @@ pub struct TapSink {
 }
 
 impl PortSink for TapSink {
-    fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
-        with_offload(frame, self.mtu, &self.counters, |hdr, f| {
-            self.tap.send(hdr, f)
+    fn send(&self, frame: Vec<u8>, _tunnel_id: u64) -> io::Result<()> {
+        with_offload(frame, self.mtu, &self.counters, |hdr, mut f, flip| {
+            vnet::flip_checksum(&mut f, flip);
+            self.tap.send(hdr, &f)
         })
     }
 }
@@ -152,9 +143,9 @@ pub struct PacketSink {
 }
 
 impl PortSink for PacketSink {
-    fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
-        with_offload(frame, self.mtu, &self.counters, |hdr, f| {
-            self.sock.send(hdr, f, &self.counters)
+    fn send(&self, frame: Vec<u8>, _tunnel_id: u64) -> io::Result<()> {
+        with_offload(frame, self.mtu, &self.counters, |hdr, f, flip| {
+            self.sock.send_frame(hdr, f, flip, &self.counters)
         })
     }
 }
@@ -172,48 +163,47 @@ fn too_big(frame: &[u8], mtu: u32) -> bool {
     frame.len() > allowed
 }
 
-/// Calls `send` with the frame as it must leave (partial checksum back in
-/// place) and its `virtio_net_hdr`, from the offload state of the frame
-/// being forwarded on this thread. A frame too large for the port (and
-/// not one the port can cut: TSO) is counted in `tx_errors` and not sent:
+/// Calls `send` with the frame, its `virtio_net_hdr` from the offload
+/// state of the frame being forwarded on this thread, and where its
+/// complemented partial checksum is (the sender turns it back in its own
+/// copy: see `vnet::tx_offload`). A frame too large for the port (and not
+/// one the port can cut: TSO) is counted in `tx_errors` and not sent:
 /// never truncated.
 fn with_offload(
-    frame: &[u8],
+    frame: Vec<u8>,
     mtu: u32,
     counters: &PortCounters,
-    send: impl Fn(&[u8; vnet::VNET_HDR_LEN], &[u8]) -> io::Result<()>,
+    send: impl Fn(&[u8; vnet::VNET_HDR_LEN], Vec<u8>, Option<usize>) -> io::Result<()>,
 ) -> io::Result<()> {
     let o = vnet::current();
     if !o.needs_csum {
         // A plain TCP super-segment (from a local tunnel end) too big for
         // this port: cut to the MTU.
-        if let Some(segs) = vnet::fit_to_mtu(frame, mtu) {
+        if let Some(segs) = vnet::fit_to_mtu(&frame, mtu) {
             for s in segs {
-                send(&[0; vnet::VNET_HDR_LEN], &s)?;
+                send(&[0; vnet::VNET_HDR_LEN], s, None)?;
             }
             return Ok(());
         }
-        if too_big(frame, mtu) {
+        if too_big(&frame, mtu) {
             counters.tx_errors.fetch_add(1, Relaxed);
             return Ok(());
         }
-        return send(&[0; vnet::VNET_HDR_LEN], frame);
+        return send(&[0; vnet::VNET_HDR_LEN], frame, None);
     }
-    if !o.is_gso() && too_big(frame, mtu) {
+    if !o.is_gso() && too_big(&frame, mtu) {
         counters.tx_errors.fetch_add(1, Relaxed);
         return Ok(());
     }
-    let mut f = frame.to_vec();
-    vnet::from_complemented(&mut f, o);
-    let hdr = vnet::tx_header(&f, o);
-    send(&hdr, &f)
+    let (hdr, flip) = vnet::tx_offload(&frame, o);
+    send(&hdr, frame, flip)
 }
 
 /// A port without a device: frames sent to it are dropped.
 pub struct NullSink;
 
 impl PortSink for NullSink {
-    fn send(&self, _: &[u8], _: u64) -> io::Result<()> {
+    fn send(&self, _: Vec<u8>, _: u64) -> io::Result<()> {
         Err(io::Error::new(io::ErrorKind::NotConnected, "no device"))
     }
 }
@@ -227,8 +217,8 @@ pub struct PnetSink {
 }
 
 impl PortSink for PnetSink {
-    fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
-        for seg in vnet::finished_segments(frame, vnet::current()) {
+    fn send(&self, frame: Vec<u8>, _tunnel_id: u64) -> io::Result<()> {
+        for seg in vnet::finished_segments(&frame, vnet::current()) {
             if too_big(&seg, self.mtu) {
                 self.counters.tx_errors.fetch_add(1, Relaxed);
                 continue;
@@ -295,7 +285,7 @@ impl PortRx {
         }
     }
 
-    fn forward(&mut self, frame: &[u8], o: vnet::RxOffload) {
+    fn forward(&mut self, frame: Vec<u8>, o: vnet::RxOffload) {
         if frame.len() < 14 {
             // A runt (or a frame we could not take whole): dropped, counted.
             self.counters.rx_errors.fetch_add(1, Relaxed);
@@ -303,7 +293,7 @@ impl PortRx {
         }
         let (fwd, cache, out) = (&self.fwd, &mut self.cache, &mut self.out);
         vnet::with_rx(o, || {
-            fwd.handle(cache, PacketMeta::port(self.ofport), frame.to_vec(), out)
+            fwd.handle(cache, PacketMeta::port(self.ofport), frame, out)
         });
     }
 }
@@ -343,8 +333,13 @@ impl RxSource for PortRx {
                     let n = s.recv_batch(&mut scratch.batch)?;
                     let full = n == crate::datapath::afpacket::RECV_BATCH;
                     for i in 0..n {
-                        let (frame, o) = scratch.batch.frame(i);
-                        self.forward(frame, o);
+                        match scratch.batch.take(i) {
+                            Some((frame, o)) => self.forward(frame, o),
+                            // A runt (or a frame we could not take whole).
+                            None => {
+                                self.counters.rx_errors.fetch_add(1, Relaxed);
+                            }
+                        }
                     }
                     k += n;
                     if !s.has_ring() {
@@ -370,7 +365,7 @@ impl RxSource for PortRx {
                 Device::Pnet(p) => {
                     let p = p.clone();
                     let got = p.try_recv(|frame| {
-                        self.forward(frame, vnet::RxOffload::default());
+                        self.forward(frame.to_vec(), vnet::RxOffload::default());
                     })?;
                     if !got {
                         break;
@@ -381,7 +376,7 @@ impl RxSource for PortRx {
                     let t = t.clone();
                     match t.try_recv(&mut scratch.buf)? {
                         Some((n, o)) => {
-                            self.forward(&scratch.buf[..n], o);
+                            self.forward(scratch.buf[..n].to_vec(), o);
                             k += 1;
                         }
                         None => break,

@@ -279,19 +279,46 @@ impl PacketSocket {
         }
     }
 
+    /// [`PacketSocket::send`] of a frame handed over: on a forwarding
+    /// thread it is queued as it is, not copied.
+    pub fn send_frame(
+        &self,
+        hdr: &[u8; VNET_HDR_LEN],
+        frame: Vec<u8>,
+        flip: Option<usize>,
+        counters: &std::sync::Arc<crate::pipeline::ports::PortCounters>,
+    ) -> io::Result<()> {
+        match super::txbatch::queue_frame(self.tx.as_raw_fd(), hdr, frame, flip, counters) {
+            Ok(()) => Ok(()),
+            Err(frame) => self.send(hdr, &frame, flip, counters),
+        }
+    }
+
     /// Sends one frame with its offload header, without blocking; a full
     /// queue drops it (error). On a forwarding thread the frame is queued
     /// and leaves with the thread's next batch; a refusal then is counted
-    /// in `counters`.
+    /// in `counters`. `flip`: where the frame's complemented partial
+    /// checksum is, turned back in the copy that leaves (see
+    /// [`super::vnet::tx_offload`]).
     pub fn send(
         &self,
         hdr: &[u8; VNET_HDR_LEN],
         frame: &[u8],
+        flip: Option<usize>,
         counters: &std::sync::Arc<crate::pipeline::ports::PortCounters>,
     ) -> io::Result<()> {
-        if super::txbatch::queue(self.tx.as_raw_fd(), hdr, frame, counters) {
+        if super::txbatch::queue(self.tx.as_raw_fd(), hdr, frame, flip, counters) {
             return Ok(());
         }
+        let mut owned;
+        let frame = match flip {
+            Some(_) => {
+                owned = frame.to_vec();
+                super::vnet::flip_checksum(&mut owned, flip);
+                &owned[..]
+            }
+            None => frame,
+        };
         let mut iov = [
             libc::iovec {
                 iov_base: hdr.as_ptr() as *mut libc::c_void,
@@ -316,17 +343,30 @@ impl PacketSocket {
     }
 }
 
-/// Receive memory for one `recvmmsg` call: [`RECV_BATCH`] slots, each
+/// Receive memory for one `recvmmsg` call: [`RECV_BATCH`] buffers, each
 /// large enough for a GSO frame, with room for its offload header and
 /// auxdata. A forwarding thread owns one and lends it to its sources.
+///
+/// Frames come out owned ([`RecvBatch::take`]), ready for the pipeline,
+/// after at most one copy in user space: a frame from the ring is copied
+/// once, out of its slot; a small frame from the queue once, out of its
+/// buffer; a large one (a TSO frame) not at all: its buffer itself is
+/// handed over and replaced.
 pub struct RecvBatch {
+    /// The `recvmmsg` targets: capacity [`SLOT`], length 0 between calls
+    /// (the kernel fills them through raw pointers; only what it wrote is
+    /// ever made part of a vector).
     bufs: Vec<Vec<u8>>,
     hdrs: Vec<[u8; VNET_HDR_LEN]>,
     cmsgs: Vec<[u64; 8]>,
-    /// Per received frame: its slot's bytes `[start..start + len]` and
-    /// offload state.
-    got: Vec<(usize, usize, RxOffload)>,
+    /// Per received frame: the frame and its offload state, or `None` for
+    /// one that could not be used (it still took its place).
+    got: Vec<Option<(Vec<u8>, RxOffload)>>,
 }
+
+/// A frame up to this size is copied out of its receive buffer; a larger
+/// one takes the buffer with it.
+const COPY_MAX: usize = 2048;
 
 impl Default for RecvBatch {
     fn default() -> Self {
@@ -337,7 +377,7 @@ impl Default for RecvBatch {
 impl RecvBatch {
     pub fn new() -> RecvBatch {
         RecvBatch {
-            bufs: (0..RECV_BATCH).map(|_| vec![0u8; SLOT]).collect(),
+            bufs: (0..RECV_BATCH).map(|_| Vec::with_capacity(SLOT)).collect(),
             hdrs: vec![[0; VNET_HDR_LEN]; RECV_BATCH],
             cmsgs: vec![[0; 8]; RECV_BATCH],
             got: Vec::with_capacity(RECV_BATCH),
@@ -353,22 +393,44 @@ impl RecvBatch {
         self.got.is_empty()
     }
 
-    /// Frame `i` of the last receive and its offload state.
+    /// Frame `i` of the last receive and its offload state (empty for one
+    /// that could not be used).
     pub fn frame(&self, i: usize) -> (&[u8], RxOffload) {
-        let (start, len, o) = self.got[i];
-        (&self.bufs[i][start..start + len], o)
+        match &self.got[i] {
+            Some((f, o)) => (f, *o),
+            None => (&[], RxOffload::default()),
+        }
     }
 
-    /// Records what slot `self.got.len()` received; a frame we cannot use
-    /// still takes its slot, as empty.
-    fn keep(&mut self, got: Option<(usize, RxOffload)>) {
-        self.got
-            .push(got.map_or((0, 0, RxOffload::default()), |(len, o)| (0, len, o)));
+    /// Takes frame `i` of the last receive; `None` when it could not be
+    /// used, or was taken already.
+    pub fn take(&mut self, i: usize) -> Option<(Vec<u8>, RxOffload)> {
+        self.got.get_mut(i)?.take()
     }
 
-    /// Takes up to [`RECV_BATCH`] frames from `ring`, each copied into its
-    /// batch slot and the ring slot handed back at once; a frame too large
-    /// for the ring is read whole from the socket's queue.
+    /// Buffer `i`, as the kernel filled it with `n` bytes (offload header
+    /// apart), made into the frame: the buffer itself for a large frame
+    /// (replaced by a fresh one), a copy for a small one.
+    fn frame_from_buf(&mut self, i: usize, n: usize, aux: AuxData) -> Option<(Vec<u8>, RxOffload)> {
+        let n = n.checked_sub(VNET_HDR_LEN)?.min(SLOT);
+        let buf = &mut self.bufs[i];
+        // SAFETY: the kernel wrote `n` bytes (at most the capacity) at the
+        // start of the buffer; they are initialized.
+        unsafe { buf.set_len(n) };
+        let frame = if n > COPY_MAX {
+            std::mem::replace(buf, Vec::with_capacity(SLOT))
+        } else {
+            let mut f = Vec::with_capacity(n + 4);
+            f.extend_from_slice(buf);
+            buf.clear();
+            f
+        };
+        finish_frame(frame, &self.hdrs[i], aux)
+    }
+
+    /// Takes up to [`RECV_BATCH`] frames from `ring`, each copied out of
+    /// its slot and the slot handed back at once; a frame too large for
+    /// the ring is read whole from the socket's queue.
     fn take_from_ring(&mut self, ring: &mut RxRing, fd: &OwnedFd) -> io::Result<usize> {
         self.got.clear();
         while self.got.len() < RECV_BATCH {
@@ -391,8 +453,11 @@ impl RecvBatch {
                 ring.release();
                 None
             } else if let Some((v, m, len)) = rxring::frame_bounds(&h, VNET_HDR_LEN) {
-                self.hdrs[i].copy_from_slice(&slot.bytes[v..m]);
-                self.bufs[i][4..4 + len].copy_from_slice(&slot.bytes[m..m + len]);
+                let mut hdr = [0u8; VNET_HDR_LEN];
+                hdr.copy_from_slice(&slot.bytes[v..m]);
+                // Room for a VLAN tag to go back in without a reallocation.
+                let mut f = Vec::with_capacity(len + 4);
+                f.extend_from_slice(&slot.bytes[m..m + len]);
                 ring.release();
                 let aux = AuxData {
                     tp_status: h.tp_status,
@@ -400,19 +465,19 @@ impl RecvBatch {
                     tp_vlan_tpid: h.tp_vlan_tpid,
                     ..AuxData::default()
                 };
-                fix_up(&mut self.bufs[i], &self.hdrs[i], VNET_HDR_LEN + len, aux)
+                finish_frame(f, &hdr, aux)
             } else {
                 ring.release();
                 None
             };
-            self.keep(got);
+            self.got.push(got);
         }
         Ok(self.got.len())
     }
 
-    /// Reads one frame from the socket's queue into slot `i`. `None`: none
-    /// was waiting, or it was unusable.
-    fn recv_one(&mut self, i: usize, fd: &OwnedFd) -> io::Result<Option<(usize, RxOffload)>> {
+    /// Reads one frame from the socket's queue into buffer `i`. `None`:
+    /// none was waiting, or it was unusable.
+    fn recv_one(&mut self, i: usize, fd: &OwnedFd) -> io::Result<Option<(Vec<u8>, RxOffload)>> {
         let mut iov = slot_iov(&mut self.hdrs[i], &mut self.bufs[i]);
         let mut msg = slot_msghdr(&mut iov, &mut self.cmsgs[i]);
         // A pending socket error (the interface went down since) is
@@ -443,7 +508,7 @@ impl RecvBatch {
             return Ok(None);
         }
         let aux = aux_data(&msg);
-        Ok(fix_up(&mut self.bufs[i], &self.hdrs[i], n as usize, aux))
+        Ok(self.frame_from_buf(i, n as usize, aux))
     }
 
     fn recv(&mut self, fd: &OwnedFd) -> io::Result<usize> {
@@ -480,27 +545,31 @@ impl RecvBatch {
             }
             return Err(e);
         }
-        let n = n as usize;
-        for (i, m) in msgs.iter().enumerate().take(n) {
-            let aux = aux_data(&m.msg_hdr);
-            let got = fix_up(&mut self.bufs[i], &self.hdrs[i], m.msg_len as usize, aux);
-            self.keep(got);
+        let got: Vec<(usize, AuxData)> = msgs
+            .iter()
+            .take(n as usize)
+            .map(|m| (m.msg_len as usize, aux_data(&m.msg_hdr)))
+            .collect();
+        for (i, (len, aux)) in got.into_iter().enumerate() {
+            let f = self.frame_from_buf(i, len, aux);
+            self.got.push(f);
         }
-        Ok(n)
+        Ok(self.got.len())
     }
 }
 
 /// The two pieces one message is read into: its offload header, then the
-/// frame 4 bytes into its slot (room to put a VLAN tag back in front).
-fn slot_iov(hdr: &mut [u8; VNET_HDR_LEN], buf: &mut [u8]) -> [libc::iovec; 2] {
+/// frame, at the start of the buffer's capacity.
+fn slot_iov(hdr: &mut [u8; VNET_HDR_LEN], buf: &mut Vec<u8>) -> [libc::iovec; 2] {
+    buf.clear();
     [
         libc::iovec {
             iov_base: hdr.as_mut_ptr().cast(),
             iov_len: hdr.len(),
         },
         libc::iovec {
-            iov_base: buf[4..].as_mut_ptr().cast(),
-            iov_len: buf.len() - 4,
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.capacity(),
         },
     ]
 }
@@ -541,22 +610,18 @@ fn aux_data(msg: &libc::msghdr) -> AuxData {
     aux
 }
 
-/// Turns what the kernel wrote into a slot (`n` bytes: offload header,
-/// then the frame at `buf[4..]`) into the frame as it was on the wire, at
-/// `buf[..len]`. `None`: nothing usable (runt, or larger than any frame we
-/// accept).
-fn fix_up(
-    buf: &mut [u8],
+/// A received frame as it was on the wire, with what its offload header
+/// said: the VLAN tag the kernel took out put back, a partial checksum
+/// reported only in the auxdata finished, a partial checksum complemented
+/// (see super::vnet). `None` for a runt.
+fn finish_frame(
+    mut f: Vec<u8>,
     hdr: &[u8; VNET_HDR_LEN],
-    n: usize,
     aux: AuxData,
-) -> Option<(usize, RxOffload)> {
-    let n = n.checked_sub(VNET_HDR_LEN)?;
-    if n > buf.len() - 4 || n < 14 {
+) -> Option<(Vec<u8>, RxOffload)> {
+    if f.len() < 14 {
         return None;
     }
-    let mut start = 4;
-    let mut len = n;
     if aux.tp_status & TP_STATUS_VLAN_VALID != 0 {
         // Put the tag back after the MAC addresses.
         let tpid = if aux.tp_status & TP_STATUS_VLAN_TPID_VALID != 0 && aux.tp_vlan_tpid != 0 {
@@ -564,23 +629,18 @@ fn fix_up(
         } else {
             0x8100
         };
-        buf.copy_within(4..16, 0);
-        buf[12..14].copy_from_slice(&tpid.to_be_bytes());
-        buf[14..16].copy_from_slice(&aux.tp_vlan_tci.to_be_bytes());
-        start = 0;
-        len += 4;
-    }
-    if start != 0 {
-        buf.copy_within(start..start + len, 0);
+        let t = tpid.to_be_bytes();
+        let c = aux.tp_vlan_tci.to_be_bytes();
+        f.splice(12..12, [t[0], t[1], c[0], c[1]]);
     }
     let mut o = RxOffload::from_header(hdr);
     if aux.tp_status & TP_STATUS_CSUMNOTREADY != 0 && !o.needs_csum {
         // Partial checksum reported only in the auxdata: finish it here.
-        crate::packet::fill_l4_checksum(&mut buf[..len]);
+        crate::packet::fill_l4_checksum(&mut f);
         o = RxOffload::default();
     }
-    to_complemented(&mut buf[..len], o);
-    Some((len, o))
+    to_complemented(&mut f, o);
+    Some((f, o))
 }
 
 #[cfg(test)]
@@ -601,7 +661,8 @@ mod tests {
     fn exchange(tx: &PacketSocket, rx: &PacketSocket, frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
         let counters = Arc::new(crate::pipeline::ports::PortCounters::default());
         for f in frames {
-            tx.send(&[0; VNET_HDR_LEN], f, &counters).expect("send");
+            tx.send(&[0; VNET_HDR_LEN], f, None, &counters)
+                .expect("send");
         }
         let mut batch = RecvBatch::new();
         let mut got = Vec::new();
@@ -677,29 +738,20 @@ mod tests {
     }
 
     #[test]
-    fn fix_up_puts_the_vlan_tag_back() {
-        let mut buf = vec![0u8; SLOT];
+    fn finish_frame_puts_the_vlan_tag_back() {
         let f = frame([0x08, 0x00], 60, 0x42);
-        buf[4..64].copy_from_slice(&f);
         let aux = AuxData {
             tp_status: TP_STATUS_VLAN_VALID | TP_STATUS_VLAN_TPID_VALID,
             tp_vlan_tci: 0x0064,
             tp_vlan_tpid: 0x88a8,
             ..AuxData::default()
         };
-        let (len, _) =
-            fix_up(&mut buf, &[0; VNET_HDR_LEN], VNET_HDR_LEN + 60, aux).expect("usable");
-        assert_eq!(len, 64);
-        assert_eq!(&buf[..12], &f[..12]);
-        assert_eq!(&buf[12..16], &[0x88, 0xa8, 0x00, 0x64]);
-        assert_eq!(&buf[16..64], &f[12..]);
+        let (g, _) = finish_frame(f.clone(), &[0; VNET_HDR_LEN], aux).expect("usable");
+        assert_eq!(g.len(), 64);
+        assert_eq!(&g[..12], &f[..12]);
+        assert_eq!(&g[12..16], &[0x88, 0xa8, 0x00, 0x64]);
+        assert_eq!(&g[16..64], &f[12..]);
         // A runt is refused.
-        assert!(fix_up(
-            &mut buf,
-            &[0; VNET_HDR_LEN],
-            VNET_HDR_LEN + 10,
-            AuxData::default()
-        )
-        .is_none());
+        assert!(finish_frame(vec![0; 10], &[0; VNET_HDR_LEN], AuxData::default()).is_none());
     }
 }

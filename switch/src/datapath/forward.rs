@@ -28,7 +28,9 @@ use tokio::sync::mpsc;
 /// Somewhere frames can be sent: a TAP, a socket, a tunnel, a patch peer.
 pub trait PortSink: Send + Sync {
     /// Sends one frame without blocking; an error means it was dropped.
-    fn send(&self, frame: &[u8], tunnel_id: u64) -> io::Result<()>;
+    /// The frame is handed over: a sink that queues it keeps it as it is,
+    /// with no copy of its own.
+    fn send(&self, frame: Vec<u8>, tunnel_id: u64) -> io::Result<()>;
 }
 
 /// The pipeline's clock: nanoseconds since the daemon started, monotonic.
@@ -120,7 +122,7 @@ impl Forwarder {
                 } => {
                     let sent = ports
                         .get(&port)
-                        .map(|s| s.send(&frame, tunnel_id).is_ok())
+                        .map(|s| s.send(frame, tunnel_id).is_ok())
                         .unwrap_or(false);
                     if !sent {
                         if let Some(info) = p.port(port) {
@@ -159,15 +161,15 @@ mod tests {
     #[derive(Default)]
     struct Recorder(Mutex<Vec<Vec<u8>>>);
     impl PortSink for Recorder {
-        fn send(&self, frame: &[u8], _tunnel_id: u64) -> io::Result<()> {
-            self.0.lock().expect("lock").push(frame.to_vec());
+        fn send(&self, frame: Vec<u8>, _tunnel_id: u64) -> io::Result<()> {
+            self.0.lock().expect("lock").push(frame);
             Ok(())
         }
     }
 
     struct Full;
     impl PortSink for Full {
-        fn send(&self, _: &[u8], _: u64) -> io::Result<()> {
+        fn send(&self, _: Vec<u8>, _: u64) -> io::Result<()> {
             Err(io::Error::from(io::ErrorKind::WouldBlock))
         }
     }

@@ -321,7 +321,7 @@ pub struct GreSink {
 }
 
 impl PortSink for GreSink {
-    fn send(&self, frame: &[u8], tunnel_id: u64) -> io::Result<()> {
+    fn send(&self, frame: Vec<u8>, tunnel_id: u64) -> io::Result<()> {
         let key = match self.key {
             None => None,
             Some(TunnelKey::Fixed(k)) => Some(k),
@@ -333,7 +333,7 @@ impl PortSink for GreSink {
             self.shared.fd.as_raw_fd(),
             &self.dest,
             &self.counters,
-            |out| vnet::append_finished_segments(frame, o, &hdr, out),
+            |out| vnet::append_finished_segments(&frame, o, &hdr, out),
         )
     }
 }

@@ -202,7 +202,13 @@ impl<T: PartialEq> TcpJoiner<T> {
                     open: s.flags & PSH == 0,
                 });
             }
-            None => emit(tag, (f.to_vec(), RxOffload::default())),
+            None => {
+                // As it came, its checksum finished if it was left
+                // unfinished here.
+                let mut f = f.to_vec();
+                crate::packet::finish_if_partial(&mut f);
+                emit(tag, (f, RxOffload::default()))
+            }
         }
     }
 

@@ -89,12 +89,26 @@ impl Dest {
     pub fn gso(&self) -> bool {
         self.gso_ok.load(Relaxed)
     }
+
+    /// A GSO send failed with `e`: without checksum offload on the route
+    /// (EIO) no GSO send will pass, so the socket stops asking; a datagram
+    /// too large for the MTU (EINVAL) is this frame's matter only.
+    fn refused(&self, e: &io::Error) {
+        if e.raw_os_error() == Some(libc::EIO) {
+            if self.gso_ok.swap(false, Relaxed) {
+                tracing::info!("UDP GSO refused on this route ({e}); sending datagrams one by one");
+            }
+        }
+    }
 }
 
 struct Entry {
     fd: RawFd,
+    /// The bytes: `arena[start..start + len]`, or, for a frame handed
+    /// over whole ([`queue_frame`]), `hdr` then `frame`.
     start: usize,
     len: usize,
+    owned: Option<(Box<[u8; super::vnet::VNET_HDR_LEN]>, Vec<u8>)>,
     counters: Arc<PortCounters>,
     /// For a datagram socket: the destination, and the size of each
     /// datagram in the message when it holds several (0: one).
@@ -106,6 +120,8 @@ struct Entry {
 struct Batch {
     arena: Vec<u8>,
     entries: Vec<Entry>,
+    /// Bytes of the frames queued whole (not in the arena).
+    owned_bytes: usize,
 }
 
 thread_local! {
@@ -118,18 +134,28 @@ pub fn enable() {
 }
 
 /// Queues `hdr` + `frame` for `fd` when this thread batches; false when it
-/// does not (the caller sends at once).
-pub fn queue(fd: RawFd, hdr: &[u8], frame: &[u8], counters: &Arc<PortCounters>) -> bool {
+/// does not (the caller sends at once). `flip`: where in `frame` a
+/// complemented partial checksum is turned back (see
+/// [`super::vnet::tx_offload`]), in the queued copy.
+pub fn queue(
+    fd: RawFd,
+    hdr: &[u8],
+    frame: &[u8],
+    flip: Option<usize>,
+    counters: &Arc<PortCounters>,
+) -> bool {
     let full = BATCH.with(|b| {
         let mut b = b.borrow_mut();
         let batch = b.as_mut()?;
         let start = batch.arena.len();
         batch.arena.extend_from_slice(hdr);
         batch.arena.extend_from_slice(frame);
+        super::vnet::flip_checksum(&mut batch.arena[start + hdr.len()..], flip);
         batch.entries.push(Entry {
             fd,
             start,
             len: hdr.len() + frame.len(),
+            owned: None,
             counters: counters.clone(),
             dest: None,
             segment: 0,
@@ -145,6 +171,41 @@ pub fn queue(fd: RawFd, hdr: &[u8], frame: &[u8], counters: &Arc<PortCounters>) 
             true
         }
     }
+}
+
+/// Queues `hdr` + `frame` for `fd` as [`queue`] does, taking the frame
+/// itself rather than a copy: it leaves from where the pipeline left it
+/// (a TSO frame of 64 KiB is not copied once in user space). `flip` is
+/// applied in place. Gives the frame back when this thread does not batch.
+pub fn queue_frame(
+    fd: RawFd,
+    hdr: &[u8; super::vnet::VNET_HDR_LEN],
+    mut frame: Vec<u8>,
+    flip: Option<usize>,
+    counters: &Arc<PortCounters>,
+) -> Result<(), Vec<u8>> {
+    let full = BATCH.with(|b| {
+        let mut b = b.borrow_mut();
+        let Some(batch) = b.as_mut() else {
+            return Err(std::mem::take(&mut frame));
+        };
+        super::vnet::flip_checksum(&mut frame, flip);
+        batch.owned_bytes += frame.len();
+        batch.entries.push(Entry {
+            fd,
+            start: 0,
+            len: hdr.len() + frame.len(),
+            owned: Some((Box::new(*hdr), std::mem::take(&mut frame))),
+            counters: counters.clone(),
+            dest: None,
+            segment: 0,
+        });
+        Ok(batch.is_full())
+    })?;
+    if full {
+        flush();
+    }
+    Ok(())
 }
 
 /// Sends datagrams to `dest` on UDP socket `fd`: `fill` appends them to a
@@ -170,6 +231,7 @@ pub fn queue_datagrams(
                 fd,
                 start: at,
                 len,
+                owned: None,
                 counters: counters.clone(),
                 dest: Some(Box::new(dest.clone())),
                 segment,
@@ -222,7 +284,7 @@ fn messages(
 
 impl Batch {
     fn is_full(&self) -> bool {
-        self.entries.len() >= MAX_QUEUED || self.arena.len() >= MAX_ARENA
+        self.entries.len() >= MAX_QUEUED || self.arena.len() + self.owned_bytes >= MAX_ARENA
     }
 }
 
@@ -273,7 +335,7 @@ fn send_one(fd: RawFd, bytes: &[u8], dest: &Dest, segment: u16) -> io::Result<()
     }
     let e = io::Error::last_os_error();
     if segment > 0 && gso_refused(&e) {
-        dest.gso_ok.store(false, Relaxed);
+        dest.refused(&e);
         for d in bytes.chunks(usize::from(segment)) {
             send_one(fd, d, dest, 0)?;
         }
@@ -282,8 +344,10 @@ fn send_one(fd: RawFd, bytes: &[u8], dest: &Dest, segment: u16) -> io::Result<()
     Err(e)
 }
 
-/// Whether a send failed because the route cannot take UDP GSO (no
-/// checksum offload on its device: EIO) rather than for its datagrams.
+/// Whether a UDP GSO send failed for being one (the datagrams are then
+/// sent one by one): the route's device has no checksum offload (EIO), or
+/// a datagram is larger than the route's MTU (EINVAL; alone, the kernel
+/// fragments it).
 fn gso_refused(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EIO) | Some(libc::EINVAL))
 }
@@ -312,6 +376,7 @@ pub fn flush() {
         }
         batch.entries.clear();
         batch.arena.clear();
+        batch.owned_bytes = 0;
     });
 }
 
@@ -319,7 +384,9 @@ pub fn flush() {
 /// refuses is counted and skipped (a GSO message the route cannot take
 /// is sent again datagram by datagram).
 fn send_all(fd: RawFd, arena: &[u8], entries: &[Entry]) {
-    let mut iovs: Vec<libc::iovec> = Vec::with_capacity(CHUNK);
+    // Two iovecs per message: the arena's bytes (and nothing), or an
+    // offload header and a frame queued whole.
+    let mut iovs: Vec<[libc::iovec; 2]> = Vec::with_capacity(CHUNK);
     let mut cmsgs: Vec<SegmentCmsg> = Vec::with_capacity(CHUNK);
     let mut msgs: Vec<libc::mmsghdr> = Vec::with_capacity(CHUNK);
     let mut done = 0;
@@ -328,9 +395,13 @@ fn send_all(fd: RawFd, arena: &[u8], entries: &[Entry]) {
         iovs.clear();
         cmsgs.clear();
         for e in chunk {
-            iovs.push(libc::iovec {
-                iov_base: arena[e.start..].as_ptr() as *mut libc::c_void,
-                iov_len: e.len,
+            let iov = |p: &[u8]| libc::iovec {
+                iov_base: p.as_ptr() as *mut libc::c_void,
+                iov_len: p.len(),
+            };
+            iovs.push(match &e.owned {
+                Some((hdr, frame)) => [iov(&hdr[..]), iov(frame)],
+                None => [iov(&arena[e.start..e.start + e.len]), iov(&[])],
             });
             cmsgs.push(SegmentCmsg::new(e.segment).0);
         }
@@ -338,8 +409,8 @@ fn send_all(fd: RawFd, arena: &[u8], entries: &[Entry]) {
         for (i, e) in chunk.iter().enumerate() {
             // SAFETY: an all-zero mmsghdr is valid to fill in.
             let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = &mut iovs[i];
-            m.msg_hdr.msg_iovlen = 1;
+            m.msg_hdr.msg_iov = iovs[i].as_mut_ptr();
+            m.msg_hdr.msg_iovlen = 2;
             if let Some(d) = &e.dest {
                 m.msg_hdr.msg_name =
                     (&d.addr as *const libc::sockaddr_storage) as *mut libc::c_void;
@@ -352,8 +423,9 @@ fn send_all(fd: RawFd, arena: &[u8], entries: &[Entry]) {
             }
             msgs.push(m);
         }
-        // SAFETY: sendmmsg(2) over headers pointing into `arena`, `iovs`
-        // and `cmsgs`, which live through the call; the kernel only reads.
+        // SAFETY: sendmmsg(2) over headers pointing into `arena`, the
+        // queued frames, `iovs` and `cmsgs`, which live through the call;
+        // the kernel only reads.
         let n = unsafe {
             libc::sendmmsg(
                 fd,
@@ -372,7 +444,7 @@ fn send_all(fd: RawFd, arena: &[u8], entries: &[Entry]) {
         let e = io::Error::last_os_error();
         let resent = match &first.dest {
             Some(d) if first.segment > 0 && gso_refused(&e) => {
-                d.gso_ok.store(false, Relaxed);
+                d.refused(&e);
                 let bytes = &arena[first.start..first.start + first.len];
                 bytes
                     .chunks(usize::from(first.segment))
@@ -420,11 +492,11 @@ mod tests {
         let (b_tx, b_rx) = socketpair();
         let c = Arc::new(PortCounters::default());
         // Not enabled: the caller sends.
-        assert!(!queue(a_tx.as_raw_fd(), b"h", b"x", &c));
+        assert!(!queue(a_tx.as_raw_fd(), b"h", b"x", None, &c));
         enable();
-        assert!(queue(a_tx.as_raw_fd(), b"h", b"1", &c));
-        assert!(queue(b_tx.as_raw_fd(), b"h", b"2", &c));
-        assert!(queue(a_tx.as_raw_fd(), b"h", b"3", &c));
+        assert!(queue(a_tx.as_raw_fd(), b"h", b"1", None, &c));
+        assert!(queue(b_tx.as_raw_fd(), b"h", b"2", None, &c));
+        assert!(queue(a_tx.as_raw_fd(), b"h", b"3", None, &c));
         assert_eq!(recv(&a_rx), None, "nothing before the flush");
         flush();
         assert_eq!(recv(&a_rx).as_deref(), Some(&b"h1"[..]));
@@ -432,7 +504,7 @@ mod tests {
         assert_eq!(recv(&b_rx).as_deref(), Some(&b"h2"[..]));
         // A refused frame is counted.
         drop(b_rx);
-        assert!(queue(b_tx.as_raw_fd(), b"h", b"4", &c));
+        assert!(queue(b_tx.as_raw_fd(), b"h", b"4", None, &c));
         flush();
         assert_eq!(c.tx_dropped.load(Relaxed), 1);
         BATCH.with(|b| *b.borrow_mut() = None);

@@ -127,12 +127,20 @@ pub fn from_complemented(frame: &mut [u8], o: RxOffload) {
 /// the frame it came from. A frame whose checksum was finished, or that
 /// has no TCP/UDP header any more, gets an all-zero header.
 pub fn tx_header(frame: &[u8], o: RxOffload) -> [u8; VNET_HDR_LEN] {
+    tx_offload(frame, o).0
+}
+
+/// [`tx_header`], and where the frame's partial checksum is, which the
+/// sender must turn back from complemented (see [`from_complemented`])
+/// in its own copy of the frame: the pipeline's frame goes out as it is,
+/// with no copy of its own and one parse.
+pub fn tx_offload(frame: &[u8], o: RxOffload) -> ([u8; VNET_HDR_LEN], Option<usize>) {
     let mut h = [0u8; VNET_HDR_LEN];
     if !o.needs_csum {
-        return h;
+        return (h, None);
     }
     let Some((at, l4, proto)) = l4_checksum(frame) else {
-        return h;
+        return (h, None);
     };
     h[0] = F_NEEDS_CSUM;
     let csum_start = l4 as u16;
@@ -150,7 +158,16 @@ pub fn tx_header(frame: &[u8], o: RxOffload) -> [u8; VNET_HDR_LEN] {
         h[2..4].copy_from_slice(&hdr_len.to_ne_bytes());
         h[4..6].copy_from_slice(&o.gso_size.to_ne_bytes());
     }
-    h
+    (h, Some(at))
+}
+
+/// Turns the 16-bit checksum at `at` (from [`tx_offload`]) back into a
+/// partial one, in a copy of the frame on its way out.
+pub fn flip_checksum(frame: &mut [u8], at: Option<usize>) {
+    if let Some(at) = at.filter(|a| a + 2 <= frame.len()) {
+        let c = !u16::from_be_bytes([frame[at], frame[at + 1]]);
+        frame[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    }
 }
 
 /// A frame that leaves where no header can be passed (a packet-in): its
@@ -330,6 +347,12 @@ mod tests {
         packet::apply(&mut f, &mut key, &mut lay, &a).expect("edit");
         let mut sent = f.clone();
         from_complemented(&mut sent, o);
+        // The same, as a sink does it: in its copy, at the offset found.
+        let (h, at) = tx_offload(&f, o);
+        let mut flipped = f.clone();
+        flip_checksum(&mut flipped, at);
+        assert_eq!(flipped, sent);
+        assert_eq!(h, tx_header(&sent, o));
         // The partial sum now covers the new address.
         let s: u32 = 0x0a00 + 0x0001 + 0x0a00 + 0x0009 + 6 + 24;
         assert_eq!(u16::from_be_bytes([sent[50], sent[51]]), s as u16);

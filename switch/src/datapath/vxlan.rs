@@ -341,7 +341,7 @@ pub struct VxlanSink {
 }
 
 impl PortSink for VxlanSink {
-    fn send(&self, frame: &[u8], tunnel_id: u64) -> io::Result<()> {
+    fn send(&self, frame: Vec<u8>, tunnel_id: u64) -> io::Result<()> {
         let vni = match self.key {
             TunnelKey::Fixed(k) => k,
             TunnelKey::Flow => (tunnel_id & 0x00ff_ffff) as u32,
@@ -352,7 +352,7 @@ impl PortSink for VxlanSink {
             self.sock.sock.as_raw_fd(),
             &self.dest,
             &self.counters,
-            |out| vnet::append_finished_segments(frame, o, &hdr, out),
+            |out| vnet::append_finished_segments(&frame, o, &hdr, out),
         )
     }
 }

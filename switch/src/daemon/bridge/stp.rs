@@ -168,7 +168,7 @@ impl Bridge {
             match o {
                 Output::Send { port, frame } => {
                     if let Some(sink) = self.sinks.get(&port) {
-                        let _ = sink.send(&frame, 0);
+                        let _ = sink.send(frame, 0);
                     }
                 }
                 Output::State { port, state } => {
