@@ -16,6 +16,7 @@
 
 use crate::datapath::afpacket::PacketSocket;
 use crate::datapath::forward::{Forwarder, PortSink};
+use crate::datapath::link;
 use crate::datapath::tap::Tap;
 use crate::datapath::vnet;
 use crate::datapath::workers::{ForwardingThreads, RxSource, Scratch};
@@ -389,70 +390,72 @@ impl RxSource for PortRx {
 }
 
 /// Attaches a network namespace the way `ovs-docker add-port` does: a veth
-/// pair whose host end is the port and whose other end is moved into the
-/// namespace (named `ifname`, default `eth0`) with the requested MAC, MTU,
-/// address and default route. Uses iproute2's `ip`.
+/// pair whose host end is the port and whose other end is created inside
+/// the namespace (named `ifname`, default `eth0`) with the requested MAC,
+/// MTU, address and default route, then the links up. Through rtnetlink
+/// ([`link`]); on failure the host end (so the pair) is deleted again.
 pub fn create_netns_veth(
     port: &str,
     netns: &str,
     att: &crate::config::model::NetnsAttachment,
     mtu: Option<u32>,
 ) -> Result<(), String> {
-    let ip = |args: &[&str]| -> Result<(), String> {
-        let out = std::process::Command::new("ip")
-            .args(args)
-            .output()
-            .map_err(|e| format!("cannot run ip: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "ip {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
-    };
-    let ns_path = std::path::Path::new("/var/run/netns").join(netns);
-    if !ns_path.exists() {
-        return Err(format!("no network namespace named {netns}"));
-    }
+    let ns = link::Netns::open(netns)?;
+    let mut host = link::Rtnl::new()?;
+    // A pair left over from an earlier run (or an interface in the way).
+    let _ = host.delete_link(port);
+    let mac = att
+        .mac_address
+        .as_deref()
+        .map(crate::config::model::parse_mac)
+        .transpose()
+        .map_err(|e| format!("{port}: {e}"))?;
+    let addr = att
+        .ip_address
+        .as_deref()
+        .map(link::parse_prefix)
+        .transpose()
+        .map_err(|e| format!("{port}: ip_address {e}"))?;
+    let gateway = att
+        .gateway
+        .as_deref()
+        .map(|g| {
+            g.trim()
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| format!("{port}: gateway \"{g}\" is not an IP address"))
+        })
+        .transpose()?;
     let ifname = att.ifname.as_str();
-    // A temporary peer name unlikely to clash in the host namespace.
-    let tmp = format!("t{}", &port.chars().rev().take(13).collect::<String>());
-    let _ = ip(&["link", "del", port]);
-    ip(&["link", "add", port, "type", "veth", "peer", "name", &tmp])?;
+    host.add_veth(port, ifname, Some(&ns))?;
     let rest = (|| {
-        ip(&["link", "set", &tmp, "netns", netns])?;
-        ip(&["-n", netns, "link", "set", &tmp, "name", ifname])?;
-        if let Some(mac) = &att.mac_address {
-            ip(&["-n", netns, "link", "set", ifname, "address", mac])?;
+        let mut inner = link::Rtnl::in_netns(&ns)?;
+        if let Some(mac) = mac {
+            inner.set_mac(ifname, mac)?;
         }
         if let Some(mtu) = mtu {
-            let m = mtu.to_string();
-            ip(&["-n", netns, "link", "set", ifname, "mtu", &m])?;
-            ip(&["link", "set", port, "mtu", &m])?;
+            inner.set_mtu(ifname, mtu)?;
+            host.set_mtu(port, mtu)?;
         }
-        if let Some(addr) = &att.ip_address {
-            ip(&["-n", netns, "addr", "add", addr, "dev", ifname])?;
+        if let Some((addr, len)) = addr {
+            inner.add_address(ifname, addr, len)?;
         }
-        ip(&["-n", netns, "link", "set", ifname, "up"])?;
-        ip(&["-n", netns, "link", "set", "lo", "up"])?;
-        if let Some(gw) = &att.gateway {
-            ip(&["-n", netns, "route", "add", "default", "via", gw])?;
+        inner.set_up(ifname)?;
+        inner.set_up("lo")?;
+        if let Some(gw) = gateway {
+            inner.add_default_route(gw)?;
         }
-        ip(&["link", "set", port, "up"])
+        host.set_up(port)
     })();
     if rest.is_err() {
-        let _ = ip(&["link", "del", port]);
+        let _ = host.delete_link(port);
     }
     rest
 }
 
 /// Removes the veth pair of a namespace port (deleting one end deletes
-/// both).
+/// both); nothing to do when it is already gone.
 pub fn delete_veth(port: &str) {
-    let _ = std::process::Command::new("ip")
-        .args(["link", "del", port])
-        .output();
+    if let Ok(mut host) = link::Rtnl::new() {
+        let _ = host.delete_link(port);
+    }
 }

@@ -59,14 +59,16 @@ impl RecvMmsg {
             })
             .collect();
         let mut msgs: Vec<libc::mmsghdr> = Vec::with_capacity(max);
-        for i in 0..max {
+        // `max` of each: `bufs`, `names` and `cmsgs` hold RECV_MSGS.
+        let slots = iovs.iter_mut().zip(&mut self.names).zip(&mut self.cmsgs);
+        for ((iov, name), cmsg) in slots {
             // SAFETY: an all-zero mmsghdr is valid to fill in.
             let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = &mut iovs[i];
+            m.msg_hdr.msg_iov = iov;
             m.msg_hdr.msg_iovlen = 1;
-            m.msg_hdr.msg_name = (&mut self.names[i] as *mut libc::sockaddr_storage).cast();
+            m.msg_hdr.msg_name = (name as *mut libc::sockaddr_storage).cast();
             m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as _;
-            m.msg_hdr.msg_control = self.cmsgs[i].as_mut_ptr().cast();
+            m.msg_hdr.msg_control = cmsg.as_mut_ptr().cast();
             m.msg_hdr.msg_controllen = std::mem::size_of::<[u64; 8]>() as _;
             msgs.push(m);
         }
@@ -77,7 +79,7 @@ impl RecvMmsg {
             libc::recvmmsg(
                 fd,
                 msgs.as_mut_ptr(),
-                max as libc::c_uint,
+                msgs.len() as libc::c_uint,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
             )

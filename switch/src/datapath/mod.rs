@@ -20,10 +20,13 @@
 //!   descriptor and drain them in batches; [`txbatch`]: their batched sends.
 //! - [`vnet`]: checksum offload and TSO super-segments across the switch
 //!   (`virtio_net_hdr` in and out).
+//! - [`link`]: links, addresses and namespaces through rtnetlink (the veth
+//!   pairs of namespace ports), without running `ip`.
 
 pub mod afpacket;
 pub mod forward;
 pub mod gre;
+pub mod link;
 pub mod mmsg;
 pub mod pnet;
 pub mod rxring;
