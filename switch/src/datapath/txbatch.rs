@@ -94,10 +94,8 @@ impl Dest {
     /// (EIO) no GSO send will pass, so the socket stops asking; a datagram
     /// too large for the MTU (EINVAL) is this frame's matter only.
     fn refused(&self, e: &io::Error) {
-        if e.raw_os_error() == Some(libc::EIO) {
-            if self.gso_ok.swap(false, Relaxed) {
-                tracing::info!("UDP GSO refused on this route ({e}); sending datagrams one by one");
-            }
+        if e.raw_os_error() == Some(libc::EIO) && self.gso_ok.swap(false, Relaxed) {
+            tracing::info!("UDP GSO refused on this route ({e}); sending datagrams one by one");
         }
     }
 }
