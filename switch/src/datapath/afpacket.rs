@@ -100,10 +100,7 @@ fn new_socket() -> io::Result<OwnedFd> {
 /// net.core.[rw]mem_max with the FORCE variant; otherwise take what the
 /// limit allows.
 fn set_buffer(fd: &OwnedFd, force: libc::c_int, plain: libc::c_int) {
-    let size: libc::c_int = SOCKET_BUFFER;
-    if setsockopt(fd, libc::SOL_SOCKET, force, &size) < 0 {
-        let _ = setsockopt(fd, libc::SOL_SOCKET, plain, &size);
-    }
+    sys::set_socket_buffer(fd, force, plain, SOCKET_BUFFER);
 }
 
 /// Binds `fd` to interface `ifindex` for `protocol` (0: send only).

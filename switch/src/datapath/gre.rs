@@ -176,6 +176,12 @@ fn open() -> io::Result<Shared> {
     }
     // SAFETY: fresh descriptor.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    for (force, plain) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
+        super::sys::set_socket_buffer(&fd, force, plain, super::vxlan::TUNNEL_SOCKET_BUFFER);
+    }
     Ok(Shared {
         fd,
         endpoints: Mutex::new(HashMap::new()),

@@ -301,7 +301,12 @@ pub fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
 }
 
 /// setsockopt(2) of a plain value; the raw return code.
-pub fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, opt: libc::c_int, v: &T) -> libc::c_int {
+pub fn setsockopt<T>(
+    fd: &impl AsRawFd,
+    level: libc::c_int,
+    opt: libc::c_int,
+    v: &T,
+) -> libc::c_int {
     // SAFETY: `v` points to a live value of the size passed.
     unsafe {
         libc::setsockopt(
@@ -311,6 +316,20 @@ pub fn setsockopt<T>(fd: &OwnedFd, level: libc::c_int, opt: libc::c_int, v: &T) 
             (v as *const T).cast(),
             std::mem::size_of::<T>() as libc::socklen_t,
         )
+    }
+}
+
+/// Sets a socket's buffer (`SO_RCVBUF` or `SO_SNDBUF` with their
+/// `...FORCE` variant, which root may take past `net.core.*mem_max`) to
+/// `bytes`; best effort (the kernel doubles it for its bookkeeping).
+pub fn set_socket_buffer(
+    fd: &impl AsRawFd,
+    force: libc::c_int,
+    plain: libc::c_int,
+    bytes: libc::c_int,
+) {
+    if setsockopt(fd, libc::SOL_SOCKET, force, &bytes) < 0 {
+        let _ = setsockopt(fd, libc::SOL_SOCKET, plain, &bytes);
     }
 }
 

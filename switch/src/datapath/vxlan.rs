@@ -43,6 +43,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+/// Receive and send buffer of a tunnel socket, in bytes.
+pub const TUNNEL_SOCKET_BUFFER: libc::c_int = 8 << 20;
+
 /// The IANA VXLAN port.
 pub const VXLAN_PORT: u16 = 4789;
 const HDR: usize = 8;
@@ -213,6 +216,14 @@ fn open_socket(port: u16) -> io::Result<VxlanSocket> {
         .or_else(|_| UdpSocket::bind(("0.0.0.0", port)))
         .map_err(|e| io::Error::new(e.kind(), format!("VXLAN UDP port {port}: {e}")))?;
     sock.set_nonblocking(true)?;
+    // Room for bursts: a GRO message is up to 64 KiB, and the default
+    // buffer (about 200 KiB) overflows within one TSO window.
+    for (force, plain) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
+        super::sys::set_socket_buffer(&sock, force, plain, TUNNEL_SOCKET_BUFFER);
+    }
     if let Err(e) = mmsg::enable_udp_gro(sock.as_raw_fd()) {
         tracing::debug!("VXLAN UDP port {port}: no UDP GRO ({e}); one datagram per message");
     }

@@ -4,11 +4,26 @@
 use super::bytes::arr_mut;
 
 /// Sum of the big-endian 16-bit words of `data` (an odd last byte is the
-/// high half of a word), not folded.
+/// high half of a word), not folded: a value below 2^35 that [`fold`]s to
+/// the same checksum (it may differ from the plain word sum by multiples
+/// of 0xffff).
+///
+/// Eight bytes at a time: a big-endian u64 is four words each shifted by
+/// a multiple of 16 bits, and 2^16 ≡ 1 (mod 0xffff), so summing them as
+/// u64s and folding the 128-bit total gives the same one's-complement
+/// sum, four times fewer steps (this runs over every byte of every TCP
+/// segment a tunnel cuts or joins).
 #[inline]
 pub(crate) fn sum(data: &[u8]) -> u64 {
+    let mut wide: u128 = 0;
+    let mut eights = data.chunks_exact(8);
+    for c in &mut eights {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        wide += u128::from(u64::from_be_bytes(b));
+    }
     let mut s = 0u64;
-    let mut it = data.chunks_exact(2);
+    let mut it = eights.remainder().chunks_exact(2);
     for w in &mut it {
         if let [a, b] = *w {
             s += u64::from(u16::from_be_bytes([a, b]));
@@ -17,7 +32,10 @@ pub(crate) fn sum(data: &[u8]) -> u64 {
     if let [last] = *it.remainder() {
         s += u64::from(last) << 8;
     }
-    s
+    // 2^64 ≡ 2^32 ≡ 1 (mod 0xffff): fold the wide sum down to 35 bits.
+    let w64 = (wide as u64 as u128) + (wide >> 64); // < 2^65
+    let w33 = (w64 & 0xffff_ffff) + (w64 >> 32); // < 2^34
+    s + w33 as u64
 }
 
 /// Folds a sum into 16 bits with end-around carry.
@@ -94,6 +112,30 @@ pub(crate) fn crc32c(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sum_matches_the_word_by_word_sum() {
+        let naive = |d: &[u8]| -> u16 {
+            let mut s = 0u64;
+            for (i, b) in d.iter().enumerate() {
+                s += u64::from(*b) << if i % 2 == 0 { 8 } else { 0 };
+            }
+            fold(s)
+        };
+        let mut x = 0x1234_5678u32;
+        for len in 0..300 {
+            let d: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (x >> 24) as u8
+                })
+                .collect();
+            assert_eq!(fold(sum(&d)), naive(&d), "length {len}");
+            assert_eq!(fold(sum(&vec![0xff; len])), naive(&vec![0xff; len]));
+        }
+        let big = vec![0xffu8; 65_536];
+        assert_eq!(fold(sum(&big)), naive(&big));
+    }
 
     fn full(data: &[u8]) -> u16 {
         !fold(sum(data))
