@@ -21,10 +21,6 @@ mod reopen;
 mod stp;
 
 use super::channel::{self, ChannelEvent, ConnIds, Outbox};
-use super::ports::{
-    create_netns_veth, delete_veth, Device, NullSink, PacketSink, PatchSink, PnetSink,
-    PortRegistry, PortRx, TapSink,
-};
 use super::target::Target;
 use super::tls::SslSource;
 use crate::agent::{
@@ -33,8 +29,12 @@ use crate::agent::{
 use crate::config::model::{self, InterfaceType};
 use crate::config::runtime::{ControllerStatus, InterfaceStatus};
 use crate::datapath::forward::{Clock, Forwarder, PortSink, Upcall};
+use crate::datapath::port::{
+    internal, open as open_port, system, Detach, NullSink, OpenedPort, PortContext, PortRegistry,
+    PortSpec,
+};
+use crate::datapath::sys;
 use crate::datapath::workers::RxRegistration;
-use crate::datapath::{sys, tap::Tap};
 use crate::log_limit::LogLimiter;
 use crate::pipeline::ports::{PortCounters, PortInfo};
 use crate::pipeline::{Outcome, Pipeline, SharedPipeline};
@@ -180,46 +180,17 @@ impl BridgeHandle {
     }
 }
 
-/// Opens a system port's interface with its back-end (`options:backend`:
-/// our own AF_PACKET code, or pnet): the receiving device and the sink.
-fn open_system_device(
-    p: &model::Port,
-    counters: &Arc<PortCounters>,
-) -> std::io::Result<(Device, Arc<dyn PortSink>)> {
-    let mtu = sys::mtu(&p.name).unwrap_or(1500);
-    let counters = counters.clone();
-    if p.interface.options.get("backend").map(String::as_str) == Some("pnet") {
-        let port = Arc::new(crate::datapath::pnet::PnetPort::open(&p.name)?);
-        let sink = PnetSink {
-            port: port.clone(),
-            mtu,
-            counters,
-        };
-        Ok((Device::Pnet(port), Arc::new(sink)))
-    } else {
-        let sock = Arc::new(crate::datapath::afpacket::PacketSocket::open(&p.name)?);
-        let sink = PacketSink {
-            sock: sock.clone(),
-            mtu,
-            counters,
-        };
-        Ok((Device::Packet(sock), Arc::new(sink)))
-    }
-}
-
-/// A port's run-time pieces.
+/// A port's run-time pieces (what [`open_port`] gave).
 struct PortRt {
     name: String,
     kind: InterfaceType,
-    /// A veth pair we created for a namespace (deleted with the port).
-    veth: bool,
     /// The receiver on a forwarding thread (device-backed ports); dropping
     /// it stops receiving.
-    _rx: Option<RxRegistration>,
-    /// Keeps the TAP device alive.
-    _tap: Option<Arc<Tap>>,
-    /// Patch ports are registered under their name.
-    patch: bool,
+    rx: Option<RxRegistration>,
+    /// The device is the switch's own (a TAP): `PORT_DOWN` sets it down.
+    own_device: bool,
+    /// What removing the port undoes (a veth pair, a registered name).
+    detach: Option<Detach>,
 }
 
 /// One OpenFlow channel as the bridge task sees it.
@@ -249,7 +220,9 @@ struct Bridge {
     conn_ids: Arc<ConnIds>,
     events_tx: mpsc::Sender<ChannelEvent>,
     status: Arc<Mutex<BridgeStatus>>,
-    patches: Arc<PortRegistry>,
+    /// What the daemon's ports share (forwarding threads, patch peers,
+    /// tunnel sockets).
+    registry: Arc<PortRegistry>,
     clock: Clock,
     /// When a controller channel was last ready (for fail-open).
     last_controller: u64,
@@ -273,7 +246,7 @@ struct Bridge {
 pub fn spawn(
     cfg: model::Bridge,
     settings: BridgeSettings,
-    patches: Arc<PortRegistry>,
+    registry: Arc<PortRegistry>,
     clock: Clock,
 ) -> std::io::Result<BridgeHandle> {
     let name = cfg.name.clone();
@@ -309,7 +282,7 @@ pub fn spawn(
         conn_ids,
         events_tx,
         status: status.clone(),
-        patches,
+        registry,
         clock,
         last_controller: 0,
         has_active_controller: false,
@@ -572,7 +545,7 @@ impl Bridge {
             Effect::PortConfig { port_no, new, .. } => {
                 let down = new & port::config::PORT_DOWN != 0;
                 if let Some(rt) = self.ports.get(&port_no) {
-                    if rt._tap.is_some() {
+                    if rt.own_device {
                         let _ = sys::set_up(&rt.name, !down);
                     }
                 }
@@ -772,55 +745,28 @@ impl Bridge {
         }
     }
 
+    /// The bridge's LOCAL port: an internal port named after the bridge,
+    /// with a MAC that does not change across restarts (hosts cache it).
     fn add_local_port(&mut self) -> std::io::Result<()> {
-        let name = self.name.clone();
-        // A MAC that does not change across restarts (hosts cache it).
-        let tap = Arc::new(Tap::open_with_mac(
-            &name,
-            Some(model::default_bridge_mac(&name)),
-        )?);
-        let mac = sys::mac_address(&name).unwrap_or(model::default_bridge_mac(&name));
-        self.attach_tap(port_no::LOCAL, &name, InterfaceType::Internal, tap, mac);
+        let spec = PortSpec {
+            name: self.name.clone(),
+            ofport: port_no::LOCAL,
+            kind: InterfaceType::Internal,
+            ..PortSpec::default()
+        };
+        let counters = self.counters(spec.ofport);
+        let opened = internal::open_tap(&spec, &self.port_context(&counters))?;
+        self.attach(&spec, opened, None, counters);
         Ok(())
     }
 
-    fn attach_tap(
-        &mut self,
-        ofport: u32,
-        name: &str,
-        kind: InterfaceType,
-        tap: Arc<Tap>,
-        mac: [u8; 6],
-    ) {
-        let counters = self.counters(ofport);
-        let rx = self.patches.threads.add(Box::new(PortRx::new(
-            name,
-            Device::Tap(tap.clone()),
-            ofport,
-            self.fwd.clone(),
-            counters.clone(),
-        )));
-        let mtu = sys::mtu(name).unwrap_or(1500);
-        self.sinks.insert(
-            ofport,
-            Arc::new(TapSink {
-                tap: tap.clone(),
-                mtu,
-                counters: counters.clone(),
-            }),
-        );
-        self.ports.insert(
-            ofport,
-            PortRt {
-                name: name.to_string(),
-                kind,
-                _rx: Some(rx),
-                _tap: Some(tap),
-                patch: false,
-                veth: false,
-            },
-        );
-        self.port_up_counted(ofport, name, mac, true, None, counters);
+    /// What opening port `ofport` needs from the bridge and the daemon.
+    fn port_context(&self, counters: &Arc<PortCounters>) -> PortContext<'_> {
+        PortContext {
+            fwd: &self.fwd,
+            registry: &self.registry,
+            counters: counters.clone(),
+        }
     }
 
     /// The counters of port `ofport`: the pipeline's when it has the port,
@@ -832,14 +778,9 @@ impl Bridge {
             .unwrap_or_default()
     }
 
-    /// Records a new port everywhere it is known and tells controllers.
-    fn port_up(&mut self, ofport: u32, name: &str, mac: [u8; 6], up: bool, error: Option<String>) {
-        self.port_up_counted(ofport, name, mac, up, error, self.counters(ofport))
-    }
-
-    /// [`Self::port_up`] for a port whose datapath side already counts into
-    /// `counters`.
-    fn port_up_counted(
+    /// Records a new port, whose datapath side counts into `counters`,
+    /// everywhere it is known and tells controllers.
+    fn port_up(
         &mut self,
         ofport: u32,
         name: &str,
@@ -887,17 +828,8 @@ impl Bridge {
         let Some(rt) = self.ports.remove(&ofport) else {
             return;
         };
-        if rt.patch {
-            self.patches.remove(&rt.name);
-        }
-        if rt.veth {
-            delete_veth(&rt.name);
-        }
-        if rt.kind == InterfaceType::Vxlan {
-            self.patches.vxlan.detach(&rt.name);
-        }
-        if rt.kind == InterfaceType::Gre {
-            self.patches.gre.detach(&rt.name);
+        if let Some(detach) = rt.detach {
+            detach();
         }
         self.sinks.remove(&ofport);
         self.pipeline.remove_port(ofport);
@@ -910,196 +842,49 @@ impl Bridge {
         }
     }
 
+    /// Opens configured port `p` with the datapath's device of its kind;
+    /// one that cannot be opened is numbered and shown link-down, with
+    /// the error in its interface status.
     fn add_port(&mut self, p: &model::Port) {
-        let kind = p.interface.kind;
-        let ofport = p.ofport;
-        let mac = p
-            .interface
-            .mac
-            .as_deref()
-            .and_then(|m| model::parse_mac(m).ok())
-            .unwrap_or_else(|| model::default_bridge_mac(&p.name));
-        match kind {
-            InterfaceType::Internal => match Tap::open_with_mac(&p.name, Some(mac)) {
-                Ok(tap) => {
-                    if let Some(mtu) = p.interface.mtu_request {
-                        let _ = sys::set_mtu(&p.name, mtu);
-                    }
-                    let mac = sys::mac_address(&p.name).unwrap_or(mac);
-                    self.attach_tap(ofport, &p.name, kind, Arc::new(tap), mac);
-                }
-                Err(e) => self.placeholder_port(p, Some(format!("could not open TAP: {e}"))),
-            },
-            InterfaceType::Patch => {
-                let peer = p.interface.options.get("peer").cloned().unwrap_or_default();
-                self.sinks.insert(
-                    ofport,
-                    Arc::new(PatchSink::new(&peer, self.patches.clone())),
-                );
-                self.patches.insert(&p.name, self.fwd.clone(), ofport);
-                self.ports.insert(
-                    ofport,
-                    PortRt {
-                        name: p.name.clone(),
-                        kind,
-                        _rx: None,
-                        _tap: None,
-                        patch: true,
-                        veth: false,
-                    },
-                );
-                self.port_up(ofport, &p.name, mac, true, None);
-            }
-            InterfaceType::Dummy => self.placeholder_port(p, None),
-            InterfaceType::System => self.add_system_port(p),
-            InterfaceType::Vxlan => self.add_vxlan_port(p),
-            InterfaceType::Gre => self.add_gre_port(p),
-        }
-    }
-
-    /// A GRE (Ethernet) tunnel on the daemon's shared raw socket.
-    fn add_gre_port(&mut self, p: &model::Port) {
-        let opts = &p.interface.options;
-        let remote = opts
-            .get("remote_ip")
-            .and_then(|r| r.parse::<std::net::Ipv4Addr>().ok());
-        let key = crate::datapath::gre::parse_key(opts.get("key").map(String::as_str));
+        let spec = PortSpec::from_config(p);
         let counters = self.counters(p.ofport);
-        let attached = match (remote, key) {
-            (None, _) => Err("options:remote_ip must be an IPv4 address".to_string()),
-            (_, Err(e)) => Err(e),
-            (Some(remote), Ok(key)) => self
-                .patches
-                .gre
-                .attach(
-                    &p.name,
-                    remote,
-                    key,
-                    p.ofport,
-                    self.fwd.clone(),
-                    &self.patches.threads,
-                    counters.clone(),
-                )
-                .map_err(|e| e.to_string()),
-        };
-        match attached {
-            Ok(sink) => self.deviceless_port_up(p, Arc::new(sink), true, None, counters),
-            Err(e) => self.placeholder_port(p, Some(e)),
+        match open_port(&spec, &self.port_context(&counters)) {
+            Ok(opened) => self.attach(&spec, opened, None, counters),
+            Err(e) => {
+                tracing::warn!("{}: port {}: {e}", self.name, p.name);
+                self.attach(&spec, OpenedPort::placeholder(&spec), Some(e), counters);
+            }
         }
     }
 
-    /// Records a port with no device or receiver of its own (a tunnel, or
-    /// a placeholder) that sends into `sink`.
-    fn deviceless_port_up(
+    /// Records opened port `spec` (its sink, receiver and what removing it
+    /// undoes) and announces it.
+    fn attach(
         &mut self,
-        p: &model::Port,
-        sink: Arc<dyn PortSink>,
-        up: bool,
+        spec: &PortSpec,
+        opened: OpenedPort,
         error: Option<String>,
         counters: Arc<PortCounters>,
     ) {
-        self.sinks.insert(p.ofport, sink);
+        self.sinks.insert(spec.ofport, opened.sink);
         self.ports.insert(
-            p.ofport,
+            spec.ofport,
             PortRt {
-                name: p.name.clone(),
-                kind: p.interface.kind,
-                _rx: None,
-                _tap: None,
-                patch: false,
-                veth: false,
+                name: spec.name.clone(),
+                kind: spec.kind,
+                rx: opened.rx,
+                own_device: opened.own_device,
+                detach: opened.detach,
             },
         );
-        let mac = model::default_bridge_mac(&p.name);
-        self.port_up_counted(p.ofport, &p.name, mac, up, error, counters);
-    }
-
-    /// A VXLAN tunnel on the daemon's shared UDP socket for its port.
-    fn add_vxlan_port(&mut self, p: &model::Port) {
-        use crate::datapath::vxlan::{TunnelKey, VXLAN_PORT};
-        let opts = &p.interface.options;
-        let remote = opts
-            .get("remote_ip")
-            .and_then(|r| r.parse::<std::net::IpAddr>().ok());
-        let key = TunnelKey::parse(opts.get("key").map(String::as_str));
-        let udp_port = match opts.get("dst_port").map(|v| v.parse::<u16>()) {
-            None => Ok(VXLAN_PORT),
-            Some(Ok(n)) => Ok(n),
-            Some(Err(_)) => Err("bad options:dst_port".to_string()),
-        };
-        let counters = self.counters(p.ofport);
-        let attached = match (remote, key, udp_port) {
-            (None, _, _) => Err("options:remote_ip must be an IP address".to_string()),
-            (_, Err(e), _) | (_, _, Err(e)) => Err(e),
-            (Some(remote), Ok(key), Ok(udp_port)) => self
-                .patches
-                .vxlan
-                .attach(
-                    &p.name,
-                    udp_port,
-                    remote,
-                    key,
-                    p.ofport,
-                    self.fwd.clone(),
-                    &self.patches.threads,
-                    counters.clone(),
-                )
-                .map_err(|e| e.to_string()),
-        };
-        match attached {
-            Ok(sink) => self.deviceless_port_up(p, Arc::new(sink), true, None, counters),
-            Err(e) => self.placeholder_port(p, Some(e)),
-        }
-    }
-
-    /// A Linux interface through AF_PACKET; for a namespace port (add-netns-port)
-    /// the veth pair is created first.
-    fn add_system_port(&mut self, p: &model::Port) {
-        let mut veth = false;
-        if let Some(ns) = &p.netns {
-            if let Err(e) =
-                create_netns_veth(&p.name, ns, &p.netns_attachment(), p.interface.mtu_request)
-            {
-                return self.placeholder_port(p, Some(e));
-            }
-            veth = true;
-        } else if let Some(mtu) = p.interface.mtu_request {
-            let _ = sys::set_mtu(&p.name, mtu);
-        }
-        let counters = self.counters(p.ofport);
-        let opened = open_system_device(p, &counters);
-        match opened {
-            Ok((dev, sink)) => {
-                let rx = self.patches.threads.add(Box::new(PortRx::new(
-                    &p.name,
-                    dev,
-                    p.ofport,
-                    self.fwd.clone(),
-                    counters.clone(),
-                )));
-                self.sinks.insert(p.ofport, sink);
-                self.ports.insert(
-                    p.ofport,
-                    PortRt {
-                        name: p.name.clone(),
-                        kind: p.interface.kind,
-                        _rx: Some(rx),
-                        _tap: None,
-                        patch: false,
-                        veth,
-                    },
-                );
-                let mac = sys::mac_address(&p.name).unwrap_or(model::default_bridge_mac(&p.name));
-                let up = sys::is_running(&p.name).unwrap_or(false);
-                self.port_up_counted(p.ofport, &p.name, mac, up, None, counters);
-            }
-            Err(e) => {
-                if veth {
-                    delete_veth(&p.name);
-                }
-                self.placeholder_port(p, Some(e.to_string()));
-            }
-        }
+        self.port_up(
+            spec.ofport,
+            &spec.name,
+            opened.mac,
+            opened.up,
+            error,
+            counters,
+        );
     }
 
     /// Closes the device of system port `ofport` (its interface is gone):
@@ -1107,7 +892,7 @@ impl Bridge {
     /// `tx_dropped`) until [`Self::reopen_system_port`] succeeds.
     pub(super) fn close_system_device(&mut self, ofport: u32) {
         if let Some(rt) = self.ports.get_mut(&ofport) {
-            rt._rx = None;
+            rt.rx = None;
             self.sinks.insert(ofport, Arc::new(NullSink));
             self.fwd.ports.store(Arc::new(self.sinks.clone()));
         }
@@ -1118,46 +903,23 @@ impl Bridge {
     /// socket is bound to the interface that is gone. Counters carry on.
     /// The caller logs ([`reopen`] says what and when).
     pub(super) fn reopen_system_port(&mut self, ofport: u32) -> std::io::Result<()> {
-        let Some(p) = self
-            .cfg
-            .ports
-            .values()
-            .find(|p| p.ofport == ofport)
-            .cloned()
-        else {
+        let Some(p) = self.cfg.ports.values().find(|p| p.ofport == ofport) else {
             return Ok(());
         };
+        let spec = PortSpec::from_config(p);
         if !self.ports.contains_key(&ofport) {
             return Ok(());
         }
         // The old receiver goes first (its socket closes).
         self.close_system_device(ofport);
         let counters = self.counters(ofport);
-        let (dev, sink) = open_system_device(&p, &counters)?;
-        let rx = self.patches.threads.add(Box::new(PortRx::new(
-            &p.name,
-            dev,
-            ofport,
-            self.fwd.clone(),
-            counters,
-        )));
+        let (sink, rx) = system::reopen(&spec, &self.port_context(&counters))?;
         if let Some(rt) = self.ports.get_mut(&ofport) {
-            rt._rx = Some(rx);
+            rt.rx = Some(rx);
         }
         self.sinks.insert(ofport, sink);
         self.fwd.ports.store(Arc::new(self.sinks.clone()));
         Ok(())
-    }
-
-    /// A port with no working device: numbered and described, link down
-    /// unless it is a dummy.
-    fn placeholder_port(&mut self, p: &model::Port, error: Option<String>) {
-        let up = error.is_none();
-        if let Some(e) = &error {
-            tracing::warn!("{}: port {}: {e}", self.name, p.name);
-        }
-        let counters = self.counters(p.ofport);
-        self.deviceless_port_up(p, Arc::new(NullSink), up, error, counters);
     }
 
     /// Brings ports, controllers and settings in line with `cfg`.

@@ -4,8 +4,9 @@
 //!   configuration changes, shutdown on SIGTERM.
 //! - [`bridge`]: one task per bridge owning its pipeline, OpenFlow
 //!   channels (through the sans-IO [`crate::agent`]) and ports; publishes
-//!   pipeline snapshots to the forwarding tasks; fail modes.
-//! - [`ports`]: the devices behind ports (TAP, patch, placeholders).
+//!   pipeline snapshots to the forwarding tasks; fail modes. The bridge
+//!   reads its ports' configuration and asks [`crate::datapath::port`]
+//!   for each; the devices are the datapath's.
 //! - [`target`]: OpenFlow connection targets in Open vSwitch syntax.
 //! - [`channel`]: sockets as byte pipes to a bridge's control task, with
 //!   reconnection for active targets.
@@ -15,7 +16,6 @@
 
 pub mod bridge;
 pub mod channel;
-pub mod ports;
 pub mod process;
 pub mod run;
 pub mod target;

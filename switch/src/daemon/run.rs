@@ -8,7 +8,6 @@
 
 use super::bridge::{self, BridgeCmd, BridgeHandle, BridgeSettings};
 use super::channel::bind_unix;
-use super::ports::PortRegistry;
 use super::process::{self, Pidfile, ReadyPipe};
 use super::tls::SslSource;
 use crate::config::model::Config;
@@ -16,6 +15,7 @@ use crate::config::protocol::{self, Request, Response};
 use crate::config::runtime::{ControllerStatus, InterfaceStatus, RuntimeInfo};
 use crate::config::{store, vsctl};
 use crate::datapath::forward::Clock;
+use crate::datapath::port::PortRegistry;
 use crate::datapath::workers::ForwardingThreads;
 use clap::Parser;
 use std::collections::BTreeMap;

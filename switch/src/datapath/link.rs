@@ -452,7 +452,7 @@ pub fn parse_prefix(s: &str) -> Result<(IpAddr, u8), String> {
 mod tests {
     use super::*;
     use crate::config::model::NetnsAttachment;
-    use crate::daemon::ports::{create_netns_veth, delete_veth};
+    use crate::datapath::port::system::{create_netns_veth, delete_veth};
     use crate::datapath::test_support::{have_root, ip, IpOnDrop};
     use serde_json::Value;
     use std::process::Command;

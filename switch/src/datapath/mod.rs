@@ -1,5 +1,6 @@
 //! The datapath: real ports and the loop that runs their frames through
-//! the pipeline.
+//! the pipeline. The devices and sockets are the modules below; what a
+//! port of each kind makes of them is in [`port`].
 //!
 //! - [`sys`]: the few Linux interface calls the ports need (TAP creation,
 //!   link flags, MTU, MAC), as small safe wrappers over `ioctl`.
@@ -7,15 +8,16 @@
 //!   socket: VLAN tags put back, offloaded checksums completed.
 //! - [`pnet`]: the same through the `pnet_datalink` crate
 //!   (`options:backend=pnet`), a baseline to measure `afpacket` against.
-//! - [`tap`]: a TAP device as a port (the bridge's internal port, with the
-//!   host's IP on it, as Open vSwitch's `type=internal`).
+//! - [`tap`]: a TAP device (the device of internal ports, with the host's
+//!   IP on it, as Open vSwitch's `type=internal`).
 //! - [`forward`]: receive a frame on a port, run it through the published
 //!   pipeline with a per-port microflow cache, send the outputs, pass the
 //!   packet-ins to the control plane.
-//! - [`vxlan`]: VXLAN tunnel ports over the kernel's UDP stack, with UDP
-//!   GSO and GRO; [`mmsg`]: their batched receive; [`tcp_join`]: the
-//!   software GRO that joins decapsulated TCP segments back together.
-//! - [`gre`]: GRE (Ethernet, "gretap") tunnel ports over a raw IPv4 socket.
+//! - [`port`]: one module per kind of port (system, internal, patch,
+//!   VXLAN, GRE), each with its receive side, its sink and its counting,
+//!   behind the one call the bridge makes to open a port.
+//! - [`mmsg`]: the tunnels' batched receive; [`tcp_join`]: the software
+//!   GRO that joins decapsulated TCP segments back together.
 //! - [`workers`]: the forwarding threads that wait on every port's
 //!   descriptor and drain them in batches; [`txbatch`]: their batched sends.
 //! - [`vnet`]: checksum offload and TSO super-segments across the switch
@@ -25,10 +27,10 @@
 
 pub mod afpacket;
 pub mod forward;
-pub mod gre;
 pub mod link;
 pub mod mmsg;
 pub mod pnet;
+pub mod port;
 pub mod rxring;
 pub mod sys;
 pub mod tap;
@@ -37,5 +39,4 @@ pub mod tcp_join;
 mod test_support;
 pub mod txbatch;
 pub mod vnet;
-pub mod vxlan;
 pub mod workers;

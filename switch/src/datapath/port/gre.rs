@@ -13,17 +13,22 @@
 //! written straight into the forwarding thread's send batch and leave
 //! with one `sendmmsg` per batch. Packets are received with `recvmmsg`,
 //! and the TCP segments of one connection are joined back into a
-//! super-segment for the receiving port ([`super::tcp_join`]), as for
-//! VXLAN; unfinished inner checksums from a local tunnel end are finished
-//! on the way in (or joined and left to offload).
+//! super-segment for the receiving port
+//! ([`crate::datapath::tcp_join`]), as for VXLAN; unfinished inner
+//! checksums from a local tunnel end are finished on the way in (or
+//! joined and left to offload).
+//!
+//! As a port kind ([`super`]): [`open`] parses the port's options and
+//! attaches it to the shared socket; removing the port detaches it.
 
-use super::forward::{Forwarder, PortSink};
-use super::mmsg::{self, RecvMmsg};
-use super::tcp_join::{self, TcpJoiner};
-use super::txbatch::{self, Dest};
-use super::vnet;
 use super::vxlan::TunnelKey;
-use super::workers::{ForwardingThreads, RxRegistration, RxSource, Scratch};
+use super::{unregister, OpenedPort, PortContext, PortSpec};
+use crate::datapath::forward::{Forwarder, PortSink};
+use crate::datapath::mmsg::{self, RecvMmsg};
+use crate::datapath::tcp_join::{self, TcpJoiner};
+use crate::datapath::txbatch::{self, Dest};
+use crate::datapath::vnet;
+use crate::datapath::workers::{ForwardingThreads, RxRegistration, RxSource, Scratch};
 use crate::pipeline::ports::PortCounters;
 use crate::pipeline::{MicroflowCache, PacketMeta};
 use arc_swap::ArcSwap;
@@ -39,6 +44,38 @@ const PROTO_TEB: u16 = 0x6558;
 const F_CSUM: u16 = 0x8000;
 const F_KEY: u16 = 0x2000;
 const F_SEQ: u16 = 0x1000;
+
+/// Opens GRE port `spec` on the daemon's GRE socket, to
+/// `options:remote_ip` with `options:key`; the error is what the port's
+/// status shows.
+pub fn open(spec: &PortSpec, ctx: &PortContext) -> Result<OpenedPort, String> {
+    let remote = spec
+        .option("remote_ip")
+        .and_then(|r| r.parse::<Ipv4Addr>().ok());
+    let key = parse_key(spec.option("key"));
+    let (remote, key) = match (remote, key) {
+        (None, _) => return Err("options:remote_ip must be an IPv4 address".to_string()),
+        (_, Err(e)) => return Err(e),
+        (Some(remote), Ok(key)) => (remote, key),
+    };
+    let sink = ctx
+        .registry
+        .gre
+        .attach(
+            &spec.name,
+            remote,
+            key,
+            spec.ofport,
+            ctx.fwd.clone(),
+            &ctx.registry.threads,
+            ctx.counters.clone(),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(OpenedPort {
+        detach: Some(unregister(spec, ctx, |r, name| r.gre.detach(name))),
+        ..OpenedPort::deviceless(spec, Arc::new(sink), true)
+    })
+}
 
 /// `options:key` of a GRE port: 32 bits, or `flow`.
 pub fn parse_key(s: Option<&str>) -> Result<Option<TunnelKey>, String> {
@@ -103,7 +140,7 @@ impl GreRegistry {
             .lock()
             .map_err(|_| io::Error::other("GRE registry poisoned"))?;
         if slot.is_none() {
-            let s = Arc::new(open()?);
+            let s = Arc::new(open_socket()?);
             let rx = threads.add(Box::new(GreRx {
                 s: s.clone(),
                 caches: HashMap::new(),
@@ -161,7 +198,7 @@ impl GreRegistry {
     }
 }
 
-fn open() -> io::Result<Shared> {
+fn open_socket() -> io::Result<Shared> {
     // SAFETY: plain socket(2); checked and owned at once.
     let raw = unsafe {
         libc::socket(
@@ -180,7 +217,12 @@ fn open() -> io::Result<Shared> {
         (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
         (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
     ] {
-        super::sys::set_socket_buffer(&fd, force, plain, super::vxlan::TUNNEL_SOCKET_BUFFER);
+        crate::datapath::sys::set_socket_buffer(
+            &fd,
+            force,
+            plain,
+            super::vxlan::TUNNEL_SOCKET_BUFFER,
+        );
     }
     Ok(Shared {
         fd,

@@ -19,20 +19,26 @@
 //! - Receive: `UDP_GRO` on the socket and `recvmmsg`, so a train of
 //!   datagrams arrives in one call; the inner TCP segments of one
 //!   connection are joined back into one super-segment
-//!   ([`super::tcp_join`]) that leaves its port with a GSO header.
+//!   ([`crate::datapath::tcp_join`]) that leaves its port with a GSO
+//!   header.
 //! - The ports of a socket are found through a snapshot published when a
 //!   port comes or goes (as flows are): no lock per datagram.
 //!
 //! Frames arriving from a tunnel end on this same machine may carry an
 //! unfinished inner checksum (the kernel never computed it): those, and
 //! only those, are finished on receive (or joined, and left to offload).
+//!
+//! As a port kind ([`super`]): [`open`] parses the port's options and
+//! attaches it to the socket of its UDP port; removing the port detaches
+//! it, and the socket closes with its last port.
 
-use super::forward::{Forwarder, PortSink};
-use super::mmsg::{self, RecvMmsg};
-use super::tcp_join::{self, TcpJoiner};
-use super::txbatch::{self, Dest};
-use super::vnet;
-use super::workers::{ForwardingThreads, RxRegistration, RxSource, Scratch};
+use super::{unregister, OpenedPort, PortContext, PortSpec};
+use crate::datapath::forward::{Forwarder, PortSink};
+use crate::datapath::mmsg::{self, RecvMmsg};
+use crate::datapath::tcp_join::{self, TcpJoiner};
+use crate::datapath::txbatch::{self, Dest};
+use crate::datapath::vnet;
+use crate::datapath::workers::{ForwardingThreads, RxRegistration, RxSource, Scratch};
 use crate::pipeline::ports::PortCounters;
 use crate::pipeline::{MicroflowCache, PacketMeta};
 use arc_swap::ArcSwap;
@@ -50,6 +56,47 @@ pub const TUNNEL_SOCKET_BUFFER: libc::c_int = 8 << 20;
 pub const VXLAN_PORT: u16 = 4789;
 const HDR: usize = 8;
 const FLAG_VNI: u8 = 0x08;
+
+/// Opens VXLAN port `spec` on the daemon's socket for its UDP port
+/// (`options:dst_port`, 4789 by default), to `options:remote_ip` with
+/// `options:key`; the error is what the port's status shows.
+pub fn open(spec: &PortSpec, ctx: &PortContext) -> Result<OpenedPort, String> {
+    let remote = spec
+        .option("remote_ip")
+        .and_then(|r| r.parse::<IpAddr>().ok());
+    let key = TunnelKey::parse(spec.option("key"));
+    let udp_port = match spec.option("dst_port").map(|v| v.parse::<u16>()) {
+        None => Ok(VXLAN_PORT),
+        Some(Ok(n)) => Ok(n),
+        Some(Err(_)) => Err("bad options:dst_port".to_string()),
+    };
+    let (remote, key, udp_port) = match (remote, key, udp_port) {
+        (None, _, _) => return Err("options:remote_ip must be an IP address".to_string()),
+        (_, Err(e), _) | (_, _, Err(e)) => return Err(e),
+        (Some(remote), Ok(key), Ok(udp_port)) => (remote, key, udp_port),
+    };
+    let vxlan = &ctx.registry.vxlan;
+    let sink = vxlan
+        .attach(
+            &spec.name,
+            udp_port,
+            remote,
+            key,
+            spec.ofport,
+            ctx.fwd.clone(),
+            &ctx.registry.threads,
+            ctx.counters.clone(),
+        )
+        .map_err(|e| {
+            // What the attachment registered before it failed.
+            vxlan.detach(&spec.name);
+            e.to_string()
+        })?;
+    Ok(OpenedPort {
+        detach: Some(unregister(spec, ctx, |r, name| r.vxlan.detach(name))),
+        ..OpenedPort::deviceless(spec, Arc::new(sink), true)
+    })
+}
 
 /// Which VNIs a tunnel port carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,7 +269,7 @@ fn open_socket(port: u16) -> io::Result<VxlanSocket> {
         (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
         (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
     ] {
-        super::sys::set_socket_buffer(&sock, force, plain, TUNNEL_SOCKET_BUFFER);
+        crate::datapath::sys::set_socket_buffer(&sock, force, plain, TUNNEL_SOCKET_BUFFER);
     }
     if let Err(e) = mmsg::enable_udp_gro(sock.as_raw_fd()) {
         tracing::debug!("VXLAN UDP port {port}: no UDP GRO ({e}); one datagram per message");
