@@ -4,7 +4,7 @@
 # datapath_type=netdev), each in a network namespace of its own with N veth pairs whose switch
 # ends go on one standalone (NORMAL) bridge; the first and the last pair's other ends are in two
 # host namespaces (10.77.0.1 and 10.77.0.2), the others stay up and quiet in the switch's
-# namespace. It measures:
+# namespace. IPv6 is off in these namespaces, so that idle ports are quiet. It measures:
 #   add        one `vsctl add-br ... -- add-port ...` transaction with all N ports (ofswitch
 #              vsctl / ovs-vsctl), from start until the first host pings the last one
 #   RSS        the switch process's VmRSS with the bridge and no ports, with N ports (after
@@ -64,7 +64,7 @@ cleanup() {
   [ -n "$DAEMON_PID" ] && stop_pid "$DAEMON_PID"
   [ -n "$OVS_DIR" ] && "$ROOT/scripts/ovs-userspace.sh" down "$OVS_DIR" >/dev/null 2>&1
   for ns in sw h1 h2; do ip netns del "${P}$ns" 2>/dev/null; done
-  rm -rf "$WORK"
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -75,13 +75,18 @@ ERR=()
 # veths SWNS: N pairs pI <-> qI in SWNS, all up; q1 and qN moved into the two host namespaces.
 veths() {
   local sw=$1 i
+  # Quiet ports: no IPv6 (each new interface would send router solicitations and MLD reports,
+  # which a standalone bridge floods to every other port: a storm that grows as N squared).
+  ip netns add "${P}h1" && ip netns add "${P}h2" || return 1
+  for ns in "$sw" "${P}h1" "${P}h2"; do
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 || return 1
+  done
   for i in $(seq "$PORTS"); do
     echo "link add p$i type veth peer name q$i"
     echo "link set p$i up"
     echo "link set q$i up"
   done >"$WORK/veths.batch"
   ip -n "$sw" -batch "$WORK/veths.batch" || return 1
-  ip netns add "${P}h1" && ip netns add "${P}h2" || return 1
   ip -n "$sw" link set q1 netns "${P}h1" && ip -n "$sw" link set "q$PORTS" netns "${P}h2" || return 1
   ip -n "${P}h1" addr add 10.77.0.1/24 dev q1 && ip -n "${P}h1" link set q1 up &&
     ip -n "${P}h2" addr add 10.77.0.2/24 dev "q$PORTS" && ip -n "${P}h2" link set "q$PORTS" up

@@ -302,7 +302,10 @@ fn run(shared: Arc<Shared>, ep: OwnedFd, spin: Duration) {
                 // Readable with an error or hangup, yet nothing to read:
                 // rest rather than spin.
                 Ok(0) if hangup => Err(super::sys::take_socket_error(slot.source.fd())
-                    .unwrap_or_else(|| io::Error::other("device error or hangup"))),
+                    // A hangup with no error of its own: the device went
+                    // away (a port without a ring sees it this way), which
+                    // is the link monitor's news, not a receive failure.
+                    .unwrap_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))),
                 r => r,
             };
             match result {
