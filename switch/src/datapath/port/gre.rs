@@ -21,16 +21,16 @@
 //! As a port kind ([`super`]): [`open`] parses the port's options and
 //! attaches it to the shared socket; removing the port detaches it.
 
+use super::tunnel;
 use super::vxlan::TunnelKey;
 use super::{unregister, OpenedPort, PortContext, PortSpec};
 use crate::datapath::forward::{Forwarder, PortSink};
 use crate::datapath::mmsg::{self, RecvMmsg};
-use crate::datapath::tcp_join::{self, TcpJoiner};
 use crate::datapath::txbatch::{self, Dest};
 use crate::datapath::vnet;
 use crate::datapath::workers::{ForwardingThreads, RxRegistration, RxSource, Scratch};
 use crate::pipeline::ports::PortCounters;
-use crate::pipeline::{MicroflowCache, PacketMeta};
+use crate::pipeline::MicroflowCache;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::io;
@@ -308,19 +308,6 @@ fn endpoint(
     })
 }
 
-/// Where a decapsulated frame came from: its port and key.
-#[derive(Clone, Copy)]
-struct Source<'a> {
-    ep: &'a Endpoint,
-    key: Option<u32>,
-}
-
-impl PartialEq for Source<'_> {
-    fn eq(&self, o: &Self) -> bool {
-        std::ptr::eq(self.ep, o.ep) && self.key == o.key
-    }
-}
-
 impl RxSource for GreRx {
     fn fd(&self) -> RawFd {
         self.s.fd.as_raw_fd()
@@ -334,17 +321,7 @@ impl RxSource for GreRx {
         let want = budget.min(mmsg::RECV_MSGS);
         let n = self.batch.recv(self.s.fd.as_raw_fd(), want)?;
         let eps = self.s.by_remote.load();
-        let (caches, out) = (&mut self.caches, &mut self.out);
-        let mut forward = |src: Source<'_>, (frame, offload): tcp_join::Joined| {
-            let meta = PacketMeta {
-                in_port: src.ep.ofport,
-                in_phy_port: src.ep.ofport,
-                tunnel_id: u64::from(src.key.unwrap_or(0)),
-            };
-            let cache = caches.entry(src.ep.ofport).or_default();
-            vnet::with_rx(offload, || src.ep.fwd.handle(cache, meta, frame, out));
-        };
-        let mut joiner = TcpJoiner::default();
+        let mut delivery = tunnel::Delivery::new(&mut self.caches, &mut self.out);
         for i in 0..n {
             let Some((src, key, inner)) = decap(self.batch.data(i)) else {
                 continue;
@@ -352,9 +329,14 @@ impl RxSource for GreRx {
             let Some(ep) = endpoint(&eps, src, key) else {
                 continue;
             };
-            joiner.push(Source { ep, key }, inner, &mut forward);
+            let src = tunnel::Source {
+                fwd: &ep.fwd,
+                ofport: ep.ofport,
+                tunnel_id: u64::from(key.unwrap_or(0)),
+            };
+            delivery.push(src, inner);
         }
-        joiner.flush(&mut forward);
+        delivery.finish();
         Ok(n)
     }
 }

@@ -16,7 +16,9 @@
 //! - [`internal`]: a TAP device named after the port (and the bridge's
 //!   LOCAL port), as Open vSwitch's internal ports.
 //! - [`patch`]: frames handed to the peer's bridge on the same thread.
-//! - [`vxlan`], [`gre`]: tunnels on sockets shared by the daemon's ports.
+//! - [`vxlan`], [`gre`]: tunnels on sockets shared by the daemon's ports;
+//!   [`tunnel`]: their shared receive side (decapsulated frames, TCP
+//!   segments joined, into their port's pipeline).
 //! - `dummy` ports, and ports whose device cannot be opened, have no
 //!   device: [`NullSink`]; the bridge shows the latter link-down with the
 //!   error in their interface status.
@@ -29,6 +31,7 @@ pub mod gre;
 pub mod internal;
 pub mod patch;
 pub mod system;
+pub mod tunnel;
 pub mod vxlan;
 
 use super::forward::{Forwarder, PortSink};

@@ -32,15 +32,15 @@
 //! attaches it to the socket of its UDP port; removing the port detaches
 //! it, and the socket closes with its last port.
 
+use super::tunnel;
 use super::{unregister, OpenedPort, PortContext, PortSpec};
 use crate::datapath::forward::{Forwarder, PortSink};
 use crate::datapath::mmsg::{self, RecvMmsg};
-use crate::datapath::tcp_join::{self, TcpJoiner};
 use crate::datapath::txbatch::{self, Dest};
 use crate::datapath::vnet;
 use crate::datapath::workers::{ForwardingThreads, RxRegistration, RxSource, Scratch};
 use crate::pipeline::ports::PortCounters;
-use crate::pipeline::{MicroflowCache, PacketMeta};
+use crate::pipeline::MicroflowCache;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::io;
@@ -308,19 +308,6 @@ fn endpoint(eps: &HashMap<IpAddr, Vec<Endpoint>>, from: IpAddr, vni: u32) -> Opt
     })
 }
 
-/// Where a decapsulated frame came from: its port and VNI.
-#[derive(Clone, Copy)]
-struct Source<'a> {
-    ep: &'a Endpoint,
-    vni: u32,
-}
-
-impl PartialEq for Source<'_> {
-    fn eq(&self, o: &Self) -> bool {
-        std::ptr::eq(self.ep, o.ep) && self.vni == o.vni
-    }
-}
-
 impl RxSource for VxlanRx {
     fn fd(&self) -> RawFd {
         self.s.sock.as_raw_fd()
@@ -334,18 +321,7 @@ impl RxSource for VxlanRx {
         let want = budget.min(mmsg::RECV_MSGS);
         let n = self.batch.recv(self.s.sock.as_raw_fd(), want)?;
         let eps = self.s.by_remote.load();
-        let (caches, out) = (&mut self.caches, &mut self.out);
-        // Each joined or passed-through frame into its port's pipeline.
-        let mut forward = |src: Source<'_>, (frame, offload): tcp_join::Joined| {
-            let meta = PacketMeta {
-                in_port: src.ep.ofport,
-                in_phy_port: src.ep.ofport,
-                tunnel_id: u64::from(src.vni),
-            };
-            let cache = caches.entry(src.ep.ofport).or_default();
-            vnet::with_rx(offload, || src.ep.fwd.handle(cache, meta, frame, out));
-        };
-        let mut joiner = TcpJoiner::default();
+        let mut delivery = tunnel::Delivery::new(&mut self.caches, &mut self.out);
         let mut datagrams = 0;
         for i in 0..n {
             let Some(from) = self.batch.from(i) else {
@@ -359,10 +335,15 @@ impl RxSource for VxlanRx {
                 let Some(ep) = endpoint(&eps, from, vni) else {
                     continue;
                 };
-                joiner.push(Source { ep, vni }, inner, &mut forward);
+                let src = tunnel::Source {
+                    fwd: &ep.fwd,
+                    ofport: ep.ofport,
+                    tunnel_id: u64::from(vni),
+                };
+                delivery.push(src, inner);
             }
         }
-        joiner.flush(&mut forward);
+        delivery.finish();
         // A full batch means more may be waiting, however few datagrams
         // it held.
         Ok(if n == want {
