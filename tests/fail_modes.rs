@@ -84,7 +84,7 @@ fn secure_keeps_flows_without_controller_and_reconnects() {
     }
     let net = setup(&["--probe-interval", "1"], "secure", 3, 234);
     let (d, br) = (&net.d, &net.br);
-    let l = Listener::bind(free_port());
+    let l = Listener::on(free_listener());
     let port = l.port;
     d.vsctl(&["set-controller", br, &format!("tcp:127.0.0.1:{port}")]);
     let (mut c, _) = accept(&l, T);
@@ -153,7 +153,7 @@ fn standalone_fails_open_and_back() {
     }
     let net = setup(&["--probe-interval", "1"], "standalone", 2, 235);
     let (d, br) = (&net.d, &net.br);
-    let l = Listener::bind(free_port());
+    let l = Listener::on(free_listener());
     let port = l.port;
     d.vsctl(&["set-controller", br, &format!("tcp:127.0.0.1:{port}")]);
     let (mut c, _) = accept(&l, T);

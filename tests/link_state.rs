@@ -116,7 +116,7 @@ fn port_status_follows_the_veth_link() {
     wait_desc(&d, &br, &p, "0", "LIVE");
     assert_eq!(link_state(&d, &p), "up");
 
-    let l = Listener::bind(free_port());
+    let l = Listener::on(free_listener());
     d.vsctl(&["set-controller", &br, &format!("tcp:127.0.0.1:{}", l.port)]);
     let mut c = l
         .accept(T)

@@ -110,7 +110,7 @@ fn controller_rate_limit_caps_packet_ins_and_none_by_default() {
     let v = Veth::new().quiet();
     sh(&["ip", "link", "set", &v.peer, "up"]);
     d.vsctl(&["add-port", &br, &v.end]);
-    let l = Listener::bind(free_port());
+    let l = Listener::on(free_listener());
     d.vsctl(&["set-controller", &br, &format!("tcp:127.0.0.1:{}", l.port)]);
     let mut c = l
         .accept(T)

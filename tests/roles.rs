@@ -71,7 +71,7 @@ fn master_slave_equal_roles() {
     let ns1 = Netns::new(&unique("n"));
     ns1.take(&p1, "10.233.0.1/24");
 
-    let (la, lb) = (Listener::bind(free_port()), Listener::bind(free_port()));
+    let (la, lb) = (Listener::on(free_listener()), Listener::on(free_listener()));
     d.vsctl(&[
         "set-controller",
         &br,

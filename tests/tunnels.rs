@@ -27,31 +27,15 @@ fn vxlan_interoperates_with_a_linux_vxlan_device() {
         return;
     }
     let n = (std::process::id() % 200) as u8 + 20;
-    let (under_a, under_b) = (format!("10.241.{n}.1"), format!("10.241.{n}.2"));
     let (over_a, over_b) = (format!("192.168.{n}.1"), format!("192.168.{n}.2"));
     let udp_port = free_port().to_string();
 
-    // Underlay: root <-> B.
-    let ns_b = Netns::new(&unique("n"));
-    let (u_root, u_b) = (unique("u"), unique("u"));
+    // Underlay: root <-> B; B's kernel VXLAN device, VNI 42.
+    let under = Underlay::new(241, 1500);
+    let ns_b = &under.ns;
     sh(&[
-        "ip", "link", "add", &u_root, "type", "veth", "peer", "name", &u_b,
-    ]);
-    let _under = Link(u_root.clone());
-    sh(&[
-        "ip",
-        "addr",
-        "add",
-        &format!("{under_a}/24"),
-        "dev",
-        &u_root,
-    ]);
-    sh(&["ip", "link", "set", &u_root, "up"]);
-    ns_b.take(&u_b, &format!("{under_b}/24"));
-    // B's kernel VXLAN device, VNI 42.
-    sh(&[
-        "ip", "-n", &ns_b.0, "link", "add", "vx0", "type", "vxlan", "id", "42", "remote", &under_a,
-        "local", &under_b, "dstport", &udp_port,
+        "ip", "-n", &ns_b.0, "link", "add", "vx0", "type", "vxlan", "id", "42", "remote", &under.a,
+        "local", &under.b, "dstport", &udp_port,
     ]);
     sh(&[
         "ip",
@@ -67,31 +51,7 @@ fn vxlan_interoperates_with_a_linux_vxlan_device() {
 
     // Our side: A on a bridge with a VXLAN port to B.
     let d = Daemon::start(&[]);
-    let br = unique("br");
-    let ns_a = Netns::new(&unique("n"));
-    let (pa, vx) = (unique("p"), unique("v"));
-    d.vsctl(&["add-br", &br]);
-    d.vsctl(&[
-        "add-netns-port",
-        &br,
-        &pa,
-        &ns_a.0,
-        &format!("--ipaddress={over_a}/24"),
-        "--mtu=1400",
-    ]);
-    d.vsctl(&[
-        "add-port",
-        &br,
-        &vx,
-        "--",
-        "set",
-        "interface",
-        &vx,
-        "type=vxlan",
-        &format!("options:remote_ip={under_b}"),
-        "options:key=42",
-        &format!("options:dst_port={udp_port}"),
-    ]);
+    let (br, ns_a, _pa) = vxlan_bridge(&d, &over_a, 1400, &under.b, &udp_port);
     wait_for("ping over VXLAN", Duration::from_secs(10), || {
         ns_a.ping(&over_b, 1)
     });

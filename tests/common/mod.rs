@@ -77,7 +77,7 @@ pub use ovs::{parse_flows, require_ovs, DumpedFlow, Ovs};
 #[allow(unused_imports)]
 pub use pki::{require_pki, Identity, Pki};
 #[allow(unused_imports)]
-pub use ports::free_port;
+pub use ports::{free_listener, free_port};
 #[allow(unused_imports)]
 pub use session::Session;
 #[allow(unused_imports)]

@@ -16,6 +16,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// per-process counter starting at a pid-derived offset keeps the tests of
 /// one binary (threads) and of separate binaries apart.
 pub fn free_port() -> u16 {
+    let listener = free_listener();
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("address of a bound listener: {e}"))
+}
+
+/// A listener on 127.0.0.1, bound to a port [`free_port`] would hand out,
+/// and kept: for a controller the test runs itself, so that no other
+/// process can take the port between choosing it and listening on it.
+pub fn free_listener() -> std::net::TcpListener {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let (lo, hi) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
@@ -40,8 +51,8 @@ pub fn free_port() -> u16 {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let port = first + (base + n) % span;
         if let Ok(port) = u16::try_from(port) {
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-                return port;
+            if let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                return listener;
             }
         }
     }

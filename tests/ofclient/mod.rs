@@ -23,9 +23,40 @@ pub struct Listener {
 }
 
 impl Listener {
+    /// Listens on 127.0.0.1:`port` again (a controller that comes back
+    /// on the port it had). A port just released can be busy for a moment
+    /// (a connection of the old listener still closing), so this retries
+    /// for a few seconds; a failure names who holds the port.
     pub fn bind(port: u16) -> Listener {
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .unwrap_or_else(|e| panic!("listen on 127.0.0.1:{port}: {e}"));
+        let t0 = Instant::now();
+        loop {
+            match TcpListener::bind(("127.0.0.1", port)) {
+                Ok(listener) => return Listener::on(listener),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrInUse
+                        && t0.elapsed() < Duration::from_secs(5) =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => {
+                    let holders = std::process::Command::new("ss")
+                        .args(["-tanp", &format!("sport = :{port}")])
+                        .output()
+                        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                        .unwrap_or_default();
+                    panic!("listen on 127.0.0.1:{port}: {e}\n{holders}")
+                }
+            }
+        }
+    }
+
+    /// A controller on a listener the test already holds (from
+    /// `free_listener`, so no other process can take the port first).
+    pub fn on(listener: TcpListener) -> Listener {
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("address of the listener: {e}"));
         listener
             .set_nonblocking(true)
             .expect("nonblocking listener");
