@@ -42,6 +42,9 @@ struct Segment {
     end: usize,
     seq: u32,
     flags: u8,
+    /// Its checksum was left unfinished on this machine (see
+    /// [`checksum_state`]).
+    partial: bool,
 }
 
 impl Segment {
@@ -87,6 +90,7 @@ fn segment(f: &[u8]) -> Option<Segment> {
         end,
         seq,
         flags,
+        partial: false,
     })
 }
 
@@ -100,14 +104,15 @@ fn pseudo(f: &[u8], s: &Segment, tcp_len: usize) -> u64 {
     addrs + u64::from(TCP) + tcp_len as u64
 }
 
-/// Whether the segment's checksum is right, or was left for offload on
-/// this machine (the field holds exactly the pseudo-header sum).
-fn checksum_acceptable(f: &[u8], s: &Segment) -> bool {
+/// Whether the segment's checksum is right (`Some(false)`), or was left
+/// for offload on this machine (`Some(true)`: the field holds exactly the
+/// pseudo-header sum); `None` when it is wrong.
+fn checksum_state(f: &[u8], s: &Segment) -> Option<bool> {
     let p = pseudo(f, s, s.end - s.l4);
     if fold(p + sum(&f[s.l4..s.end])) == 0xffff {
-        return true;
+        return Some(false);
     }
-    u16::from_be_bytes([f[s.l4 + 16], f[s.l4 + 17]]) == fold(p)
+    (u16::from_be_bytes([f[s.l4 + 16], f[s.l4 + 17]]) == fold(p)).then_some(true)
 }
 
 /// Whether `b`'s headers equal `a`'s in every byte a join keeps.
@@ -169,7 +174,10 @@ impl<T: PartialEq> TcpJoiner<T> {
     /// Takes the next frame of the batch; `emit` gets every frame that is
     /// complete (a joined one, or one that cannot be joined), in order.
     pub fn push(&mut self, tag: T, f: &[u8], emit: &mut impl FnMut(T, Joined)) {
-        let seg = segment(f).filter(|s| checksum_acceptable(f, s));
+        let seg = segment(f).and_then(|s| {
+            let partial = checksum_state(f, &s)?;
+            Some(Segment { partial, ..s })
+        });
         if let (Some(s), Some(p)) = (seg, self.at.as_mut()) {
             let fits = p.open
                 && p.tag == tag
@@ -219,10 +227,19 @@ impl<T: PartialEq> TcpJoiner<T> {
         };
         let mut f = std::mem::take(&mut self.frame);
         if p.count == 1 {
-            // Alone: as it came (its checksum finished if it was left
-            // unfinished here).
-            crate::packet::finish_if_partial(&mut f);
-            return emit(p.tag, (f, RxOffload::default()));
+            // Alone: as it came. A checksum left unfinished here stays so,
+            // for whoever sends the frame to finish (a host's port, with
+            // the offload header; the kernel's vxlan hands over a whole
+            // TSO frame this way, which then leaves as one).
+            if !p.seg.partial {
+                return emit(p.tag, (f, RxOffload::default()));
+            }
+            let o = RxOffload {
+                needs_csum: true,
+                ..RxOffload::default()
+            };
+            crate::datapath::vnet::to_complemented(&mut f, o);
+            return emit(p.tag, (f, o));
         }
         let s = p.seg;
         if s.v4 {
@@ -366,5 +383,27 @@ mod tests {
         let out = join_all(&frames);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].0.len(), 66 + 1500);
+    }
+
+    #[test]
+    fn a_whole_tso_frame_left_unfinished_here_stays_unfinished() {
+        // What the kernel's vxlan device hands over whole: a 64 KiB TSO
+        // frame whose checksum holds only the pseudo-header sum.
+        let (mut tso, o) = tso_frame(60_000, 5, 1448);
+        vnet::from_complemented(&mut tso, o);
+        let out = join_all(std::slice::from_ref(&tso));
+        assert_eq!(out.len(), 1);
+        let (f, got) = &out[0];
+        assert!(got.needs_csum && !got.is_gso(), "{got:?}");
+        // Kept partial (complemented, as the pipeline keeps it): finished
+        // on the way out, it is the right checksum.
+        let mut fin = f.clone();
+        vnet::finish(&mut fin, *got);
+        let mut want = tso.clone();
+        packet::fill_l4_checksum(&mut want);
+        assert_eq!(fin, want);
+        // A finished one passes as it is.
+        let out = join_all(std::slice::from_ref(&want));
+        assert_eq!(out[0], (want.clone(), RxOffload::default()));
     }
 }

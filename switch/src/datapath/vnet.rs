@@ -275,35 +275,47 @@ pub fn append_finished_segments(
     }
 }
 
-/// A plain TCP frame too big for an egress MTU (a super-segment that came
-/// without an offload header, e.g. from a tunnel end on this machine): cut
-/// into segments that fit. `None` when the frame fits or is not TCP.
-pub fn fit_to_mtu(frame: &[u8], mtu: u32) -> Option<Vec<Vec<u8>>> {
+/// The offload to send a TCP frame with that is too big for an egress
+/// MTU and came without GSO: a super-segment from a tunnel end on this
+/// machine (the kernel's vxlan device hands a whole TSO frame through
+/// its socket) or one joined from another switch's segments. It leaves
+/// as a TSO frame, cut by the kernel to MSS-sized segments that fit
+/// `mtu`, rather than cut here and sent segment by segment. A finished
+/// checksum is made partial again (the pseudo-header sum, complemented as
+/// the pipeline keeps partial ones): the kernel finishes each segment's.
+/// `None` when the frame is not TCP with a payload, or is GSO already.
+pub fn tso_for_mtu(frame: &mut [u8], o: RxOffload, mtu: u32) -> Option<RxOffload> {
+    if o.is_gso() {
+        return None;
+    }
     let mtu = usize::try_from(mtu).ok().filter(|m| *m >= 576)?;
     let mut key = FlowKey::ZERO;
     let lay = packet::parse(frame, &mut key);
-    let l3 = usize::from(lay.l3?);
-    let l4 = usize::from(lay.l4?);
-    if frame.len().saturating_sub(l3) <= mtu || key.u8_at(off::IP_PROTO) != TCP {
+    let (l3, l4) = (usize::from(lay.l3?), usize::from(lay.l4?));
+    let end = usize::from(lay.end).min(frame.len());
+    if key.u8_at(off::IP_PROTO) != TCP {
         return None;
     }
     let doff = usize::from(frame.get(l4 + 12)? >> 4) * 4;
-    let mss = mtu.checked_sub(l4 - l3 + doff)?;
-    let gso_type = if key.eth_type() == openflow::types::eth_type::IPV4 {
-        GSO_TCPV4
-    } else {
-        GSO_TCPV6
-    };
-    let o = RxOffload {
+    let mss = mtu.checked_sub(l4 - l3 + doff).filter(|m| *m > 0)?;
+    if end <= l4 + doff || l4 + 18 > frame.len() {
+        return None;
+    }
+    let v4 = key.eth_type() == openflow::types::eth_type::IPV4;
+    if !o.needs_csum {
+        let addrs = if v4 {
+            csum::sum(frame.get(l3 + 12..l3 + 20)?)
+        } else {
+            csum::sum(frame.get(l3 + 8..l3 + 40)?)
+        };
+        let partial = csum::fold(addrs + u64::from(TCP) + (end - l4) as u64);
+        frame[l4 + 16..l4 + 18].copy_from_slice(&(!partial).to_be_bytes());
+    }
+    Some(RxOffload {
         needs_csum: true,
-        gso_type,
+        gso_type: if v4 { GSO_TCPV4 } else { GSO_TCPV6 },
         gso_size: u16::try_from(mss).ok()?,
-    };
-    // finished_segments expects a complemented checksum; every segment's
-    // checksum is recomputed anyway.
-    let mut f = frame.to_vec();
-    to_complemented(&mut f, o);
-    Some(finished_segments(&f, o))
+    })
 }
 
 #[cfg(test)]
@@ -443,5 +455,47 @@ mod tests {
         assert_eq!(o.gso_size, u16::from_ne_bytes([0xa8, 5]));
         with_rx(o, || assert_eq!(current(), o));
         assert_eq!(current(), RxOffload::default());
+    }
+
+    #[test]
+    fn a_tcp_frame_too_big_for_the_mtu_leaves_as_tso() {
+        // A finished 3000-byte TCP/IPv4 frame (20 + 20 header bytes).
+        let (_, full) = partial_tcp4();
+        let mut f = full[..54].to_vec();
+        f.extend((0..3000).map(|i| i as u8));
+        let total = (f.len() - 14) as u16;
+        f[16..18].copy_from_slice(&total.to_be_bytes());
+        f[24..26].copy_from_slice(&[0, 0]);
+        let c = !csum::fold(csum::sum(&f[14..34]));
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        packet::fill_l4_checksum(&mut f);
+        let finished = f.clone();
+        let o = tso_for_mtu(&mut f, RxOffload::default(), 1500).expect("TCP");
+        assert_eq!(
+            o,
+            RxOffload {
+                needs_csum: true,
+                gso_type: GSO_TCPV4,
+                gso_size: 1460,
+            }
+        );
+        // Its checksum is now the partial one, complemented; finished
+        // again it is what it was.
+        let mut again = f.clone();
+        finish(&mut again, o);
+        assert_eq!(again, finished);
+        let h = tx_header(&f, o);
+        assert_eq!((h[0], h[1]), (1, GSO_TCPV4));
+        assert_eq!(u16::from_ne_bytes([h[4], h[5]]), 1460);
+        // Not TCP, or GSO already: nothing to do.
+        let mut udp = finished.clone();
+        udp[23] = 17;
+        assert_eq!(tso_for_mtu(&mut udp, RxOffload::default(), 1500), None);
+        let gso = RxOffload {
+            needs_csum: true,
+            gso_type: GSO_TCPV4,
+            gso_size: 1000,
+        };
+        assert_eq!(tso_for_mtu(&mut f, gso, 1500), None);
     }
 }

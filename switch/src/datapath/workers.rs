@@ -139,6 +139,7 @@ impl ForwardingThreads {
     /// (zero: it sleeps at once): less wakeup latency for the next frame,
     /// for a core that spins while traffic flows.
     pub fn start(n: usize, busy_poll: Duration) -> io::Result<ForwardingThreads> {
+        super::sys::keep_freed_memory();
         let mut threads = Vec::new();
         for i in 0..n.max(1) {
             // SAFETY: plain epoll_create1(2) and eventfd(2), checked and

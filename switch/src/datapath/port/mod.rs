@@ -243,34 +243,26 @@ fn too_big(frame: &[u8], mtu: u32) -> bool {
 /// Calls `send` with the frame, its `virtio_net_hdr` from the offload
 /// state of the frame being forwarded on this thread, and where its
 /// complemented partial checksum is (the sender turns it back in its own
-/// copy: see `vnet::tx_offload`). A frame too large for the port (and not
-/// one the port can cut: TSO) is counted in `tx_errors` and not sent:
-/// never truncated.
+/// copy: see `vnet::tx_offload`). A TCP frame too large for the port
+/// leaves as a TSO frame the kernel cuts to the MTU
+/// (`vnet::tso_for_mtu`); any other frame too large for the port (and not
+/// GSO already) is counted in `tx_errors` and not sent: never truncated.
 fn with_offload(
-    frame: Vec<u8>,
+    mut frame: Vec<u8>,
     mtu: u32,
     counters: &PortCounters,
     send: impl Fn(&[u8; vnet::VNET_HDR_LEN], Vec<u8>, Option<usize>) -> io::Result<()>,
 ) -> io::Result<()> {
-    let o = vnet::current();
-    if !o.needs_csum {
-        // A plain TCP super-segment (from a local tunnel end) too big for
-        // this port: cut to the MTU.
-        if let Some(segs) = vnet::fit_to_mtu(&frame, mtu) {
-            for s in segs {
-                send(&[0; vnet::VNET_HDR_LEN], s, None)?;
+    let mut o = vnet::current();
+    if too_big(&frame, mtu) {
+        match vnet::tso_for_mtu(&mut frame, o, mtu) {
+            Some(tso) => o = tso,
+            None if !o.is_gso() => {
+                counters.tx_errors.fetch_add(1, Relaxed);
+                return Ok(());
             }
-            return Ok(());
+            None => {}
         }
-        if too_big(&frame, mtu) {
-            counters.tx_errors.fetch_add(1, Relaxed);
-            return Ok(());
-        }
-        return send(&[0; vnet::VNET_HDR_LEN], frame, None);
-    }
-    if !o.is_gso() && too_big(&frame, mtu) {
-        counters.tx_errors.fetch_add(1, Relaxed);
-        return Ok(());
     }
     let (hdr, flip) = vnet::tx_offload(&frame, o);
     send(&hdr, frame, flip)
