@@ -282,6 +282,14 @@ fn port_stats(d: &Daemon, port: &str) -> std::collections::BTreeMap<String, u64>
     vsctl_map(&d.vsctl(&["get", "interface", port, "statistics"]))
 }
 
+/// Bytes per frame a port sent between two [`port_stats`] readings.
+fn bytes_per_frame_sent(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+) -> u64 {
+    (after["tx_bytes"] - before["tx_bytes"]) / (after["tx_packets"] - before["tx_packets"]).max(1)
+}
+
 /// The receiving TCP stack's checksum errors in `ns` (`InCsumErrors` of
 /// /proc/net/snmp): a segment whose checksum the switch got wrong.
 fn tcp_csum_errors(ns: &Netns) -> u64 {
@@ -332,8 +340,7 @@ fn vxlan_between_two_switches_keeps_tso_whole_and_checksums_right() {
     let (tx1, b1) = under.a_tx();
     let to_b1 = port_stats(&db, &pb);
     let per_send = (b1 - b0) / (tx1 - tx0).max(1);
-    let per_frame = (to_b1["tx_bytes"] - to_b0["tx_bytes"])
-        / (to_b1["tx_packets"] - to_b0["tx_packets"]).max(1);
+    let per_frame = bytes_per_frame_sent(&to_b0, &to_b1);
     eprintln!("A to B: {bytes} bytes; {per_send} bytes per underlay packet; {per_frame} bytes per frame to hb");
     assert!(
         per_send > 3_000,
@@ -350,8 +357,7 @@ fn vxlan_between_two_switches_keeps_tso_whole_and_checksums_right() {
     let to_a0 = port_stats(&da, &pa);
     iperf3(Some(&ha), Some(&hb), &over_b, true).unwrap_or_else(|e| panic!("{e}\n{}", logs()));
     let to_a1 = port_stats(&da, &pa);
-    let per_frame = (to_a1["tx_bytes"] - to_a0["tx_bytes"])
-        / (to_a1["tx_packets"] - to_a0["tx_packets"]).max(1);
+    let per_frame = bytes_per_frame_sent(&to_a0, &to_a1);
     eprintln!("B to A: {per_frame} bytes per frame to ha");
     assert!(
         per_frame > 3_000,
@@ -438,8 +444,7 @@ fn vxlan_with_a_linux_vxlan_device_keeps_checksums_right_both_ways() {
     let to_a0 = port_stats(&da, &pa);
     iperf3(Some(&ha), Some(&hb), &over_b, true).unwrap_or_else(|e| panic!("{e}\n{}", da.log()));
     let to_a1 = port_stats(&da, &pa);
-    let per_frame = (to_a1["tx_bytes"] - to_a0["tx_bytes"])
-        / (to_a1["tx_packets"] - to_a0["tx_packets"]).max(1);
+    let per_frame = bytes_per_frame_sent(&to_a0, &to_a1);
     eprintln!("Linux vxlan to A: {per_frame} bytes per frame to ha");
     assert!(
         per_frame > 3_000,

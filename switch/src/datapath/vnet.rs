@@ -298,24 +298,26 @@ pub fn tso_for_mtu(frame: &mut [u8], o: RxOffload, mtu: u32) -> Option<RxOffload
     }
     let doff = usize::from(frame.get(l4 + 12)? >> 4) * 4;
     let mss = mtu.checked_sub(l4 - l3 + doff).filter(|m| *m > 0)?;
-    if end <= l4 + doff || l4 + 18 > frame.len() {
+    if end <= l4 + doff {
         return None;
     }
-    let v4 = key.eth_type() == openflow::types::eth_type::IPV4;
-    if !o.needs_csum {
-        let addrs = if v4 {
-            csum::sum(frame.get(l3 + 12..l3 + 20)?)
-        } else {
-            csum::sum(frame.get(l3 + 8..l3 + 40)?)
-        };
-        let partial = csum::fold(addrs + u64::from(TCP) + (end - l4) as u64);
-        frame[l4 + 16..l4 + 18].copy_from_slice(&(!partial).to_be_bytes());
-    }
-    Some(RxOffload {
+    let tso = RxOffload {
         needs_csum: true,
-        gso_type: if v4 { GSO_TCPV4 } else { GSO_TCPV6 },
+        gso_type: if key.eth_type() == openflow::types::eth_type::IPV4 {
+            GSO_TCPV4
+        } else {
+            GSO_TCPV6
+        },
         gso_size: u16::try_from(mss).ok()?,
-    })
+    };
+    if !o.needs_csum {
+        if !packet::leave_l4_checksum_partial(frame) {
+            return None;
+        }
+        // Complemented, as the pipeline keeps a partial checksum.
+        flip_checksum(frame, Some(l4 + 16));
+    }
+    Some(tso)
 }
 
 #[cfg(test)]

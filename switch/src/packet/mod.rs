@@ -58,5 +58,5 @@ pub mod parse;
 mod testutil;
 
 pub use edit::{apply, EditError};
-pub use offload::{fill_l4_checksum, finish_if_partial};
+pub use offload::{fill_l4_checksum, finish_if_partial, leave_l4_checksum_partial};
 pub use parse::{parse, Frag, Layout, MAX_FRAME};

@@ -73,6 +73,18 @@ pub fn fill_l4_checksum(frame: &mut [u8]) {
     frame[c.at..c.at + 2].copy_from_slice(&sum16.to_be_bytes());
 }
 
+/// Leaves the TCP/UDP checksum of an Ethernet frame unfinished: the field
+/// gets the pseudo-header sum, what a sender with checksum offload leaves
+/// for the hardware (or the kernel's GSO) to finish. False, and the frame
+/// untouched, for frames [`fill_l4_checksum`] leaves alone.
+pub fn leave_l4_checksum_partial(frame: &mut [u8]) -> bool {
+    let Some(c) = locate(frame) else {
+        return false;
+    };
+    frame[c.at..c.at + 2].copy_from_slice(&fold(c.pseudo).to_be_bytes());
+    true
+}
+
 /// Finishes the TCP/UDP checksum of a frame only when it was left
 /// unfinished: the field holds exactly the pseudo-header sum (what a
 /// sender with checksum offload leaves) and the full checksum does not
