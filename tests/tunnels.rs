@@ -192,6 +192,7 @@ struct Underlay {
     ns: Netns,
     _link: Link,
     a_dev: String,
+    b_dev: String,
     a: String,
     b: String,
 }
@@ -219,6 +220,7 @@ impl Underlay {
             ns,
             _link: link,
             a_dev,
+            b_dev,
             a,
             b,
         }
@@ -454,4 +456,103 @@ fn vxlan_with_a_linux_vxlan_device_keeps_checksums_right_both_ways() {
     for h in [&ha, &hb] {
         assert_eq!(tcp_csum_errors(h), 0, "TCP checksum errors in {}", h.0);
     }
+}
+
+/// What reaches a VXLAN socket and no port takes is counted where a user
+/// looks: a malformed datagram from a port's peer is an `rx_errors` of
+/// that port, a VNI it does not carry an `rx_dropped` (and a warning);
+/// a datagram from an address no port peers with (a wrong `remote_ip` on
+/// one end) is named in the log; the tunnel keeps working.
+#[test]
+fn vxlan_datagrams_no_port_takes_are_counted_and_named() {
+    if !require_root() || !require("python3", have("python3")) {
+        return;
+    }
+    let n = (std::process::id() % 200) as u8 + 20;
+    let (over_a, over_b) = (format!("192.172.{n}.1"), format!("192.172.{n}.2"));
+    let under = Underlay::new(247, 1500);
+    let udp_port = free_port().to_string();
+    let ns = &under.ns.0;
+    sh(&[
+        "ip", "-n", ns, "link", "add", "vx0", "type", "vxlan", "id", "42", "remote", &under.a,
+        "local", &under.b, "dstport", &udp_port,
+    ]);
+    sh(&[
+        "ip",
+        "-n",
+        ns,
+        "addr",
+        "add",
+        &format!("{over_b}/24"),
+        "dev",
+        "vx0",
+    ]);
+    sh(&["ip", "-n", ns, "link", "set", "vx0", "up"]);
+    let stranger = format!("10.247.{n}.3");
+    sh(&[
+        "ip",
+        "-n",
+        ns,
+        "addr",
+        "add",
+        &format!("{stranger}/24"),
+        "dev",
+        &under.b_dev,
+    ]);
+
+    let d = Daemon::start(&[]);
+    let (br, ha, pa) = vxlan_bridge(&d, &over_a, 1400, &under.b, &udp_port);
+    let ports = d.vsctl(&["list-ports", &br]);
+    let vx = ports
+        .lines()
+        .find(|p| *p != pa)
+        .unwrap_or_else(|| panic!("no VXLAN port in {ports:?}"))
+        .to_string();
+    wait_for("ping over VXLAN", Duration::from_secs(10), || {
+        ha.ping(&over_b, 1)
+    });
+
+    // From B with Python's UDP socket: (source address, payload).
+    let frame = "bytes.fromhex('ffffffffffff020000000001080045000014000000004011000000000000ffffffff') + bytes(30)";
+    let send = |src: &str, payload: &str| {
+        let script = format!(
+            "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+             s.bind(('{src}', 0))\ns.sendto({payload}, ('{}', {udp_port}))\n",
+            under.a
+        );
+        let out = under.ns.exec(&["python3", "-c", &script]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let before = port_stats(&d, &vx);
+    send(&under.b, "b'\\x08' + bytes(7)"); // a VXLAN header and nothing inside
+    send(&under.b, "b'\\x00' * 8 + bytes(40)"); // no VNI flag
+    send(
+        &under.b,
+        &format!("bytes([8, 0, 0, 0, 0, 0, 43, 0]) + {frame}"),
+    ); // VNI 43
+    send(
+        &stranger,
+        &format!("bytes([8, 0, 0, 0, 0, 0, 42, 0]) + {frame}"),
+    ); // not a peer
+    let mut after = before.clone();
+    wait_for("the datagrams counted", Duration::from_secs(5), || {
+        after = port_stats(&d, &vx);
+        after["rx_errors"] >= before["rx_errors"] + 2 && after["rx_dropped"] > before["rx_dropped"]
+    });
+    assert_eq!(after["rx_errors"] - before["rx_errors"], 2, "{after:?}");
+    assert_eq!(after["rx_dropped"] - before["rx_dropped"], 1, "{after:?}");
+    wait_for(
+        "the log names both mistakes",
+        Duration::from_secs(5),
+        || {
+            let log = d.log();
+            log.contains(&format!("a packet with key 43 from {}", under.b))
+                && log.contains(&format!("no port has remote_ip={stranger}"))
+        },
+    );
+    assert!(ha.ping(&over_b, 1), "the tunnel still works\n{}", d.log());
 }

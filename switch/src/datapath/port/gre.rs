@@ -21,7 +21,7 @@
 //! As a port kind ([`super`]): [`open`] parses the port's options and
 //! attaches it to the shared socket; removing the port detaches it.
 
-use super::tunnel;
+use super::tunnel::{self, RefusalLog, Undelivered};
 use super::vxlan::TunnelKey;
 use super::{unregister, OpenedPort, PortContext, PortSpec};
 use crate::datapath::forward::{Forwarder, PortSink};
@@ -94,6 +94,8 @@ struct Endpoint {
     key: Option<TunnelKey>,
     ofport: u32,
     fwd: Arc<Forwarder>,
+    /// The port's counters, for what arrives and no port takes.
+    counters: Arc<PortCounters>,
 }
 
 struct Shared {
@@ -146,6 +148,7 @@ impl GreRegistry {
                 caches: HashMap::new(),
                 out: Vec::new(),
                 batch: RecvMmsg::new(),
+                refused: RefusalLog::default(),
             }));
             *slot = Some((s, rx));
         }
@@ -160,6 +163,7 @@ impl GreRegistry {
                     key,
                     ofport,
                     fwd,
+                    counters: counters.clone(),
                 },
             );
             s.publish(&eps);
@@ -292,6 +296,8 @@ struct GreRx {
     caches: HashMap<u32, MicroflowCache>,
     out: Vec<crate::pipeline::Outcome>,
     batch: RecvMmsg,
+    /// Warnings about packets no port takes.
+    refused: RefusalLog,
 }
 
 /// The port a packet from `src` with `key` belongs to.
@@ -323,11 +329,24 @@ impl RxSource for GreRx {
         let eps = self.s.by_remote.load();
         let mut delivery = tunnel::Delivery::new(&mut self.caches, &mut self.out);
         for i in 0..n {
-            let Some((src, key, inner)) = decap(self.batch.data(i)) else {
-                continue;
-            };
-            let Some(ep) = endpoint(&eps, src, key) else {
-                continue;
+            let pkt = self.batch.data(i);
+            let (ep, key, inner) = match decap(pkt) {
+                Some((src, key, inner)) => match endpoint(&eps, src, key) {
+                    Some(ep) => (ep, key, inner),
+                    None => {
+                        refuse(&self.refused, &eps, src, Undelivered::Key(key));
+                        continue;
+                    }
+                },
+                None => {
+                    // The socket sees every GRE packet of the namespace:
+                    // one that is not Ethernet over GRE is an error only
+                    // from a peer of ours.
+                    if let Some(src) = source(pkt).filter(|s| eps.contains_key(s)) {
+                        refuse(&self.refused, &eps, src, Undelivered::Malformed);
+                    }
+                    continue;
+                }
             };
             let src = tunnel::Source {
                 fwd: &ep.fwd,
@@ -339,6 +358,29 @@ impl RxSource for GreRx {
         delivery.finish();
         Ok(n)
     }
+}
+
+/// Counts and reports a packet from `src` that no port takes.
+fn refuse(
+    log: &RefusalLog,
+    eps: &HashMap<Ipv4Addr, Vec<Endpoint>>,
+    src: Ipv4Addr,
+    why: Undelivered,
+) {
+    let peer = eps.get(&src).and_then(|e| e.first());
+    tunnel::undelivered(
+        "GRE socket",
+        log,
+        IpAddr::V4(src),
+        peer.map(|e| &*e.counters),
+        why,
+    );
+}
+
+/// The IPv4 source address of a packet the raw socket received.
+fn source(pkt: &[u8]) -> Option<Ipv4Addr> {
+    let a = pkt.get(12..16)?;
+    Some(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
 }
 
 /// Sends into one GRE tunnel.

@@ -32,7 +32,7 @@
 //! attaches it to the socket of its UDP port; removing the port detaches
 //! it, and the socket closes with its last port.
 
-use super::tunnel;
+use super::tunnel::{self, RefusalLog, Undelivered};
 use super::{unregister, OpenedPort, PortContext, PortSpec};
 use crate::datapath::forward::{Forwarder, PortSink};
 use crate::datapath::mmsg::{self, RecvMmsg};
@@ -138,6 +138,8 @@ struct Endpoint {
     key: TunnelKey,
     ofport: u32,
     fwd: Arc<Forwarder>,
+    /// The port's counters, for what arrives and no port takes.
+    counters: Arc<PortCounters>,
 }
 
 /// A UDP socket shared by the VXLAN ports on one destination port.
@@ -202,6 +204,7 @@ impl VxlanRegistry {
                         caches: HashMap::new(),
                         out: Vec::new(),
                         batch: RecvMmsg::new(),
+                        refused: RefusalLog::default(),
                     }));
                     map.insert(udp_port, (s.clone(), rx));
                     s
@@ -216,6 +219,7 @@ impl VxlanRegistry {
                     key,
                     ofport,
                     fwd,
+                    counters: counters.clone(),
                 },
             );
             sock.publish(&eps);
@@ -298,6 +302,8 @@ struct VxlanRx {
     caches: HashMap<u32, MicroflowCache>,
     out: Vec<crate::pipeline::Outcome>,
     batch: RecvMmsg,
+    /// Warnings about datagrams no port takes.
+    refused: RefusalLog,
 }
 
 /// The port a datagram from `from` with `vni` belongs to.
@@ -329,11 +335,25 @@ impl RxSource for VxlanRx {
             };
             for d in self.batch.datagrams(i) {
                 datagrams += 1;
-                let Some((vni, inner)) = decap(d) else {
-                    continue;
-                };
-                let Some(ep) = endpoint(&eps, from, vni) else {
-                    continue;
+                let delivered =
+                    decap(d).map(|(vni, inner)| (vni, inner, endpoint(&eps, from, vni)));
+                let (vni, inner, ep) = match delivered {
+                    Some((vni, inner, Some(ep))) => (vni, inner, ep),
+                    refused => {
+                        let why = match refused {
+                            Some((vni, ..)) => Undelivered::Key(Some(vni)),
+                            None => Undelivered::Malformed,
+                        };
+                        let peer = eps.get(&from).and_then(|e| e.first());
+                        tunnel::undelivered(
+                            &self.name,
+                            &self.refused,
+                            from,
+                            peer.map(|e| &*e.counters),
+                            why,
+                        );
+                        continue;
+                    }
                 };
                 let src = tunnel::Source {
                     fwd: &ep.fwd,
