@@ -37,6 +37,9 @@ pub const GSO_NONE: u8 = 0;
 pub const GSO_TCPV4: u8 = 1;
 pub const GSO_UDP: u8 = 3;
 pub const GSO_TCPV6: u8 = 4;
+/// UDP GSO (`UDP_SEGMENT`, QUIC's way of sending): datagrams of
+/// `gso_size` bytes of payload, each with its own UDP header.
+pub const GSO_UDP_L4: u8 = 5;
 pub const GSO_ECN: u8 = 0x80;
 
 const TCP: u8 = 6;
@@ -181,7 +184,8 @@ pub fn finish(frame: &mut [u8], o: RxOffload) {
 /// The frames to put on a wire that takes no offload header (a tunnel):
 /// a partial checksum finished, a TCP super-segment cut into `gso_size`
 /// segments with their own lengths, IPv4 ids, sequence numbers, flags and
-/// checksums (what the kernel's GSO would have done).
+/// checksums, a UDP GSO frame into its datagrams with their own lengths,
+/// IPv4 ids and checksums (what the kernel's GSO would have done).
 pub fn finished_segments(frame: &[u8], o: RxOffload) -> Vec<Vec<u8>> {
     let mut all = Vec::with_capacity(frame.len() + 64);
     let stride = append_finished_segments(frame, o, &[], &mut all);
@@ -211,8 +215,12 @@ pub fn append_finished_segments(
         }
         0
     };
-    let tcp_gso = matches!(o.gso_type & !GSO_ECN, GSO_TCPV4 | GSO_TCPV6);
-    if !o.needs_csum || !tcp_gso || o.gso_size == 0 {
+    let tcp = match o.gso_type & !GSO_ECN {
+        GSO_TCPV4 | GSO_TCPV6 => true,
+        GSO_UDP_L4 => false,
+        _ => return whole(out),
+    };
+    if !o.needs_csum || o.gso_size == 0 {
         return whole(out);
     }
     let mut key = FlowKey::ZERO;
@@ -221,10 +229,14 @@ pub fn append_finished_segments(
         return whole(out);
     };
     let (l3, l4) = (usize::from(l3), usize::from(l4));
-    let Some(&doff) = frame.get(l4 + 12) else {
+    if key.u8_at(off::IP_PROTO) != if tcp { TCP } else { UDP } {
         return whole(out);
+    }
+    let hdr_end = match frame.get(l4 + 12) {
+        Some(&doff) if tcp => l4 + usize::from(doff >> 4) * 4,
+        _ if tcp => return whole(out),
+        _ => l4 + 8,
     };
-    let hdr_end = l4 + usize::from(doff >> 4) * 4;
     let end = usize::from(lay.end).min(frame.len());
     if hdr_end > end {
         return whole(out);
@@ -232,8 +244,9 @@ pub fn append_finished_segments(
     let v4 = key.eth_type() == openflow::types::eth_type::IPV4;
     let mss = usize::from(o.gso_size);
     let payload = &frame[hdr_end..end];
+    // TCP's sequence number and flags (a UDP header is 8 bytes: unused).
     let seq0 = u32::from_be_bytes([frame[l4 + 4], frame[l4 + 5], frame[l4 + 6], frame[l4 + 7]]);
-    let flags0 = frame[l4 + 13];
+    let flags0 = if tcp { frame[l4 + 13] } else { 0 };
     let id0 = u16::from_be_bytes([frame[l3 + 4], frame[l3 + 5]]);
     let n = payload.len().div_ceil(mss).max(1);
     out.reserve(n * (prefix.len() + hdr_end) + payload.len());
@@ -244,16 +257,21 @@ pub fn append_finished_segments(
         out.extend_from_slice(&frame[..hdr_end]);
         out.extend_from_slice(chunk);
         let seg = &mut out[at..];
-        let seq = seq0.wrapping_add((i * mss) as u32);
-        seg[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
-        let mut flags = flags0;
-        if i + 1 < n {
-            flags &= !(0x01 | 0x08); // FIN, PSH only on the last
+        if tcp {
+            let seq = seq0.wrapping_add((i * mss) as u32);
+            seg[l4 + 4..l4 + 8].copy_from_slice(&seq.to_be_bytes());
+            let mut flags = flags0;
+            if i + 1 < n {
+                flags &= !(0x01 | 0x08); // FIN, PSH only on the last
+            }
+            if i > 0 {
+                flags &= !0x80; // CWR only on the first
+            }
+            seg[l4 + 13] = flags;
+        } else {
+            let udp_len = (seg.len() - l4) as u16;
+            seg[l4 + 4..l4 + 6].copy_from_slice(&udp_len.to_be_bytes());
         }
-        if i > 0 {
-            flags &= !0x80; // CWR only on the first
-        }
-        seg[l4 + 13] = flags;
         if v4 {
             let total = (seg.len() - l3) as u16;
             seg[l3 + 2..l3 + 4].copy_from_slice(&total.to_be_bytes());
@@ -443,6 +461,43 @@ mod tests {
                 0xffff,
                 "IPv4 header checksum"
             );
+        }
+    }
+
+    #[test]
+    fn udp_gso_frames_are_cut_into_their_datagrams() {
+        // UDP_SEGMENT 1000 over IPv6: 2500 bytes of payload -> 1000, 1000, 500.
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd];
+        let plen = (8 + 2500) as u16;
+        f.extend([0x60, 0, 0, 0, (plen >> 8) as u8, plen as u8, 17, 64]);
+        f.extend([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f.extend([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        f.extend([0x30, 0x39, 0x01, 0xbb, (plen >> 8) as u8, plen as u8, 0, 0]);
+        f.extend((0..2500).map(|i| (i * 7) as u8));
+        let o = RxOffload {
+            needs_csum: true,
+            gso_type: GSO_UDP_L4,
+            gso_size: 1000,
+        };
+        assert!(packet::leave_l4_checksum_partial(&mut f));
+        to_complemented(&mut f, o);
+        let segs = finished_segments(&f, o);
+        let sizes: Vec<usize> = segs.iter().map(|s| s.len() - 62).collect();
+        assert_eq!(sizes, [1000, 1000, 500]);
+        for (i, s) in segs.iter().enumerate() {
+            let len = sizes[i] as u16 + 8;
+            assert_eq!(
+                u16::from_be_bytes([s[18], s[19]]),
+                len,
+                "IPv6 payload length"
+            );
+            assert_eq!(u16::from_be_bytes([s[58], s[59]]), len, "UDP length");
+            assert_eq!(&s[54..58], &[0x30, 0x39, 0x01, 0xbb], "ports");
+            assert_eq!(s[62], ((1000 * i) * 7) as u8, "payload in order");
+            let mut check = s.clone();
+            packet::fill_l4_checksum(&mut check);
+            assert_eq!(&check, s, "UDP checksum of datagram {i}");
+            assert_ne!(&s[60..62], &[0, 0]);
         }
     }
 
