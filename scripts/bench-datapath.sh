@@ -47,6 +47,8 @@
 #   --only LIST     run only these setups, comma-separated: ours ours10k ovs bridge veth vxours
 #                   vxmix vxovs vxlinux flood pnet ovstso greours (a to n in order; flood is j
 #                   and k); not with --save
+# Environment: OFS_DAEMON_ARGS adds arguments to every `ofswitch daemon` this script starts
+# (e.g. "--forwarding-threads 2"), for trying a setting; the saved table uses the defaults.
 # Prints one markdown table with the figures and ours/OVS, ours/bridge, ours/Linux VXLAN and
 # flood/no-flood ratios. A setup that fails prints an error row and the run goes on.
 # Everything it creates is named bd<pid>* and removed on exit (trap), also on failure or
@@ -69,12 +71,13 @@ while [ $# -gt 0 ]; do
   --flood-pps=*) FLOOD_PPS=${1#--flood-pps=} ;;
   --only) ONLY=${2:?--only LIST}; shift ;;
   --only=*) ONLY=${1#--only=} ;;
-  -h | --help) sed -n '2,47p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,51p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "bench-datapath: unknown argument $1 (want --save, --time SECS, --flood-pps N, --only LIST)" >&2; exit 2 ;;
   esac
   shift
 done
 [ -n "$ONLY" ] && [ "$SAVE" -eq 1 ] && { echo "bench-datapath: --save wants the whole table, not --only" >&2; exit 2; }
+[ -n "${OFS_DAEMON_ARGS:-}" ] && [ "$SAVE" -eq 1 ] && { echo "bench-datapath: --save measures the defaults, not OFS_DAEMON_ARGS" >&2; exit 2; }
 [[ $FLOOD_PPS =~ ^[0-9]+$ ]] || { echo "bench-datapath: --flood-pps wants a number" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "bench-datapath: needs root (namespaces, veths, bridges)" >&2; exit 1; }
 for tool in iperf3 ping ethtool ip jq ovs-vsctl ovs-ofctl flock python3 trafgen pgrep; do
@@ -319,9 +322,11 @@ start_daemon() {  # start_daemon NAME [NETNS]: a fresh ofswitch daemon in its ow
   local st=$WORK/state-$1
   rm -rf "$st"; mkdir -p "$st"  # the daemon keeps its configuration there
   if [ -n "${2:-}" ]; then  # `ip netns exec` execs the daemon: $! is its PID
-    ip netns exec "$2" "$BIN" --state-dir "$st" daemon --log-file "$st/ofswitch.log" &
+    # shellcheck disable=SC2086 # OFS_DAEMON_ARGS: words on purpose
+    ip netns exec "$2" "$BIN" --state-dir "$st" daemon --log-file "$st/ofswitch.log" ${OFS_DAEMON_ARGS:-} &
   else
-    "$BIN" --state-dir "$st" daemon --log-file "$st/ofswitch.log" &
+    # shellcheck disable=SC2086
+    "$BIN" --state-dir "$st" daemon --log-file "$st/ofswitch.log" ${OFS_DAEMON_ARGS:-} &
   fi
   DAEMON_PIDS+=($!)
   for _ in $(seq 50); do [ -S "$st/ofswitch.ctl" ] && return 0; sleep 0.1; done

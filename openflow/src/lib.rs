@@ -19,6 +19,8 @@
 //! - [`ofctl`] holds the `ovs-ofctl` text syntax: parsing `add-flow` strings
 //!   and printing `dump-flows` lines exactly as ovs-ofctl does.
 //!
+//! - [`log_limit`]: warnings that cannot flood the log, for the daemons
+//!   on both ends (the switch and the controller).
 //! - `tls` (feature `tls`, off by default): rustls configurations from
 //!   PEM files for `ssl:`/`pssl:` channels, shared by switch and controller.
 //!
@@ -33,6 +35,7 @@ pub mod error;
 pub mod framer;
 pub mod group;
 pub mod instruction;
+pub mod log_limit;
 pub mod message;
 pub mod messages;
 pub mod meter;

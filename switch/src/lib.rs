@@ -11,14 +11,15 @@
 //! - [`ofctl`]: ovs-ofctl-like verbs, an OpenFlow client.
 //! - [`stp`]: 802.1D spanning tree for standalone bridges (sans-IO).
 //! - [`log_limit`]: warnings that cannot flood the log (one per interval,
-//!   with a count of the ones held back).
+//!   with a count of the ones held back); it lives in `openflow`, which
+//!   the controller shares.
 
 pub mod agent;
 pub mod config;
 pub mod daemon;
 pub mod datapath;
 pub mod flow_key;
-pub mod log_limit;
+pub use openflow::log_limit;
 pub mod ofctl;
 pub mod packet;
 pub mod pipeline;

@@ -31,6 +31,7 @@ pub mod driver;
 
 use crate::app::{run_switch, App, Broadcast};
 use openflow::channel::ChannelConfig;
+use openflow::log_limit::LogLimiter;
 use openflow::tls::{self, TlsFiles};
 use rustls::{ClientConfig, ServerConfig};
 use std::net::SocketAddr;
@@ -233,21 +234,25 @@ pub async fn accept<A: App>(shared: Arc<Shared<A>>, listener: Listener) {
                 Some(p) => format!("unix:{}", p.display()),
                 None => "unix:".to_string(),
             };
+            let limit = LogLimiter::default();
             loop {
                 match l.accept().await {
                     Ok((stream, _)) => {
                         tokio::spawn(serve_stream(shared.clone(), stream, peer.clone()));
                     }
-                    Err(e) => accept_failed(e).await,
+                    Err(e) => accept_failed(&limit, e).await,
                 }
             }
         }
     }
 }
 
-/// Out of file descriptors and the like: wait, do not spin.
-async fn accept_failed(e: std::io::Error) {
-    tracing::warn!("accept failed: {e}");
+/// Out of file descriptors and the like: wait, do not spin, and say so
+/// once per [`LogLimiter::INTERVAL`].
+async fn accept_failed(limit: &LogLimiter, e: std::io::Error) {
+    if let Some(s) = limit.allow() {
+        tracing::warn!("accept failed: {e}{s}");
+    }
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
@@ -255,11 +260,15 @@ async fn accept_failed(e: std::io::Error) {
 async fn accept_tcp<A: App>(shared: Arc<Shared<A>>, l: TcpListener, tls: Option<Arc<TlsIdentity>>) {
     // The last configuration error, so a persistent one is logged once.
     let mut last = String::new();
+    let accept_limit = LogLimiter::default();
+    // Peers that keep failing their handshake (a switch with the wrong
+    // certificate retries every few seconds) cost a line per interval.
+    let handshake_limit = Arc::new(LogLimiter::default());
     loop {
         let (stream, peer) = match l.accept().await {
             Ok(c) => c,
             Err(e) => {
-                accept_failed(e).await;
+                accept_failed(&accept_limit, e).await;
                 continue;
             }
         };
@@ -282,13 +291,16 @@ async fn accept_tcp<A: App>(shared: Arc<Shared<A>>, l: TcpListener, tls: Option<
                 continue;
             }
         };
-        let shared = shared.clone();
+        let (shared, limit) = (shared.clone(), handshake_limit.clone());
         tokio::spawn(async move {
             let handshake = TlsAcceptor::from(cfg).accept(stream);
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                Ok(Ok(s)) => serve_stream(shared, s, peer).await,
-                Ok(Err(e)) => tracing::warn!("TLS handshake with {peer} failed: {e}"),
-                Err(_) => tracing::warn!("TLS handshake with {peer} timed out"),
+            let why = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                Ok(Ok(s)) => return serve_stream(shared, s, peer).await,
+                Ok(Err(e)) => format!("failed: {e}"),
+                Err(_) => "timed out".to_string(),
+            };
+            if let Some(s) = limit.allow() {
+                tracing::warn!("TLS handshake with {peer} {why}{s}");
             }
         });
     }

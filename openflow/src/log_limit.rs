@@ -18,11 +18,11 @@
 //! a message with a single source.
 //!
 //! ```
-//! use ofswitch::log_limit::LogLimiter;
+//! use openflow::log_limit::LogLimiter;
 //! static ACCEPT: LogLimiter = LogLimiter::new(LogLimiter::INTERVAL);
 //! # let e = "Too many open files";
 //! if let Some(suppressed) = ACCEPT.allow() {
-//!     tracing::warn!("accept failed: {e}{suppressed}");
+//!     eprintln!("accept failed: {e}{suppressed}"); // tracing::warn! in the daemons
 //! }
 //! ```
 //!
