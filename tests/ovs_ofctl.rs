@@ -151,6 +151,18 @@ impl Bed {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// `ofswitch ofctl VERB BR ARGS...`, which must fail; returns stderr.
+    fn ours_fails(&self, verb: &str, args: &[&str]) -> String {
+        let mut all = vec!["ofctl", verb, &self.br];
+        all.extend_from_slice(args);
+        let o = self.d.run(&all);
+        assert!(
+            !o.status.success(),
+            "ofswitch ofctl {verb} {args:?} should fail"
+        );
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    }
+
     fn groups_and_meters(&self) {
         for g in [
             "group_id=1,type=all,bucket=output:1,bucket=output:2",
@@ -311,6 +323,22 @@ fn ovs_ofctl_drives_the_passive_port() {
     assert!(
         one.contains(": 1 ports") && one.contains("port  1:"),
         "{one}"
+    );
+    // A port by name, with ovs-ofctl and with ours; an unknown name is a
+    // one-line error.
+    for by_name in [
+        bed.ok("dump-ports", &[&bed.p1]),
+        bed.ours_opts(&[], "dump-ports", &[&bed.p1]),
+    ] {
+        assert!(
+            by_name.contains(": 1 ports") && by_name.contains("port  1:"),
+            "{by_name}"
+        );
+    }
+    let missing = bed.ours_fails("dump-ports", &["nosuchport"]);
+    assert!(
+        missing.contains("couldn't find port `nosuchport'"),
+        "{missing}"
     );
     check("dump-ports");
     let pd = bed.ok("dump-ports-desc", &[]);

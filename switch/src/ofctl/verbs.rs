@@ -491,8 +491,25 @@ pub fn run(
             )));
         }
     }
+    // A port named, not numbered (`dump-ports br0 p1`): ask the switch for
+    // its number first, as ovs-ofctl does.
+    let mut named: Option<(Vec<String>, Client)> = None;
+    if let (true, Some(name)) = (
+        matches!(verb, "dump-ports" | "dump-ports-desc"),
+        args.first().filter(|a| parse_port(a).is_err()),
+    ) {
+        let mut c = Client::connect(&Target::parse(target, state_dir)?, opts.timeout)?;
+        let n = port_number(&mut c, name)?
+            .ok_or_else(|| CtlError::new(format!("{target}: couldn't find port `{name}'")))?;
+        named = Some((vec![n.to_string()], c));
+    }
+    let (args, early) = match named {
+        Some((a, c)) => (a, Some(c)),
+        None => (args.to_vec(), None),
+    };
+    let args = args.as_slice();
     let (plan, client) = match plan(verb, args, opts, None) {
-        Ok(p) => (p, None),
+        Ok(p) => (p, early),
         // A table named in a flow: ask the switch for its names, then parse
         // again with them (as ovs-ofctl does, but only when needed).
         Err(e) if e.unknown_table && opts.accept_names() => {
@@ -565,6 +582,20 @@ pub fn run(
         Plan::Monitor(miss) => monitor(&mut c, miss, out)?,
     }
     Ok(())
+}
+
+/// The OpenFlow number of the switch's port called `name` (PORT_DESC).
+fn port_number(c: &mut Client, name: &str) -> Result<Option<u32>> {
+    for m in c.transact(mp(MultipartRequestBody::PortDesc))? {
+        if let Body::MultipartReply(r) = m.body {
+            if let MultipartReplyBody::PortDesc(list) = r.body {
+                if let Some(p) = list.iter().find(|p| p.name == name) {
+                    return Ok(Some(p.port_no));
+                }
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The switch's table names (TABLE_FEATURES; an empty name is none).
