@@ -123,30 +123,14 @@ fn gre_between_two_switches_carries_the_key() {
         return;
     }
     let n = (std::process::id() % 200) as u8 + 20;
-    let (under_a, under_b) = (format!("10.243.{n}.1"), format!("10.243.{n}.2"));
     let (over_a, over_b) = (format!("192.169.{n}.1"), format!("192.169.{n}.2"));
-
-    let ns_b = Netns::new(&unique("n"));
-    let (u_root, u_b) = (unique("u"), unique("u"));
-    sh(&[
-        "ip", "link", "add", &u_root, "type", "veth", "peer", "name", &u_b,
-    ]);
-    let _under = Link(u_root.clone());
-    sh(&[
-        "ip",
-        "addr",
-        "add",
-        &format!("{under_a}/24"),
-        "dev",
-        &u_root,
-    ]);
-    sh(&["ip", "link", "set", &u_root, "up"]);
-    ns_b.take(&u_b, &format!("{under_b}/24"));
+    let under = Underlay::new(243, 1500);
+    let (ns_b, under_a, under_b) = (&under.ns, &under.a, &under.b);
 
     let (ha, hb) = (Netns::new(&unique("n")), Netns::new(&unique("n")));
     let da = Daemon::start(&[]);
     let db = Daemon::start_in(&ns_b.0, &[]);
-    for (d, host, addr, remote) in [(&da, &ha, &over_a, &under_b), (&db, &hb, &over_b, &under_a)] {
+    for (d, host, addr, remote) in [(&da, &ha, &over_a, under_b), (&db, &hb, &over_b, under_a)] {
         let br = unique("br");
         let (p, g) = (unique("p"), unique("g"));
         d.vsctl(&["add-br", &br]);
