@@ -435,6 +435,47 @@ fn vxlan_between_two_switches_keeps_tso_whole_and_checksums_right() {
     assert!(ha.ping(&over_b, 2), "small frames still pass");
 }
 
+/// Hosts left at MTU 1500 over an underlay of MTU 1500, as users often
+/// leave them: a full-size inner frame makes a 1550-byte outer datagram,
+/// which the kernel fragments (as Linux's own vxlan does with its default
+/// `df unset`). TSO frames into the tunnel too: the UDP GSO send the route
+/// refuses (EMSGSIZE) goes out datagram by datagram; it was lost whole,
+/// and TCP crawled at 150 kbit/s.
+#[test]
+fn vxlan_hosts_at_mtu_1500_over_a_1500_underlay_get_through_fragmented() {
+    if !require_root() || !require("iperf3", have("iperf3")) || !require("ss", have("ss")) {
+        return;
+    }
+    let n = (std::process::id() % 200) as u8 + 20;
+    let (over_a, over_b) = (format!("192.173.{n}.1"), format!("192.173.{n}.2"));
+    let under = Underlay::new(248, 1500);
+    let udp_port = free_port().to_string();
+    let da = Daemon::start(&[]);
+    let db = Daemon::start_in(&under.ns.0, &[]);
+    let (_bra, ha, _pa) = vxlan_bridge(&da, &over_a, 1500, &under.b, &udp_port);
+    let (_brb, hb, _pb) = vxlan_bridge(&db, &over_b, 1500, &under.a, &udp_port);
+    wait_for("ping over VXLAN", Duration::from_secs(10), || {
+        ha.ping(&over_b, 1)
+    });
+    let logs = || format!("--- A\n{}\n--- B\n{}", da.log(), db.log());
+    let out = ha.exec(&["ping", "-c", "2", "-M", "do", "-s", "1472", &over_b]);
+    assert!(
+        out.status.success(),
+        "1500-byte IP packets through the tunnel\n{}",
+        logs()
+    );
+    for reverse in [false, true] {
+        let (bytes, rate) = iperf3(Some(&ha), Some(&hb), &over_b, reverse)
+            .unwrap_or_else(|e| panic!("{e}\n{}", logs()));
+        eprintln!("MTU 1500 over 1500 (reverse: {reverse}): {bytes} bytes, {rate}");
+        assert!(
+            bytes > 5_000_000,
+            "TCP (reverse: {reverse}) moved only {bytes} bytes in 2 s\n{}",
+            logs()
+        );
+    }
+}
+
 /// Our switch with a Linux vxlan device at the other end, hosts with
 /// their default offloads: TCP both ways with every checksum right at the
 /// receiving stacks (the kernel cuts our GSO sends into datagrams for its
