@@ -66,17 +66,32 @@ struct PacketState {
     queue: Option<u32>,
 }
 
+impl PacketState {
+    /// The packet, its frame taken (for the last op that uses it).
+    fn take(&mut self) -> PacketState {
+        PacketState {
+            frame: std::mem::take(&mut self.frame),
+            ..*self
+        }
+    }
+}
+
 impl Run<'_> {
+    /// Runs `ops` on `pkt`, which nothing reads afterwards: the last op
+    /// that uses the frame may take it (an output hands the frame itself
+    /// to its port instead of a copy: a TSO frame is 64 KiB).
     fn run(&mut self, ops: &[Op], pkt: &mut PacketState) -> Flow {
-        for op in ops {
-            if self.step(op, pkt) == Flow::Stop {
+        let last_use = ops.iter().rposition(uses_frame);
+        for (i, op) in ops.iter().enumerate() {
+            if self.step(op, pkt, Some(i) == last_use) == Flow::Stop {
                 return Flow::Stop;
             }
         }
         Flow::Continue
     }
 
-    fn step(&mut self, op: &Op, pkt: &mut PacketState) -> Flow {
+    /// One op; `last`: no later op uses the frame, so it may be taken.
+    fn step(&mut self, op: &Op, pkt: &mut PacketState, last: bool) -> Flow {
         match op {
             Op::Table {
                 counters, matched, ..
@@ -138,11 +153,16 @@ impl Run<'_> {
             },
             Op::Output { port, tunnel_id } => {
                 self.count_tx(*port, pkt.frame.len());
+                let frame = if last {
+                    std::mem::take(&mut pkt.frame)
+                } else {
+                    pkt.frame.clone()
+                };
                 self.out.push(Outcome::Output {
                     port: *port,
                     queue: pkt.queue,
                     tunnel_id: *tunnel_id,
-                    frame: pkt.frame.clone(),
+                    frame,
                 })
             }
             Op::Controller(c) => self.packet_in(pkt, c),
@@ -162,8 +182,13 @@ impl Run<'_> {
                     *vid,
                     self.now,
                 );
-                for o in outs {
-                    let mut copy = pkt.clone();
+                let n = outs.len();
+                for (i, o) in outs.into_iter().enumerate() {
+                    let mut copy = if last && i + 1 == n {
+                        pkt.take()
+                    } else {
+                        pkt.clone()
+                    };
                     retag(&mut copy, o.vlan);
                     self.count_tx(o.port, copy.frame.len());
                     self.out.push(Outcome::Output {
@@ -176,7 +201,7 @@ impl Run<'_> {
             }
             Op::Queue(q) => pkt.queue = Some(*q),
             Op::Fork(ops) => {
-                let mut copy = pkt.clone();
+                let mut copy = if last { pkt.take() } else { pkt.clone() };
                 if self.run(ops, &mut copy) == Flow::Stop {
                     // A bucket that dropped its copy does not stop the
                     // other buckets or the original packet.
@@ -211,6 +236,12 @@ impl Run<'_> {
             data: pkt.frame[..keep].to_vec(),
         }));
     }
+}
+
+/// Whether an op reads the packet's frame (its bytes or its length):
+/// after the last one that does, the frame may be taken.
+fn uses_frame(op: &Op) -> bool {
+    !matches!(op, Op::Table { .. } | Op::Queue(_))
 }
 
 /// Gives a frame the outer VLAN tag NORMAL chose for a port (`None`:

@@ -1961,6 +1961,27 @@ fn order_cases() -> Vec<OrderCase> {
             },
         },
         OrderCase {
+            name: "a group last takes the packet, its buckets still get their own copies",
+            group: Some("group_id=1,type=all,bucket=output:2,bucket=set_field:0a:0b:0c:0d:0e:0f->eth_dst,output:3"),
+            flows: &["actions=output:4,group:1"],
+            expect: || {
+                vec![
+                    (4, frames::tcp4()),
+                    (2, frames::tcp4()),
+                    (3, put(frames::tcp4(), 0, &NEW_MAC)),
+                ]
+            },
+        },
+        OrderCase {
+            name: "an output before goto_table keeps its frame; the next table edits its own",
+            group: None,
+            flows: &[
+                "actions=output:2,goto_table:1",
+                "table=1,actions=set_field:0a:0b:0c:0d:0e:0f->eth_dst,output:3",
+            ],
+            expect: || vec![(2, frames::tcp4()), (3, put(frames::tcp4(), 0, &NEW_MAC))],
+        },
+        OrderCase {
             name: "group in the action set",
             group: Some("group_id=1,type=all,bucket=output:2,bucket=output:3"),
             flows: &["actions=write_actions(group:1)"],
