@@ -186,6 +186,13 @@ impl<T: PartialEq> TcpJoiner<T> {
                 && self.frame.len() + s.payload() <= MAX_FRAME
                 && same_flow(&self.frame, &p.seg, f, &s);
             if fits {
+                if p.count == 1 {
+                    // Joining begins: room for the largest frame (and a
+                    // VLAN tag pushed later) at once, instead of a
+                    // reallocation, and a copy, each time it doubles.
+                    let room = MAX_FRAME + 4 - self.frame.len();
+                    self.frame.reserve_exact(room);
+                }
                 self.frame.extend_from_slice(&f[s.hdr..s.end]);
                 p.count += 1;
                 p.next_seq = s.seq.wrapping_add(s.payload() as u32);
