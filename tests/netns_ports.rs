@@ -79,6 +79,47 @@ fn namespaces_attached_by_the_daemon_talk_through_the_bridge() {
         .status();
 }
 
+/// An interface the daemon cannot set up (no such device, no such
+/// namespace) is stored and shown with its error, as in Open vSwitch, and
+/// the command that added it says so on stderr, as ovs-vsctl's "Error
+/// detected while setting up": it succeeds, but the user is not left to
+/// find out from `show`.
+#[test]
+fn a_port_that_cannot_be_set_up_is_reported_by_the_command() {
+    if !require_root() {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let br = unique("br");
+    let (dev, p, ns) = (unique("p"), unique("p"), unique("n"));
+    d.vsctl(&["add-br", &br]);
+    for (args, why) in [
+        (
+            vec!["add-port", &br, &dev],
+            format!("no interface named {dev}"),
+        ),
+        (
+            vec!["add-netns-port", &br, &p, &ns],
+            format!("no network namespace named {ns}"),
+        ),
+    ] {
+        let out = d.run(&[&["vsctl"][..], &args].concat());
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {err}");
+        let port = args[2];
+        assert!(
+            err.contains(&format!("Error detected while setting up '{port}': {why}")),
+            "{args:?}: stderr {err:?}"
+        );
+        let show = d.vsctl(&["show"]);
+        assert!(show.contains(&format!("error: \"{why}\"")), "{show}");
+    }
+    // A change that breaks nothing new says nothing.
+    let out = d.run(&["vsctl", "set", "port", &p, "tag=5"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
 /// TCP between two namespaces with the hosts' default offloads (checksum
 /// offload and TSO on): super-segments cross the switch whole
 /// (virtio_net_hdr in and out) instead of being dropped. A functional

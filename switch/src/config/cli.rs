@@ -91,6 +91,9 @@ pub fn main(state_dir: &Path, args: Vec<String>) -> ExitCode {
             // A closed stdout (e.g. `| head`) is not worth an error.
             let _ = stdout.write_all(resp.output.as_bytes());
             let _ = stdout.flush();
+            for w in &resp.warnings {
+                eprintln!("{PREFIX}: {w}");
+            }
             if let Some(e) = &resp.error {
                 eprintln!("{PREFIX}: {e}");
             }

@@ -52,6 +52,11 @@ pub struct Response {
     pub error: Option<String>,
     /// The process exit status: 0, 1 (error) or 2 (`br-exists`: no).
     pub exit_code: i32,
+    /// Lines for stderr (without the prefix) that do not fail the command:
+    /// an interface the change added or changed and the daemon could not
+    /// set up, as ovs-vsctl's "Error detected while setting up".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Response {
@@ -62,6 +67,7 @@ impl Response {
             output: String::new(),
             error: Some(message.into()),
             exit_code: 1,
+            warnings: Vec::new(),
         }
     }
 
@@ -73,6 +79,7 @@ impl Response {
                 output: out.output.clone(),
                 error: None,
                 exit_code: out.exit_code,
+                warnings: Vec::new(),
             },
             Err(e) => Response::error(e.message.clone()),
         }
@@ -217,12 +224,14 @@ mod tests {
                     output: req.argv.join(" "),
                     error: None,
                     exit_code: 0,
+                    warnings: vec!["careful".into()],
                 })
                 .unwrap();
             }
         });
         let r = request(dir.path(), vec!["list-br".into(), "x".into()]).unwrap();
         assert_eq!(r.output, "list-br x");
+        assert_eq!(r.warnings, ["careful"]);
         // A malformed request gets an error response.
         let mut s = UnixStream::connect(socket_path(dir.path())).unwrap();
         s.write_all(b"garbage\n").unwrap();

@@ -142,6 +142,18 @@ impl BridgeHandle {
         Some(st)
     }
 
+    /// The interfaces that could not be set up, with why.
+    pub fn interface_errors(&self) -> Vec<(String, String)> {
+        let Ok(status) = self.status.lock() else {
+            return Vec::new();
+        };
+        status
+            .interfaces
+            .iter()
+            .filter_map(|(name, st)| Some((name.clone(), st.error.clone()?)))
+            .collect()
+    }
+
     /// The bridge's own counters since it started: packet-ins the
     /// datapath passed to the bridge task (`packet_in_sent`) and dropped
     /// because the task was behind (`packet_in_dropped`), and those the

@@ -280,16 +280,55 @@ async fn execute(
         let rt = Runtime { bridges };
         vsctl::execute_with_format(&mut next, &req.argv, req.format, &rt)
     };
+    let mut warnings = Vec::new();
     if let Ok(out) = &result {
         if out.changed {
             if let Err(e) = store::save(state_dir, &next) {
                 return Response::error(e.to_string());
             }
             *config = next;
+            let before = interface_errors(bridges);
             apply(config, bridges, settings, patches, clock).await;
+            warnings = new_interface_errors(&before, &interface_errors(bridges));
         }
     }
-    Response::from_result(&result)
+    Response {
+        warnings,
+        ..Response::from_result(&result)
+    }
+}
+
+/// Every interface that could not be set up, with why, by bridge and
+/// interface name.
+fn interface_errors(
+    bridges: &BTreeMap<String, BridgeHandle>,
+) -> BTreeMap<(String, String), String> {
+    bridges
+        .iter()
+        .flat_map(|(br, h)| {
+            h.interface_errors()
+                .into_iter()
+                .map(move |(iface, e)| ((br.clone(), iface), e))
+        })
+        .collect()
+}
+
+/// What a change made fail, as ovs-vsctl reports it after a transaction
+/// (the command still succeeds: the configuration is stored, and the
+/// interface is set up when it can be, e.g. when the device appears).
+fn new_interface_errors(
+    before: &BTreeMap<(String, String), String>,
+    after: &BTreeMap<(String, String), String>,
+) -> Vec<String> {
+    after
+        .iter()
+        .filter(|(k, e)| before.get(*k) != Some(*e))
+        .map(|((_, iface), e)| {
+            format!(
+                "Error detected while setting up '{iface}': {e}. See `ofswitch vsctl show` and the daemon's log."
+            )
+        })
+        .collect()
 }
 
 /// `trace BRIDGE FLOW`, answered by the bridge's task.
@@ -314,6 +353,7 @@ async fn trace(bridges: &BTreeMap<String, BridgeHandle>, args: &[String]) -> Res
             output: text,
             error: None,
             exit_code: 0,
+            warnings: Vec::new(),
         },
         Ok(Err(e)) => Response::error(e),
         Err(_) => Response::error(format!("bridge {br} is stopping")),
