@@ -85,6 +85,21 @@ impl Dest {
         }
     }
 
+    /// Whether `o` names the same address.
+    fn same_place(&self, o: &Dest) -> bool {
+        let bytes = |d: &Dest| {
+            // SAFETY: the first `len` bytes of the sockaddr_storage were
+            // written by `new` (and the rest zeroed).
+            unsafe {
+                std::slice::from_raw_parts(
+                    (&d.addr as *const libc::sockaddr_storage).cast::<u8>(),
+                    d.len as usize,
+                )
+            }
+        };
+        self.len == o.len && bytes(self) == bytes(o)
+    }
+
     /// Whether sends may ask for UDP GSO.
     pub fn gso(&self) -> bool {
         self.gso_ok.load(Relaxed)
@@ -112,6 +127,38 @@ struct Entry {
     /// datagram in the message when it holds several (0: one).
     dest: Option<Box<Dest>>,
     segment: u16,
+}
+
+impl Entry {
+    /// Takes the next datagram (`at..at + len` of the arena, right after
+    /// this entry's bytes) into this message, when both go to the same
+    /// place and it has this message's datagram size: one UDP GSO send
+    /// for a train of equal datagrams from many frames (small frames into
+    /// a tunnel), instead of one message each. The receiving socket with
+    /// `UDP_GRO` gets the train whole, as it does a cut TSO frame.
+    fn join(&mut self, fd: RawFd, dest: &Dest, at: usize, len: usize) -> bool {
+        let Some(d) = &self.dest else {
+            return false;
+        };
+        let size = match self.segment {
+            0 => self.len,
+            s => usize::from(s),
+        };
+        let fits = self.fd == fd
+            && self.owned.is_none()
+            && self.start + self.len == at
+            && len == size
+            && size <= usize::from(u16::MAX)
+            && self.len.is_multiple_of(size)
+            && self.len + len <= MAX_GSO_BYTES
+            && (self.len + len) / size <= MAX_GSO_SEGMENTS
+            && d.same_place(dest);
+        if fits {
+            self.len += len;
+            self.segment = size as u16;
+        }
+        fits
+    }
 }
 
 #[derive(Default)]
@@ -225,6 +272,13 @@ pub fn queue_datagrams(
         let stride = (fill.take()?)(&mut batch.arena);
         let end = batch.arena.len();
         for (at, len, segment) in messages(start, end, stride, dest.gso()) {
+            if segment == 0 && dest.gso() {
+                if let Some(last) = batch.entries.last_mut() {
+                    if last.join(fd, dest, at, len) {
+                        continue;
+                    }
+                }
+            }
             batch.entries.push(Entry {
                 fd,
                 start: at,
@@ -565,6 +619,59 @@ mod tests {
         flush();
         assert_eq!(got(3), vec![(0, 100), (1, 100), (2, 40)]);
         assert!(dest.gso(), "the loopback takes UDP GSO");
+        assert_eq!(c.tx_dropped.load(Relaxed), 0);
+        BATCH.with(|b| *b.borrow_mut() = None);
+    }
+
+    #[test]
+    fn small_datagrams_of_many_frames_to_one_place_share_a_message() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .expect("timeout");
+        let other = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let gso = Arc::new(AtomicBool::new(true));
+        let dest = Dest::new(rx.local_addr().expect("addr"), gso.clone());
+        let elsewhere = Dest::new(other.local_addr().expect("addr"), gso);
+        let c = Arc::new(PortCounters::default());
+        let one = |tag: u8, n: usize| {
+            move |out: &mut Vec<u8>| {
+                out.extend(std::iter::repeat_n(tag, n));
+                0
+            }
+        };
+        enable();
+        for (d, tag, n) in [
+            (&dest, 1, 68),
+            (&dest, 2, 68),
+            (&dest, 3, 68),
+            (&elsewhere, 4, 68), // another place: a message of its own
+            (&dest, 5, 68),
+            (&dest, 6, 40), // another size: a message of its own
+            (&dest, 7, 40),
+        ] {
+            queue_datagrams(tx.as_raw_fd(), d, &c, one(tag, n)).expect("queue");
+        }
+        let shape: Vec<(usize, u16)> = BATCH.with(|b| {
+            let b = b.borrow();
+            let batch = b.as_ref().expect("enabled");
+            batch.entries.iter().map(|e| (e.len, e.segment)).collect()
+        });
+        assert_eq!(
+            shape,
+            [(204, 68), (68, 0), (68, 0), (80, 40)],
+            "1-3 joined, 4 elsewhere, 5 after it, 6-7 joined"
+        );
+        flush();
+        let mut buf = [0u8; 2048];
+        let got: Vec<(u8, usize)> = (0..6)
+            .map(|_| {
+                let n = rx.recv(&mut buf).expect("datagram");
+                (buf[0], n)
+            })
+            .collect();
+        assert_eq!(got, [(1, 68), (2, 68), (3, 68), (5, 68), (6, 40), (7, 40)]);
+        assert_eq!(other.recv(&mut buf).expect("datagram"), 68);
         assert_eq!(c.tx_dropped.load(Relaxed), 0);
         BATCH.with(|b| *b.borrow_mut() = None);
     }
