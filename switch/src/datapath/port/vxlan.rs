@@ -14,8 +14,13 @@
 //!   thread's send batch and handed to the kernel as one UDP GSO message
 //!   (`UDP_SEGMENT`): one system call per TSO frame, or per batch of small
 //!   frames (`sendmmsg` with an address per message), and the outer UDP
-//!   checksum left to the kernel. A route that cannot take UDP GSO (no
-//!   checksum offload on its device) gets the datagrams one by one.
+//!   checksum left to the kernel. Equal datagrams of successive frames to
+//!   one peer (small frames, or MSS-sized segments from a host without
+//!   TSO) share one GSO message too ([`txbatch`]), which the peer's socket
+//!   takes whole with `UDP_GRO`. A route that cannot take UDP GSO (no
+//!   checksum offload on its device) gets the datagrams one by one, and
+//!   one whose MTU a GSO message overruns gets them one by one to
+//!   fragment.
 //! - Receive: `UDP_GRO` on the socket and `recvmmsg`, so a train of
 //!   datagrams arrives in one call; the inner TCP segments of one
 //!   connection are joined back into one super-segment
