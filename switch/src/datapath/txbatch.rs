@@ -8,7 +8,8 @@
 //! a tunnel writes its encapsulated segments straight into the arena
 //! ([`queue_datagrams`]). A datagram message carries its destination and,
 //! when it holds several datagrams of one size, a `UDP_SEGMENT` size: the
-//! kernel cuts it (UDP GSO), one send for a whole TSO frame. A frame the
+//! kernel cuts it (UDP GSO), one send for a whole TSO frame, or for a
+//! train of equal datagrams from successive frames to one peer. A frame the
 //! kernel refuses at flush time is counted in the port's `tx_dropped`,
 //! like a refused immediate send. Threads that did not call [`enable`]
 //! (the control plane sending a PACKET_OUT, tests) send at once.
