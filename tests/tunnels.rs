@@ -34,21 +34,7 @@ fn vxlan_interoperates_with_a_linux_vxlan_device() {
     // Underlay: root <-> B; B's kernel VXLAN device, VNI 42.
     let under = Underlay::new(241, 1500);
     let ns_b = &under.ns;
-    sh(&[
-        "ip", "-n", &ns_b.0, "link", "add", "vx0", "type", "vxlan", "id", "42", "remote", &under.a,
-        "local", &under.b, "dstport", &udp_port,
-    ]);
-    sh(&[
-        "ip",
-        "-n",
-        &ns_b.0,
-        "addr",
-        "add",
-        &format!("{over_b}/24"),
-        "dev",
-        "vx0",
-    ]);
-    sh(&["ip", "-n", &ns_b.0, "link", "set", "vx0", "up"]);
+    under.linux_vxlan(&udp_port, Some(&over_b));
 
     // Our side: A on a bridge with a VXLAN port to B.
     let d = Daemon::start(&[]);
@@ -270,6 +256,30 @@ impl Underlay {
         }
     }
 
+    /// A Linux `vxlan` device `vx0` in the namespace (VNI 42, to the root
+    /// end, UDP port `udp_port`); with `addr`, that address (/24) on it and
+    /// the device up.
+    fn linux_vxlan(&self, udp_port: &str, addr: Option<&str>) {
+        let ns = &self.ns.0;
+        sh(&[
+            "ip", "-n", ns, "link", "add", "vx0", "type", "vxlan", "id", "42", "remote", &self.a,
+            "local", &self.b, "dstport", udp_port,
+        ]);
+        if let Some(addr) = addr {
+            sh(&[
+                "ip",
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "vx0",
+            ]);
+            sh(&["ip", "-n", ns, "link", "set", "vx0", "up"]);
+        }
+    }
+
     /// Packets and bytes the root end has sent so far.
     fn a_tx(&self) -> (u64, u64) {
         let stat = |s: &str| {
@@ -323,6 +333,55 @@ fn vxlan_bridge(
     (br, host, p)
 }
 
+/// Two of our switches joined by VXLAN: A in the root namespace, B in the
+/// underlay's namespace, each with one host on a port (`ha` 192.`net`.n.1
+/// behind A, `hb` .2 behind B), ready once a ping crosses. Fields drop in
+/// order: the hosts, then the daemons, then the underlay.
+struct VxlanPair {
+    hb: Netns,
+    ha: Netns,
+    /// The hosts' ports on A and on B.
+    pa: String,
+    pb: String,
+    over_b: String,
+    db: Daemon,
+    da: Daemon,
+    under: Underlay,
+}
+
+impl VxlanPair {
+    /// `under_octet`, `under_mtu`: the underlay's ([`Underlay::new`]);
+    /// `mtu_a`, `mtu_b`: the hosts' ports.
+    fn new(net: u8, under_octet: u8, under_mtu: u32, mtu_a: u32, mtu_b: u32) -> VxlanPair {
+        let n = (std::process::id() % 200) as u8 + 20;
+        let (over_a, over_b) = (format!("192.{net}.{n}.1"), format!("192.{net}.{n}.2"));
+        let under = Underlay::new(under_octet, under_mtu);
+        let udp_port = free_port().to_string();
+        let da = Daemon::start(&[]);
+        let db = Daemon::start_in(&under.ns.0, &[]);
+        let (_, ha, pa) = vxlan_bridge(&da, &over_a, mtu_a, &under.b, &udp_port);
+        let (_, hb, pb) = vxlan_bridge(&db, &over_b, mtu_b, &under.a, &udp_port);
+        wait_for("ping over VXLAN", Duration::from_secs(10), || {
+            ha.ping(&over_b, 1)
+        });
+        VxlanPair {
+            hb,
+            ha,
+            pa,
+            pb,
+            over_b,
+            db,
+            da,
+            under,
+        }
+    }
+
+    /// Both daemons' logs, for a failure message.
+    fn logs(&self) -> String {
+        format!("--- A\n{}\n--- B\n{}", self.da.log(), self.db.log())
+    }
+}
+
 /// A port's `vsctl get interface P statistics`.
 fn port_stats(d: &Daemon, port: &str) -> std::collections::BTreeMap<String, u64> {
     vsctl_map(&d.vsctl(&["get", "interface", port, "statistics"]))
@@ -365,26 +424,26 @@ fn vxlan_between_two_switches_keeps_tso_whole_and_checksums_right() {
     if !require_root() || !require("iperf3", have("iperf3")) || !require("ss", have("ss")) {
         return;
     }
-    let n = (std::process::id() % 200) as u8 + 20;
-    let (over_a, over_b) = (format!("192.170.{n}.1"), format!("192.170.{n}.2"));
-    let under = Underlay::new(245, 1600);
-    let udp_port = free_port().to_string();
-    let da = Daemon::start(&[]);
-    let db = Daemon::start_in(&under.ns.0, &[]);
-    let (_bra, ha, pa) = vxlan_bridge(&da, &over_a, 1500, &under.b, &udp_port);
-    let (_brb, hb, pb) = vxlan_bridge(&db, &over_b, 1400, &under.a, &udp_port);
-    wait_for("ping over VXLAN", Duration::from_secs(10), || {
-        ha.ping(&over_b, 1)
-    });
-    let logs = || format!("--- A\n{}\n--- B\n{}", da.log(), db.log());
+    let pair = VxlanPair::new(170, 245, 1600, 1500, 1400);
+    let VxlanPair {
+        ha,
+        hb,
+        pa,
+        pb,
+        over_b,
+        da,
+        db,
+        under,
+    } = &pair;
+    let logs = || pair.logs();
 
     // A to B: A sends the TSO frames (UDP GSO), B joins them for hb.
     let (tx0, b0) = under.a_tx();
-    let to_b0 = port_stats(&db, &pb);
+    let to_b0 = port_stats(db, pb);
     let (bytes, _) =
-        iperf3(Some(&ha), Some(&hb), &over_b, false).unwrap_or_else(|e| panic!("{e}\n{}", logs()));
+        iperf3(Some(ha), Some(hb), over_b, false).unwrap_or_else(|e| panic!("{e}\n{}", logs()));
     let (tx1, b1) = under.a_tx();
-    let to_b1 = port_stats(&db, &pb);
+    let to_b1 = port_stats(db, pb);
     let per_send = (b1 - b0) / (tx1 - tx0).max(1);
     let per_frame = bytes_per_frame_sent(&to_b0, &to_b1);
     eprintln!("A to B: {bytes} bytes; {per_send} bytes per underlay packet; {per_frame} bytes per frame to hb");
@@ -400,9 +459,9 @@ fn vxlan_between_two_switches_keeps_tso_whole_and_checksums_right() {
     );
 
     // B to A (iperf3 -R): B's daemon sends, A joins.
-    let to_a0 = port_stats(&da, &pa);
-    iperf3(Some(&ha), Some(&hb), &over_b, true).unwrap_or_else(|e| panic!("{e}\n{}", logs()));
-    let to_a1 = port_stats(&da, &pa);
+    let to_a0 = port_stats(da, pa);
+    iperf3(Some(ha), Some(hb), over_b, true).unwrap_or_else(|e| panic!("{e}\n{}", logs()));
+    let to_a1 = port_stats(da, pa);
     let per_frame = bytes_per_frame_sent(&to_a0, &to_a1);
     eprintln!("B to A: {per_frame} bytes per frame to ha");
     assert!(
@@ -411,28 +470,28 @@ fn vxlan_between_two_switches_keeps_tso_whole_and_checksums_right() {
         logs()
     );
 
-    for h in [&ha, &hb] {
+    for h in [ha, hb] {
         assert_eq!(tcp_csum_errors(h), 0, "TCP checksum errors in {}", h.0);
     }
 
     // 1500-byte IP packets from ha (MTU 1500) for hb's port (MTU 1400):
     // dropped at B's port and counted, none delivered cut short.
-    let before = port_stats(&db, &pb);
+    let before = port_stats(db, pb);
     let out = ha.exec(&[
-        "ping", "-c", "3", "-i", "0.2", "-W", "1", "-M", "do", "-s", "1472", &over_b,
+        "ping", "-c", "3", "-i", "0.2", "-W", "1", "-M", "do", "-s", "1472", over_b,
     ]);
     assert!(
         !out.status.success(),
         "1500-byte pings through a 1400 MTU port"
     );
-    let after = port_stats(&db, &pb);
+    let after = port_stats(db, pb);
     assert_eq!(
         after["tx_errors"] - before["tx_errors"],
         3,
         "the three frames counted as too big: {before:?} -> {after:?}\n{}",
         logs()
     );
-    assert!(ha.ping(&over_b, 2), "small frames still pass");
+    assert!(ha.ping(over_b, 2), "small frames still pass");
 }
 
 /// Hosts left at MTU 1500 over an underlay of MTU 1500, as users often
@@ -446,26 +505,17 @@ fn vxlan_hosts_at_mtu_1500_over_a_1500_underlay_get_through_fragmented() {
     if !require_root() || !require("iperf3", have("iperf3")) || !require("ss", have("ss")) {
         return;
     }
-    let n = (std::process::id() % 200) as u8 + 20;
-    let (over_a, over_b) = (format!("192.173.{n}.1"), format!("192.173.{n}.2"));
-    let under = Underlay::new(248, 1500);
-    let udp_port = free_port().to_string();
-    let da = Daemon::start(&[]);
-    let db = Daemon::start_in(&under.ns.0, &[]);
-    let (_bra, ha, _pa) = vxlan_bridge(&da, &over_a, 1500, &under.b, &udp_port);
-    let (_brb, hb, _pb) = vxlan_bridge(&db, &over_b, 1500, &under.a, &udp_port);
-    wait_for("ping over VXLAN", Duration::from_secs(10), || {
-        ha.ping(&over_b, 1)
-    });
-    let logs = || format!("--- A\n{}\n--- B\n{}", da.log(), db.log());
-    let out = ha.exec(&["ping", "-c", "2", "-M", "do", "-s", "1472", &over_b]);
+    let pair = VxlanPair::new(173, 248, 1500, 1500, 1500);
+    let (ha, hb, over_b) = (&pair.ha, &pair.hb, &pair.over_b);
+    let logs = || pair.logs();
+    let out = ha.exec(&["ping", "-c", "2", "-M", "do", "-s", "1472", over_b]);
     assert!(
         out.status.success(),
         "1500-byte IP packets through the tunnel\n{}",
         logs()
     );
     for reverse in [false, true] {
-        let (bytes, rate) = iperf3(Some(&ha), Some(&hb), &over_b, reverse)
+        let (bytes, rate) = iperf3(Some(ha), Some(hb), over_b, reverse)
             .unwrap_or_else(|e| panic!("{e}\n{}", logs()));
         eprintln!("MTU 1500 over 1500 (reverse: {reverse}): {bytes} bytes, {rate}");
         assert!(
@@ -493,10 +543,7 @@ fn vxlan_with_a_linux_vxlan_device_keeps_checksums_right_both_ways() {
     let hb = Netns::new(&unique("n"));
     let (vb, vh) = (unique("h"), unique("h"));
     let ns = &under.ns.0;
-    sh(&[
-        "ip", "-n", ns, "link", "add", "vx0", "type", "vxlan", "id", "42", "remote", &under.a,
-        "local", &under.b, "dstport", &udp_port,
-    ]);
+    under.linux_vxlan(&udp_port, None);
     sh(&["ip", "-n", ns, "link", "add", "br0", "type", "bridge"]);
     sh(&[
         "ip", "-n", ns, "link", "add", &vb, "type", "veth", "peer", "name", &vh,
@@ -558,21 +605,7 @@ fn vxlan_datagrams_no_port_takes_are_counted_and_named() {
     let under = Underlay::new(247, 1500);
     let udp_port = free_port().to_string();
     let ns = &under.ns.0;
-    sh(&[
-        "ip", "-n", ns, "link", "add", "vx0", "type", "vxlan", "id", "42", "remote", &under.a,
-        "local", &under.b, "dstport", &udp_port,
-    ]);
-    sh(&[
-        "ip",
-        "-n",
-        ns,
-        "addr",
-        "add",
-        &format!("{over_b}/24"),
-        "dev",
-        "vx0",
-    ]);
-    sh(&["ip", "-n", ns, "link", "set", "vx0", "up"]);
+    under.linux_vxlan(&udp_port, Some(&over_b));
     let stranger = format!("10.247.{n}.3");
     sh(&[
         "ip",

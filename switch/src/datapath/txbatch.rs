@@ -586,12 +586,28 @@ mod tests {
         assert_eq!(m, vec![(0, 43 * 1510, 1510), (43 * 1510, 2 * 1510, 1510)]);
     }
 
+    /// A loopback UDP socket that gives up reading after 2 s.
+    fn udp_socket() -> std::net::UdpSocket {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .expect("timeout");
+        s
+    }
+
+    /// The next `want` datagrams on `rx`: first byte and length of each.
+    fn received(rx: &std::net::UdpSocket, want: usize) -> Vec<(u8, usize)> {
+        let mut buf = [0u8; 2048];
+        (0..want)
+            .map(|_| {
+                let n = rx.recv(&mut buf).expect("datagram");
+                (buf[0], n)
+            })
+            .collect()
+    }
+
     #[test]
     fn datagram_trains_arrive_one_by_one_batched_or_not() {
-        let rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        rx.set_read_timeout(Some(std::time::Duration::from_secs(2)))
-            .expect("timeout");
-        let tx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let (rx, tx) = (udp_socket(), udp_socket());
         let dest = Dest::new(
             rx.local_addr().expect("addr"),
             Arc::new(AtomicBool::new(true)),
@@ -603,22 +619,13 @@ mod tests {
             }
             100
         };
-        let got = |want: usize| {
-            let mut buf = [0u8; 2048];
-            (0..want)
-                .map(|_| {
-                    let n = rx.recv(&mut buf).expect("datagram");
-                    (buf[0], n)
-                })
-                .collect::<Vec<_>>()
-        };
         // At once (not a forwarding thread), then batched until the flush.
         queue_datagrams(tx.as_raw_fd(), &dest, &c, train).expect("send");
-        assert_eq!(got(3), vec![(0, 100), (1, 100), (2, 40)]);
+        assert_eq!(received(&rx, 3), vec![(0, 100), (1, 100), (2, 40)]);
         enable();
         queue_datagrams(tx.as_raw_fd(), &dest, &c, train).expect("queue");
         flush();
-        assert_eq!(got(3), vec![(0, 100), (1, 100), (2, 40)]);
+        assert_eq!(received(&rx, 3), vec![(0, 100), (1, 100), (2, 40)]);
         assert!(dest.gso(), "the loopback takes UDP GSO");
         assert_eq!(c.tx_dropped.load(Relaxed), 0);
         BATCH.with(|b| *b.borrow_mut() = None);
@@ -626,11 +633,7 @@ mod tests {
 
     #[test]
     fn small_datagrams_of_many_frames_to_one_place_share_a_message() {
-        let rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        rx.set_read_timeout(Some(std::time::Duration::from_secs(2)))
-            .expect("timeout");
-        let other = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let tx = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let (rx, other, tx) = (udp_socket(), udp_socket(), udp_socket());
         let gso = Arc::new(AtomicBool::new(true));
         let dest = Dest::new(rx.local_addr().expect("addr"), gso.clone());
         let elsewhere = Dest::new(other.local_addr().expect("addr"), gso);
@@ -664,15 +667,11 @@ mod tests {
             "1-3 joined, 4 elsewhere, 5 after it, 6-7 joined"
         );
         flush();
-        let mut buf = [0u8; 2048];
-        let got: Vec<(u8, usize)> = (0..6)
-            .map(|_| {
-                let n = rx.recv(&mut buf).expect("datagram");
-                (buf[0], n)
-            })
-            .collect();
-        assert_eq!(got, [(1, 68), (2, 68), (3, 68), (5, 68), (6, 40), (7, 40)]);
-        assert_eq!(other.recv(&mut buf).expect("datagram"), 68);
+        assert_eq!(
+            received(&rx, 6),
+            [(1, 68), (2, 68), (3, 68), (5, 68), (6, 40), (7, 40)]
+        );
+        assert_eq!(received(&other, 1), [(4, 68)]);
         assert_eq!(c.tx_dropped.load(Relaxed), 0);
         BATCH.with(|b| *b.borrow_mut() = None);
     }
