@@ -12,6 +12,10 @@
 //!   rate-limited and the controller receives more than the fixed
 //!   5,000/s (burst 5,000) the switch used to allow per bridge.
 //! - The setting survives a restart of the daemon (conf.json).
+//! - A TCP stream from a host with TSO, through a hub controller (every
+//!   frame a packet-in, sent back with PACKET_OUT FLOOD), completes: the
+//!   host's super-segments reach the controller as the segments they stand
+//!   for, none longer than a wire frame.
 //!
 //! The assertions are on counts with generous bounds, so that a busy
 //! 2-core machine does not make them flaky: the upper bound of the limited
@@ -29,8 +33,12 @@ mod ofclient;
 
 use common::*;
 use ofclient::{arp_request, Listener, Session};
-use openflow::Body;
+use openflow::messages::PacketOut;
+use openflow::types::port_no;
+use openflow::{Action, Body};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(5);
@@ -210,4 +218,75 @@ fn controller_rate_limit_caps_packet_ins_and_none_by_default() {
         ]),
         "2000\n[]\n"
     );
+}
+
+/// A host with TSO on (veth's default) sends TCP through a bridge whose
+/// only flow sends every frame to the controller, and the controller here
+/// sends each back out with PACKET_OUT FLOOD (a hub): the transfer
+/// completes, every packet-in is a frame a wire could carry (the host's
+/// 64 KiB super-segments arrive as the MSS-sized segments they stand for,
+/// as the kernel's Open vSwitch datapath sends them up), and no port
+/// counts a frame too big to send. A super-segment sent up whole came back
+/// in a PACKET_OUT no port could send (tx_errors), and the stream stalled.
+#[test]
+fn a_tso_stream_through_a_hub_controller_reaches_it_as_segments() {
+    if !require_root() || !require("iperf3", have("iperf3")) {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let br = d.secure_bridge();
+    let hosts = [
+        ("10.9.0.1/24".to_string(), "02:00:00:00:09:01".to_string()),
+        ("10.9.0.2/24".to_string(), "02:00:00:00:09:02".to_string()),
+    ];
+    let (ns, ports) = d.netns_hosts(&br, &hosts);
+    let l = Listener::on(free_listener());
+    d.vsctl(&["set-controller", &br, &format!("tcp:127.0.0.1:{}", l.port)]);
+    let mut c = l
+        .accept(T)
+        .unwrap_or_else(|| panic!("the switch did not connect\n{}", d.log()));
+    c.handshake();
+    c.add_flow_ok("priority=0,actions=CONTROLLER:65535");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let hub = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut count, mut longest) = (0u64, 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                let Some(m) = c.wait(Duration::from_millis(100), |m| {
+                    matches!(m.body, Body::PacketIn(_))
+                }) else {
+                    continue;
+                };
+                let Body::PacketIn(pi) = m.body else {
+                    continue;
+                };
+                count += 1;
+                longest = longest.max(pi.data.len());
+                let in_port = pi.in_port().unwrap_or(port_no::CONTROLLER);
+                let flood = vec![Action::Output {
+                    port: port_no::FLOOD,
+                    max_len: 0,
+                }];
+                c.send(Body::PacketOut(PacketOut::new(in_port, flood, pi.data)));
+            }
+            (count, longest)
+        })
+    };
+    let sent = iperf3(Some(&ns[0]), Some(&ns[1]), "10.9.0.2", false);
+    stop.store(true, Ordering::Relaxed);
+    let (count, longest) = hub.join().expect("the hub thread");
+    eprintln!("hub: {count} packet-ins, the longest {longest} bytes");
+    if let Err(e) = sent {
+        panic!("{e}\n{}", d.log());
+    }
+    assert!(
+        longest <= 1514,
+        "a packet-in of {longest} bytes: a super-segment went up whole"
+    );
+    for port in &ports {
+        let st = vsctl_map(&d.vsctl(&["get", "interface", port, "statistics"]));
+        assert_eq!(stat(&st, "tx_errors"), 0, "{port}: {st:?}");
+    }
 }

@@ -230,7 +230,8 @@ impl Connection {
                     tunnel_id,
                     frame,
                 }),
-                Outcome::PacketIn(pi) => {
+                Outcome::PacketIn(mut pi) => {
+                    crate::pipeline::execute::clip_packet_in(&mut pi);
                     let out = sw.controllers.packet_in(&pi);
                     self.route(out, effects);
                 }

@@ -131,12 +131,26 @@ impl Forwarder {
                     }
                 }
                 Outcome::PacketIn(mut packet_in) => {
-                    // The controller gets a finished frame.
-                    super::vnet::finish(&mut packet_in.data, super::vnet::current());
-                    if self.upcalls.try_send(Upcall::PacketIn(packet_in)).is_err() {
-                        self.upcalls_dropped.fetch_add(1, Relaxed);
+                    // The controller gets finished frames, as they would be
+                    // on a wire: a GSO super-segment (a TSO frame from a
+                    // host) goes up as the segments it stands for, one
+                    // packet-in each, as the kernel's Open vSwitch datapath
+                    // does (`queue_gso_packets`). Whole, it would be no
+                    // frame any port carries, and a PACKET_OUT of it would
+                    // be refused as too big.
+                    let rx = super::vnet::current();
+                    if rx.is_gso() {
+                        for segment in super::vnet::finished_segments(&packet_in.data, rx) {
+                            self.upcall(PacketIn {
+                                total_len: segment.len().min(usize::from(u16::MAX)) as u16,
+                                data: segment,
+                                match_: packet_in.match_.clone(),
+                                ..packet_in
+                            });
+                        }
                     } else {
-                        self.upcalls_sent.fetch_add(1, Relaxed);
+                        super::vnet::finish(&mut packet_in.data, rx);
+                        self.upcall(packet_in);
                     }
                 }
                 Outcome::Bpdu { port, frame } => {
@@ -144,6 +158,19 @@ impl Forwarder {
                     let _ = self.upcalls.try_send(Upcall::Bpdu { port, frame });
                 }
             }
+        }
+    }
+}
+
+impl Forwarder {
+    /// Hands a packet-in to the control plane, or counts it dropped when
+    /// the control plane is behind.
+    fn upcall(&self, mut packet_in: PacketIn) {
+        crate::pipeline::execute::clip_packet_in(&mut packet_in);
+        if self.upcalls.try_send(Upcall::PacketIn(packet_in)).is_err() {
+            self.upcalls_dropped.fetch_add(1, Relaxed);
+        } else {
+            self.upcalls_sent.fetch_add(1, Relaxed);
         }
     }
 }
@@ -211,5 +238,47 @@ mod tests {
         assert!(rx.try_recv().is_ok());
         assert!(rx.try_recv().is_err());
         assert_eq!(fwd.upcalls_dropped.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn a_gso_frame_goes_to_the_controller_as_the_segments_it_stands_for() {
+        let mut p = Pipeline::new();
+        p.set_port(PortInfo::new(1));
+        flow(&mut p, "actions=CONTROLLER:65535");
+        let shared = Arc::new(SharedPipeline::new(&p));
+        let (tx, mut rx) = mpsc::channel(64);
+        let fwd = Forwarder::new(shared, Clock::default(), tx);
+        let mut cache = MicroflowCache::default();
+        let mut out = Vec::new();
+        // A TSO frame of 3,000 payload bytes, MSS 1,000, partial checksum.
+        let (frame, o) = crate::datapath::tcp_join::tests::tso_frame(3000, 1, 1000);
+        crate::datapath::vnet::with_rx(o, || {
+            fwd.handle(&mut cache, PacketMeta::port(1), frame, &mut out)
+        });
+        let mut seqs = Vec::new();
+        while let Ok(up) = rx.try_recv() {
+            let Upcall::PacketIn(pi) = up else {
+                panic!("not a packet-in: {up:?}");
+            };
+            // A frame a wire could carry: its own IP length, a finished
+            // checksum, and total_len saying it is whole.
+            assert_eq!(pi.data.len(), 14 + 20 + 32 + 1000);
+            assert_eq!(usize::from(pi.total_len), pi.data.len());
+            assert_eq!(
+                u16::from_be_bytes([pi.data[16], pi.data[17]]),
+                20 + 32 + 1000
+            );
+            let mut finished = pi.data.clone();
+            crate::packet::fill_l4_checksum(&mut finished);
+            assert_eq!(pi.data, finished, "checksum not finished");
+            seqs.push(u32::from_be_bytes([
+                pi.data[38],
+                pi.data[39],
+                pi.data[40],
+                pi.data[41],
+            ]));
+        }
+        assert_eq!(seqs, [1, 1001, 2001]);
+        assert_eq!(fwd.upcalls_sent.load(Relaxed), 3);
     }
 }

@@ -273,14 +273,14 @@ impl<T: PartialEq> TcpJoiner<T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::datapath::vnet;
     use crate::packet;
 
     /// A TCP/IPv4 super-segment of `len` payload bytes from `seq`, with a
     /// partial checksum as a host with TSO sends it, and its offload.
-    fn tso_frame(len: usize, seq: u32, mss: u16) -> (Vec<u8>, RxOffload) {
+    pub(crate) fn tso_frame(len: usize, seq: u32, mss: u16) -> (Vec<u8>, RxOffload) {
         let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
         let total = (20 + 32 + len) as u16;
         f.extend([

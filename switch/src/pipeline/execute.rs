@@ -19,6 +19,12 @@ use std::sync::atomic::Ordering::Relaxed;
 /// message limit with room for its header and match.
 pub const MAX_PACKET_IN_DATA: usize = 65_535 - 1024;
 
+/// Cuts a packet-in's data to what one OpenFlow message holds
+/// ([`MAX_PACKET_IN_DATA`]); `total_len` keeps the frame's length.
+pub fn clip_packet_in(pi: &mut PacketIn) {
+    pi.data.truncate(MAX_PACKET_IN_DATA);
+}
+
 /// What the pipeline does with a packet: each output is a frame for a port
 /// (or a tunnel), each packet-in a message for the controllers.
 #[derive(Clone, Debug, PartialEq)]
@@ -222,18 +228,19 @@ impl Run<'_> {
     /// OFP_NO_BUFFER), and an unbuffered packet-in carries the entire
     /// packet. Open vSwitch 3.1 does the same (a `CONTROLLER:64` flow
     /// gets the full frame; see the packet_in fixtures of the openflow
-    /// crate). Only a frame too big for one OpenFlow message is cut.
+    /// crate). The frame stays whole here, even past what one OpenFlow
+    /// message holds: a GSO super-segment is cut into the segments it
+    /// stands for on its way out of the datapath, and only then is a frame
+    /// still too big clipped ([`clip_packet_in`]).
     fn packet_in(&mut self, pkt: &PacketState, c: &ControllerOp) {
-        let total_len = pkt.frame.len();
-        let keep = total_len.min(MAX_PACKET_IN_DATA);
         self.out.push(Outcome::PacketIn(PacketIn {
             buffer_id: NO_BUFFER,
-            total_len: total_len.min(usize::from(u16::MAX)) as u16,
+            total_len: pkt.frame.len().min(usize::from(u16::MAX)) as u16,
             reason: c.reason,
             table_id: c.table_id,
             cookie: c.cookie,
             match_: c.match_.clone(),
-            data: pkt.frame[..keep].to_vec(),
+            data: pkt.frame.clone(),
         }));
     }
 }
