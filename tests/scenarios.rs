@@ -113,7 +113,11 @@ fn demo() {
         took < std::time::Duration::from_secs(180),
         "the demo took {took:?}, more than three minutes"
     );
-    // Nothing left: no namespace, no directory of this run.
+    assert_demo_left_nothing(&prefix);
+}
+
+/// No namespace and no directory of the demo run with `prefix` is left.
+fn assert_demo_left_nothing(prefix: &str) {
     let netns = Command::new("ip")
         .args(["netns", "list"])
         .output()
@@ -140,6 +144,93 @@ fn demo() {
         })
         .collect();
     assert!(dirs.is_empty(), "the demo left {dirs:?} behind");
+}
+
+/// Ctrl-C in the middle of the demo (SIGINT to its whole process group,
+/// as a terminal sends it, here during the ping matrix): it stops at once
+/// with status 130, and leaves no namespace, no directory and no process
+/// behind.
+#[test]
+fn demo_interrupted_leaves_nothing_behind() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    if !require_root() {
+        return;
+    }
+    for t in ["ping", "iperf3", "ss"] {
+        if !require(t, have(t)) {
+            return;
+        }
+    }
+    let prefix = unique("");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo.sh");
+    let mut child = Command::new("bash")
+        .arg(&script)
+        .arg("--no-build")
+        .env("OFSWITCH", ofswitch_bin())
+        .env("OFCONTROLLER", ofcontroller_bin())
+        .env("OFX_PREFIX", &prefix)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        // A process group of its own, as a shell gives a foreground job.
+        .process_group(0)
+        .spawn()
+        .expect("run scripts/demo.sh");
+    let group = child.id() as libc::pid_t;
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut text = String::new();
+    let mut interrupted_at = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap_or_default();
+        text.push_str(&line);
+        text.push('\n');
+        if line.starts_with("== 5.") {
+            // A moment into the matrix, then Ctrl-C.
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            // SAFETY: kill(2) of the process group this test started.
+            unsafe { libc::kill(-group, libc::SIGINT) };
+            interrupted_at = Some(Instant::now());
+            break;
+        }
+    }
+    // What it prints after the Ctrl-C, until it exits.
+    for line in lines {
+        text.push_str(&line.unwrap_or_default());
+        text.push('\n');
+    }
+    let status = child.wait().expect("wait for the demo");
+    let Some(at) = interrupted_at else {
+        panic!("the demo never reached its ping matrix ({status}):\n{text}");
+    };
+    let took = at.elapsed();
+    eprintln!("demo interrupted: {status} {took:?} after the Ctrl-C\n{text}");
+    assert_eq!(status.code(), Some(130), "{text}");
+    assert!(
+        took < std::time::Duration::from_secs(20),
+        "the demo took {took:?} to stop after Ctrl-C"
+    );
+    // No process of its group is left (the daemons, the controller, pings);
+    // an orphan it killed may take a moment to be reaped (a zombie still
+    // counts for kill(2)).
+    let gone = || {
+        // SAFETY: kill(2) with signal 0 only checks that the group exists.
+        let rc = unsafe { libc::kill(-group, 0) };
+        rc != 0
+    };
+    let t0 = Instant::now();
+    while !gone() && t0.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if !gone() {
+        let ps = Command::new("ps")
+            .args(["-o", "pid,stat,etime,args", "-g", &group.to_string()])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        panic!("processes of the demo's group outlived it:\n{ps}");
+    }
+    assert_demo_left_nothing(&prefix);
 }
 
 /// `scripts/demo.sh --keep`: the topology stays up after the demo (its

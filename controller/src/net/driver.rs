@@ -22,7 +22,7 @@
 //! `write_all` before it: a switch that stops reading (stalled, or busy
 //! sending) must not stop this loop from reading what it sends, answering
 //! its echoes or timing out. Unwritten bytes wait in a buffer; past
-//! [`UNWRITTEN_LIMIT`] the app's commands wait too (so the buffer stays
+//! `UNWRITTEN_LIMIT` (1 MiB) the app's commands wait too (so the buffer stays
 //! bounded and only this switch's app is held back), and a switch that
 //! takes nothing for [`WRITE_STALL`] is disconnected.
 

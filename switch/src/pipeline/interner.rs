@@ -7,7 +7,7 @@
 //! a flow costs in all. Sharing one list among every flow that carries it
 //! brings 100,000 flows under 400 bytes each in the daemon.
 //!
-//! How: a direct-mapped cache of [`SLOTS`] slots, indexed by a hash of the
+//! How: a direct-mapped cache of `SLOTS` (4,096) slots, indexed by a hash of the
 //! encoded list, each holding a `Weak` to a list in use. A slot that still
 //! holds an equal list gives it out; otherwise a new list is made and takes
 //! the slot. The cache has a fixed size and needs no cleaning: a list no

@@ -7,7 +7,7 @@
 //! and publishes clones as immutable snapshots ([`super::snapshot`]) that
 //! forwarding threads read without locks. Counters are atomics shared by
 //! every version, and so is the bookkeeping only the control copy uses
-//! ([`ControlOnly`]: the expiry queue and the instruction interner).
+//! (`ControlOnly`: the expiry queue and the instruction interner).
 
 use super::expiry::ExpiryQueue;
 use super::group::GroupTable;
