@@ -19,8 +19,9 @@ use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Frames queued for one thread before a flush is forced.
 const MAX_QUEUED: usize = 256;
@@ -36,14 +37,76 @@ const MAX_GSO_SEGMENTS: usize = 64;
 /// `UDP_SEGMENT`, from `linux/udp.h`.
 const UDP_SEGMENT: libc::c_int = 103;
 
-/// Where a datagram goes, in the socket's own address family, and whether
+/// How long a destination's [`GsoLimit`] holds before UDP GSO is tried
+/// again for all sizes (a route whose MTU was raised gets it back).
+const GSO_LIMIT_HOLDS: Duration = Duration::from_secs(10);
+
+/// Where a datagram goes, in the socket's own address family, whether
 /// the kernel took UDP GSO on that socket (cleared when it refuses it, as
-/// it does on a route whose device has no checksum offload).
+/// it does on a route whose device has no checksum offload), and the
+/// largest datagram it takes in a GSO send to this destination.
 #[derive(Clone)]
 pub struct Dest {
     addr: libc::sockaddr_storage,
     len: libc::socklen_t,
     gso_ok: Arc<AtomicBool>,
+    limit: Arc<GsoLimit>,
+}
+
+/// The largest datagram a UDP GSO send to one destination may carry.
+///
+/// Why: the kernel refuses a GSO send whose datagrams are larger than the
+/// route's MTU (it would have to fragment each), while it fragments such
+/// a datagram sent alone. Hosts at MTU 1500 over a 1500-byte underlay send
+/// nothing but such datagrams into a VXLAN tunnel. Without a memory of the
+/// refusal every TSO frame cost a failed send, then one `sendmsg` per
+/// datagram; with it the datagrams go one to a message from the start,
+/// batched in one `sendmmsg` like everything else.
+struct GsoLimit {
+    /// Datagrams up to this size may share a message; `u16::MAX`: any.
+    max: AtomicU16,
+    /// When `max` was lowered, in milliseconds of [`clock_ms`].
+    at_ms: AtomicU64,
+}
+
+impl Default for GsoLimit {
+    fn default() -> Self {
+        GsoLimit {
+            max: AtomicU16::new(u16::MAX),
+            at_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl GsoLimit {
+    /// Whether datagrams of `size` bytes may share a GSO message.
+    fn allows(&self, size: usize) -> bool {
+        let max = self.max.load(Relaxed);
+        if size <= usize::from(max) {
+            return true;
+        }
+        if clock_ms().saturating_sub(self.at_ms.load(Relaxed)) >= GSO_LIMIT_HOLDS.as_millis() as u64
+        {
+            // Held long enough: try every size again.
+            self.max.store(u16::MAX, Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// A GSO send of `size`-byte datagrams was refused for size.
+    fn refused(&self, size: u16) {
+        let below = size.saturating_sub(1);
+        if self.max.fetch_min(below, Relaxed) > below {
+            self.at_ms.store(clock_ms(), Relaxed);
+        }
+    }
+}
+
+/// Milliseconds since this process first asked: a clock for [`GsoLimit`].
+fn clock_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 impl Dest {
@@ -83,6 +146,7 @@ impl Dest {
             addr,
             len: len as libc::socklen_t,
             gso_ok,
+            limit: Arc::default(),
         }
     }
 
@@ -101,17 +165,26 @@ impl Dest {
         self.len == o.len && bytes(self) == bytes(o)
     }
 
-    /// Whether sends may ask for UDP GSO.
-    pub fn gso(&self) -> bool {
-        self.gso_ok.load(Relaxed)
+    /// Whether sends of `size`-byte datagrams may ask for UDP GSO.
+    fn gso(&self, size: usize) -> bool {
+        self.gso_ok.load(Relaxed) && self.limit.allows(size)
     }
 
-    /// A GSO send failed with `e`: without checksum offload on the route
-    /// (EIO) no GSO send will pass, so the socket stops asking; a datagram
-    /// too large for the MTU (EMSGSIZE or EINVAL) is this frame's matter only.
-    fn refused(&self, e: &io::Error) {
-        if e.raw_os_error() == Some(libc::EIO) && self.gso_ok.swap(false, Relaxed) {
-            tracing::info!("UDP GSO refused on this route ({e}); sending datagrams one by one");
+    /// A GSO send of `segment`-byte datagrams failed with `e`: without
+    /// checksum offload on the route (EIO) no GSO send will pass, so the
+    /// socket stops asking; datagrams too large for the route's MTU
+    /// (EMSGSIZE, or EINVAL before Linux 6) go one to a message for a
+    /// while ([`GsoLimit`]).
+    fn refused(&self, e: &io::Error, segment: u16) {
+        match e.raw_os_error() {
+            Some(libc::EIO) => {
+                if self.gso_ok.swap(false, Relaxed) {
+                    tracing::info!(
+                        "UDP GSO refused on this route ({e}); sending datagrams one by one"
+                    );
+                }
+            }
+            _ => self.limit.refused(segment),
         }
     }
 }
@@ -272,8 +345,8 @@ pub fn queue_datagrams(
         let start = batch.arena.len();
         let stride = (fill.take()?)(&mut batch.arena);
         let end = batch.arena.len();
-        for (at, len, segment) in messages(start, end, stride, dest.gso()) {
-            if segment == 0 && dest.gso() {
+        for (at, len, segment) in messages(start, end, stride, |size| dest.gso(size)) {
+            if segment == 0 && dest.gso(len) {
                 if let Some(last) = batch.entries.last_mut() {
                     if last.join(fd, dest, at, len) {
                         continue;
@@ -302,7 +375,7 @@ pub fn queue_datagrams(
         (None, Some(fill)) => {
             let mut buf = Vec::new();
             let stride = fill(&mut buf);
-            for (at, len, segment) in messages(0, buf.len(), stride, dest.gso()) {
+            for (at, len, segment) in messages(0, buf.len(), stride, |size| dest.gso(size)) {
                 send_one(fd, &buf[at..at + len], dest, segment)?;
             }
             Ok(())
@@ -313,16 +386,17 @@ pub fn queue_datagrams(
 
 /// How `start..end`, datagrams of `stride` bytes (the last maybe
 /// shorter), goes out: (offset, length, UDP_SEGMENT size or 0) per
-/// message, as many datagrams to a message as UDP GSO takes.
+/// message, as many datagrams to a message as UDP GSO takes (`gso`: may
+/// datagrams of this size share one).
 fn messages(
     start: usize,
     end: usize,
     stride: usize,
-    gso: bool,
+    gso: impl FnOnce(usize) -> bool,
 ) -> impl Iterator<Item = (usize, usize, u16)> {
     let total = end - start;
     let stride = if stride == 0 { total.max(1) } else { stride };
-    let per_msg = if gso && stride <= usize::from(u16::MAX) {
+    let per_msg = if stride <= usize::from(u16::MAX) && gso(stride) {
         (MAX_GSO_BYTES / stride).clamp(1, MAX_GSO_SEGMENTS)
     } else {
         1
@@ -388,7 +462,7 @@ fn send_one(fd: RawFd, bytes: &[u8], dest: &Dest, segment: u16) -> io::Result<()
     }
     let e = io::Error::last_os_error();
     if segment > 0 && gso_refused(&e) {
-        dest.refused(&e);
+        dest.refused(&e, segment);
         for d in bytes.chunks(usize::from(segment)) {
             send_one(fd, d, dest, 0)?;
         }
@@ -502,7 +576,7 @@ fn send_all(fd: RawFd, arena: &[u8], entries: &[Entry]) {
         let e = io::Error::last_os_error();
         let resent = match &first.dest {
             Some(d) if first.segment > 0 && gso_refused(&e) => {
-                d.refused(&e);
+                d.refused(&e, first.segment);
                 let bytes = &arena[first.start..first.start + first.len];
                 bytes
                     .chunks(usize::from(first.segment))
@@ -570,19 +644,19 @@ mod tests {
 
     #[test]
     fn messages_hold_as_many_datagrams_as_udp_gso_takes() {
-        let m: Vec<_> = messages(0, 250, 100, true).collect();
+        let m: Vec<_> = messages(0, 250, 100, |_| true).collect();
         assert_eq!(m, vec![(0, 250, 100)]);
         assert_eq!(
-            messages(0, 250, 100, false).collect::<Vec<_>>(),
+            messages(0, 250, 100, |_| false).collect::<Vec<_>>(),
             vec![(0, 100, 0), (100, 100, 0), (200, 50, 0)]
         );
         assert_eq!(
-            messages(10, 70, 0, true).collect::<Vec<_>>(),
+            messages(10, 70, 0, |_| true).collect::<Vec<_>>(),
             vec![(10, 60, 0)],
             "one datagram"
         );
         // 45 segments of 1510 bytes: 43 fit in 65,000 bytes.
-        let m: Vec<_> = messages(0, 45 * 1510, 1510, true).collect();
+        let m: Vec<_> = messages(0, 45 * 1510, 1510, |_| true).collect();
         assert_eq!(m, vec![(0, 43 * 1510, 1510), (43 * 1510, 2 * 1510, 1510)]);
     }
 
@@ -626,7 +700,7 @@ mod tests {
         queue_datagrams(tx.as_raw_fd(), &dest, &c, train).expect("queue");
         flush();
         assert_eq!(received(&rx, 3), vec![(0, 100), (1, 100), (2, 40)]);
-        assert!(dest.gso(), "the loopback takes UDP GSO");
+        assert!(dest.gso(1), "the loopback takes UDP GSO");
         assert_eq!(c.tx_dropped.load(Relaxed), 0);
         BATCH.with(|b| *b.borrow_mut() = None);
     }
@@ -674,5 +748,27 @@ mod tests {
         assert_eq!(received(&other, 1), [(4, 68)]);
         assert_eq!(c.tx_dropped.load(Relaxed), 0);
         BATCH.with(|b| *b.borrow_mut() = None);
+    }
+
+    #[test]
+    fn a_size_refused_for_gso_goes_one_to_a_message_and_smaller_ones_keep_gso() {
+        let limit = GsoLimit::default();
+        assert!(limit.allows(1550));
+        limit.refused(1550);
+        assert!(!limit.allows(1550));
+        assert!(!limit.allows(9000));
+        assert!(limit.allows(1549));
+        // A smaller refusal lowers it; a larger one does not raise it.
+        limit.refused(1200);
+        limit.refused(1550);
+        assert!(!limit.allows(1200));
+        assert!(limit.allows(1199));
+        // Once the limit has held long enough, every size is tried again.
+        limit.at_ms.store(0, Relaxed);
+        let held = GSO_LIMIT_HOLDS.as_millis() as u64;
+        if clock_ms() >= held {
+            assert!(limit.allows(9000));
+            assert_eq!(limit.max.load(Relaxed), u16::MAX);
+        }
     }
 }
