@@ -552,11 +552,41 @@ fn ovs_ofctl_drives_the_passive_port() {
     });
     check("packet-out");
 
+    // mod-port: ovs-ofctl's and ours (by name and by number) change the
+    // port's config as PORT_DESC shows it; ours names a bad command or
+    // port in one line.
+    let config = |b: &Bed| {
+        let pd = b.ok("dump-ports-desc", &["1"]);
+        pd.lines()
+            .find_map(|l| l.trim().strip_prefix("config:"))
+            .map(|c| c.trim().to_string())
+            .unwrap_or_else(|| panic!("no config line:\n{pd}"))
+    };
+    bed.ok("mod-port", &[&bed.p1, "no-packet-in"]);
+    assert_eq!(config(&bed), "NO_PACKET_IN");
+    bed.ours_opts(&[], "mod-port", &[&bed.p1, "packet-in"]);
+    assert_eq!(config(&bed), "0");
+    bed.ours_opts(&[], "mod-port", &["1", "down"]);
+    assert_eq!(config(&bed), "PORT_DOWN");
+    bed.ours_opts(&[], "mod-port", &[&bed.p1, "no-forward"]);
+    assert_eq!(config(&bed), "PORT_DOWN NO_FWD");
+    bed.ok("mod-port", &["1", "forward"]);
+    bed.ok("mod-port", &["1", "up"]);
+    assert_eq!(config(&bed), "0");
+    let bad = bed.ours_fails("mod-port", &[&bed.p1, "sideways"]);
+    assert!(bad.contains("unknown mod-port command 'sideways'"), "{bad}");
+    let bad = bed.ours_fails("mod-port", &["nosuchport", "down"]);
+    assert!(bad.contains("couldn't find port `nosuchport'"), "{bad}");
+    // Up again and forwarding (del-flows above left no flow: NORMAL back).
+    bed.ok("add-flow", &["priority=0,actions=NORMAL"]);
+    bed.traffic();
+    check("mod-port");
+
     // The switch is still in a good state.
     let show = bed.ok("show", &[]);
     assert!(show.contains("OFPT_FEATURES_REPLY"), "{show}");
     eprintln!("ovs-ofctl verbs checked ({}): {verbs:?}", verbs.len());
-    assert_eq!(verbs.len(), 21, "{verbs:?}");
+    assert_eq!(verbs.len(), 22, "{verbs:?}");
 }
 
 /// The number after `key` in `text` (first occurrence).

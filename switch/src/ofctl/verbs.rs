@@ -106,6 +106,12 @@ pub const VERBS: &[(&str, usize, usize, &str)] = &[
     ("dump-ports", 0, 1, "dump-ports SWITCH [PORT]"),
     ("dump-ports-desc", 0, 1, "dump-ports-desc SWITCH [PORT]"),
     ("dump-tables", 0, 0, "dump-tables SWITCH"),
+    (
+        "mod-port",
+        2,
+        2,
+        "mod-port SWITCH PORT up|down|receive|no-receive|forward|no-forward|packet-in|no-packet-in",
+    ),
     ("dump-table-features", 0, 0, "dump-table-features SWITCH"),
     ("add-group", 1, 1, "add-group SWITCH GROUP"),
     ("add-groups", 1, 1, "add-groups SWITCH FILE (- for stdin)"),
@@ -279,6 +285,44 @@ enum Plan {
     Modify(Vec<(Body, String)>),
     /// monitor with an optional miss_send_len.
     Monitor(Option<u16>),
+    /// mod-port: the port (number or name) and the config bits to set
+    /// within the mask.
+    ModPort {
+        port: String,
+        config: u32,
+        mask: u32,
+    },
+}
+
+/// A mod-port command: the `ofp_port_config` bit it changes and whether
+/// it sets it (`down` sets PORT_DOWN, `up` clears it; `no-X` sets NO_X).
+fn port_config_change(command: &str) -> Result<(u32, bool)> {
+    use openflow::port::config;
+    let (name, negated) = match command.strip_prefix("no-") {
+        Some(rest) => (rest, true),
+        None => (command, false),
+    };
+    let bit = match name {
+        "up" | "down" if negated => None,
+        "up" => return Ok((config::PORT_DOWN, false)),
+        "down" => return Ok((config::PORT_DOWN, true)),
+        "receive" => Some(config::NO_RECV),
+        "forward" => Some(config::NO_FWD),
+        "packet-in" => Some(config::NO_PACKET_IN),
+        "stp" | "receive-stp" | "flood" => {
+            return Err(CtlError::new(format!(
+                "mod-port: '{command}' exists only in OpenFlow 1.0 (this speaks OpenFlow 1.3)"
+            )))
+        }
+        _ => None,
+    };
+    let bit = bit.ok_or_else(|| {
+        CtlError::new(format!(
+            "unknown mod-port command '{command}' (up, down, receive, no-receive, forward, \
+             no-forward, packet-in, no-packet-in)"
+        ))
+    })?;
+    Ok((bit, negated))
 }
 
 /// The plan for `verb`; `tables` are the switch's table names once asked
@@ -373,6 +417,17 @@ fn plan(
             Plan::Modify(vec![(Body::MeterMod(mm), String::new())])
         }
         "packet-out" => Plan::Modify(packet_outs(args)?),
+        "mod-port" => {
+            let [port, command] = args else {
+                return Err(CtlError::new("mod-port needs PORT and a command").into());
+            };
+            let (bit, set) = port_config_change(command)?;
+            Plan::ModPort {
+                port: port.clone(),
+                config: if set { bit } else { 0 },
+                mask: bit,
+            }
+        }
         "monitor" => {
             let mut miss = None;
             for a in args {
@@ -580,22 +635,46 @@ pub fn run(
         }
         Plan::Modify(mods) => c.modify(mods)?,
         Plan::Monitor(miss) => monitor(&mut c, miss, out)?,
+        Plan::ModPort { port, config, mask } => {
+            // The port's hardware address must come with a PORT_MOD (the
+            // switch checks it): from PORT_DESC, as ovs-ofctl does.
+            let number = parse_port(&port).ok();
+            let desc = port_descs(&mut c)?
+                .into_iter()
+                .find(|p| Some(p.port_no) == number || p.name == port)
+                .ok_or_else(|| CtlError::new(format!("{target}: couldn't find port `{port}'")))?;
+            let pm = openflow::port::PortMod {
+                port_no: desc.port_no,
+                hw_addr: desc.hw_addr,
+                config,
+                mask,
+                advertise: 0,
+            };
+            c.modify(vec![(Body::PortMod(pm), String::new())])?;
+        }
     }
     Ok(())
 }
 
-/// The OpenFlow number of the switch's port called `name` (PORT_DESC).
-fn port_number(c: &mut Client, name: &str) -> Result<Option<u32>> {
+/// The switch's ports (PORT_DESC).
+fn port_descs(c: &mut Client) -> Result<Vec<openflow::port::Port>> {
+    let mut ports = Vec::new();
     for m in c.transact(mp(MultipartRequestBody::PortDesc))? {
         if let Body::MultipartReply(r) = m.body {
             if let MultipartReplyBody::PortDesc(list) = r.body {
-                if let Some(p) = list.iter().find(|p| p.name == name) {
-                    return Ok(Some(p.port_no));
-                }
+                ports.extend(list);
             }
         }
     }
-    Ok(None)
+    Ok(ports)
+}
+
+/// The OpenFlow number of the switch's port called `name` (PORT_DESC).
+fn port_number(c: &mut Client, name: &str) -> Result<Option<u32>> {
+    Ok(port_descs(c)?
+        .into_iter()
+        .find(|p| p.name == name)
+        .map(|p| p.port_no))
 }
 
 /// The switch's table names (TABLE_FEATURES; an empty name is none).
