@@ -692,3 +692,131 @@ fn our_ofctl_prints_what_ovs_ofctl_prints() {
     }
     eprintln!("identical output (masked) for {compared:?}");
 }
+
+/// `replace-flows` and `diff-flows`, ours beside ovs-ofctl's on the same
+/// bridge and files: replace-flows leaves the switch holding exactly the
+/// file's flows and does not touch those it already held (their counters
+/// go on); diff-flows prints the same lines as ovs-ofctl (in another
+/// order: ovs-ofctl's is its hash table's) and exits 2 when the sources
+/// differ, 0 when they agree, between a switch and a file or two files.
+#[test]
+fn replace_flows_and_diff_flows_as_ovs_ofctl() {
+    if !need() {
+        return;
+    }
+    let bed = Bed::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write a flow file");
+        p.to_str().expect("utf-8 path").to_string()
+    };
+    let a = write(
+        "a.txt",
+        "# the bridge as a file\npriority=0,actions=NORMAL\n\
+         priority=10,ip,nw_dst=10.77.0.9,actions=drop\n\
+         table=2,priority=5,cookie=0x7,tcp,tp_dst=80,idle_timeout=300,actions=output:2\n",
+    );
+    let b = write(
+        "b.txt",
+        "priority=0,actions=NORMAL\n\
+         priority=10,ip,nw_dst=10.77.0.9,actions=output:2\n\
+         table=3,arp,actions=drop\n",
+    );
+    let ours = |args: &[&str]| {
+        let mut all = vec!["ofctl"];
+        all.extend_from_slice(args);
+        bed.d.run(&all)
+    };
+    let lines = |o: &Output| -> std::collections::BTreeSet<String> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+
+    // ovs-ofctl's replace-flows: the switch holds a.txt.
+    bed.ok("replace-flows", &[&a]);
+    for o in [
+        bed.ovs("diff-flows", &[&a]),
+        ours(&["diff-flows", &bed.br, &a]),
+    ] {
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        assert!(o.stdout.is_empty());
+    }
+    bed.traffic();
+    let normal_packets = |b: &Bed| {
+        let f = b.ok("dump-flows", &["table=0"]);
+        let line = f
+            .lines()
+            .find(|l| l.contains("priority=0 actions=NORMAL"))
+            .unwrap_or_else(|| panic!("no NORMAL flow:\n{f}"))
+            .to_string();
+        counter(&line, "n_packets=")
+    };
+    let before = normal_packets(&bed);
+    assert!(before > 0, "the pings went through NORMAL");
+
+    // Ours: the switch moves to b.txt; the NORMAL flow, the same in both,
+    // keeps its counters.
+    let o = ours(&["replace-flows", &bed.br, &b]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = bed.ovs("diff-flows", &[&b]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        normal_packets(&bed) >= before,
+        "the unchanged flow was touched"
+    );
+    let table2 = bed.ok("dump-flows", &["table=2"]);
+    assert_eq!(table2.lines().count(), 1, "table 2 emptied:\n{table2}");
+
+    // The differences, switch against file and file against file: the
+    // same lines from both tools, exit status 2.
+    for (theirs, mine) in [
+        (
+            bed.ovs("diff-flows", &[&a]),
+            ours(&["diff-flows", &bed.br, &a]),
+        ),
+        (
+            Command::new("ovs-ofctl")
+                .args(["-O", "OpenFlow13", "diff-flows", &a, &b])
+                .output()
+                .expect("ovs-ofctl diff-flows"),
+            ours(&["diff-flows", &a, &b]),
+        ),
+    ] {
+        assert_eq!(theirs.status.code(), Some(2));
+        assert_eq!(mine.status.code(), Some(2));
+        assert_eq!(lines(&mine), lines(&theirs));
+        assert_eq!(lines(&mine).len(), 4, "{:?}", lines(&mine));
+    }
+    // --readd adds every flow again (an ADD over the same flow keeps its
+    // counters, as OpenFlow 1.3 says without reset_counts).
+    let o = ours(&["--readd", "replace-flows", &bed.br, &b]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // A bad line is refused before anything is sent, naming file and line.
+    let bad = write(
+        "bad.txt",
+        "priority=1,actions=drop\nnw_dst=10.0.0.1,ip,bogus=1,actions=drop\n",
+    );
+    let o = ours(&["replace-flows", &bed.br, &bad]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("bad.txt:2:"), "{err}");
+    let o = ours(&["diff-flows", &bed.br, &b]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "nothing changed: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}

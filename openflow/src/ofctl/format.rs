@@ -171,6 +171,14 @@ pub fn match_to_string(m: &Match) -> String {
     format_match(m, DEFAULT_PRIORITY, &mut Errors::default(), None)
 }
 
+/// The match with its priority as ovs-ofctl's `cls_rule_format` prints
+/// it: `priority=P` first unless it is the default, e.g.
+/// `priority=10,ip,nw_dst=10.0.0.1`; empty for a match-all at the default
+/// priority.
+pub fn match_with_priority(m: &Match, priority: u16) -> String {
+    format_match(m, priority, &mut Errors::default(), None)
+}
+
 /// What follows `actions=`: apply-actions bare, then `clear_actions`,
 /// `write_actions(...)`, `write_metadata:V/M` and `goto_table:N` in OVS's
 /// order, `meter:N` first; `drop` when there is nothing.

@@ -19,6 +19,7 @@ SWITCH is a bridge name (its socket DIR/BRIDGE.mgmt), tcp:IP[:PORT] or unix:PATH
 Options:
   -O, --protocols OpenFlow13   accepted (only OpenFlow 1.3 is spoken)
   --strict                     mod-flows/del-flows match priority and fields exactly
+  --readd                      replace-flows adds every flow again, also unchanged ones
   --no-stats                   dump-flows without durations and counters
   --names                      dump-flows shows port and table names (the default
                                when standard output is a terminal)
@@ -31,7 +32,7 @@ Verbs:";
 /// Runs one invocation; `args` are the words after the subcommand.
 pub fn main(state_dir: &Path, args: Vec<String>) -> ExitCode {
     match run(state_dir, args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(status) => ExitCode::from(status),
         Err(e) => {
             for line in e.0.lines() {
                 eprintln!("ofswitch ofctl: {line}");
@@ -75,6 +76,7 @@ fn parse_args(args: Vec<String>) -> Result<(Options, Vec<String>, bool), CtlErro
             "-O" | "--protocols" => protocols(&value(&name)?)?,
             s if s.starts_with("-O") => protocols(&s[2..])?,
             "--strict" => opts.strict = true,
+            "--readd" => opts.readd = true,
             "--no-stats" => opts.no_stats = true,
             "--stats" => opts.no_stats = false,
             "--names" => opts.names = Some(true),
@@ -101,14 +103,15 @@ fn parse_args(args: Vec<String>) -> Result<(Options, Vec<String>, bool), CtlErro
     Ok((opts, words, help))
 }
 
-fn run(state_dir: &Path, args: Vec<String>) -> Result<(), CtlError> {
+/// Runs one invocation; its exit status.
+fn run(state_dir: &Path, args: Vec<String>) -> Result<u8, CtlError> {
     let (opts, words, help) = parse_args(args)?;
     if help {
         println!("{HELP}");
         for (_, _, _, usage) in verbs::VERBS {
             println!("  {usage}");
         }
-        return Ok(());
+        return Ok(0);
     }
     let [verb, rest @ ..] = words.as_slice() else {
         return Err(CtlError::new("missing command name; use --help for help"));
@@ -127,7 +130,7 @@ fn run(state_dir: &Path, args: Vec<String>) -> Result<(), CtlError> {
             ));
         }
         print!("{}", resp.output);
-        return Ok(());
+        return Ok(0);
     }
     let Some(usage) = verbs::usage(verb) else {
         return Err(CtlError::new(format!(

@@ -10,8 +10,10 @@
 //! - [`verbs`]: what each verb sends and prints.
 //! - [`client`]: the connection (HELLO, echo, xids, multipart, barrier).
 //! - [`output`]: ovs-ofctl's printing of replies and async messages.
+//! - [`flow_diff`]: flow sets compared (`replace-flows`, `diff-flows`).
 
 pub mod cli;
 pub mod client;
+pub mod flow_diff;
 pub mod output;
 pub mod verbs;

@@ -21,6 +21,7 @@
 //!   Port names in flows are not accepted (numbers only).
 
 use super::client::{io_text, Client, CtlError, Incoming, Result, Target};
+use super::flow_diff;
 use super::output;
 use openflow::group::command as group_cmd;
 use openflow::message::{Body, Message};
@@ -45,6 +46,11 @@ pub struct Options {
     pub strict: bool,
     /// `--no-stats`: dump-flows without durations and counters.
     pub no_stats: bool,
+    /// `--readd`: replace-flows adds every flow of the file again, also
+    /// those the switch already holds as they are (an ADD over a flow
+    /// restarts its duration; its counters carry over unless the flow has
+    /// `reset_counts`).
+    pub readd: bool,
     /// How long to wait for the switch at each step.
     pub timeout: Duration,
     /// `--names` (`Some(true)`), `--no-names` (`Some(false)`) or neither:
@@ -57,6 +63,7 @@ impl Default for Options {
         Options {
             strict: false,
             no_stats: false,
+            readd: false,
             timeout: Duration::from_secs(10),
             names: None,
         }
@@ -102,6 +109,18 @@ pub const VERBS: &[(&str, usize, usize, &str)] = &[
     ("add-flow", 1, 1, "add-flow SWITCH FLOW"),
     ("add-flows", 1, 1, "add-flows SWITCH FILE (- for stdin)"),
     ("mod-flows", 1, 1, "mod-flows [--strict] SWITCH FLOW"),
+    (
+        "replace-flows",
+        1,
+        1,
+        "replace-flows [--readd] SWITCH FILE (- for stdin)",
+    ),
+    (
+        "diff-flows",
+        1,
+        1,
+        "diff-flows SOURCE1 SOURCE2 (each a switch, or a flow file; - for stdin)",
+    ),
     ("del-flows", 0, 1, "del-flows [--strict] SWITCH [FLOW]"),
     ("dump-ports", 0, 1, "dump-ports SWITCH [PORT]"),
     ("dump-ports-desc", 0, 1, "dump-ports-desc SWITCH [PORT]"),
@@ -250,6 +269,26 @@ fn read_lines(file: &str) -> Result<Vec<(usize, String)>> {
         .collect())
 }
 
+/// The lines of flow file `file` (from [`read_lines`]) as FLOW_MOD ADDs,
+/// each with its `FILE:LINE`; the first bad line is the error.
+fn parse_flow_lines(
+    file: &str,
+    lines: &[(usize, String)],
+    tables: Option<&NameMap>,
+) -> std::result::Result<Vec<(FlowMod, String)>, PlanError> {
+    lines
+        .iter()
+        .map(|(n, line)| {
+            parse_flow_mod_with(line, flow_mod_command::ADD, tables)
+                .map(|fm| (fm, format!("{file}:{n}")))
+                .map_err(|e| PlanError {
+                    unknown_table: e.is_unknown_table(),
+                    error: CtlError::new(format!("{file}:{n}: {}", e.message)),
+                })
+        })
+        .collect()
+}
+
 fn flow_stats_request(
     args: &[String],
     tables: Option<&NameMap>,
@@ -381,20 +420,23 @@ fn plan(
             let fm = parse_flow_mod_with(text, cmd, tables).map_err(flow_err)?;
             Plan::Modify(vec![(Body::FlowMod(fm), String::new())])
         }
-        "add-flows" | "add-groups" => {
+        "add-flows" => {
+            let file = arg.unwrap_or("-");
+            let flows = parse_flow_lines(file, &read_lines(file)?, tables)?;
+            Plan::Modify(
+                flows
+                    .into_iter()
+                    .map(|(fm, label)| (Body::FlowMod(fm), label))
+                    .collect(),
+            )
+        }
+        "add-groups" => {
             let file = arg.unwrap_or("-");
             let mut mods = Vec::new();
             for (n, line) in read_lines(file)? {
-                let body = if verb == "add-flows" {
-                    parse_flow_mod_with(&line, flow_mod_command::ADD, tables).map(Body::FlowMod)
-                } else {
-                    parse_group_mod(&line, group_cmd::ADD).map(Body::GroupMod)
-                }
-                .map_err(|e| PlanError {
-                    unknown_table: e.is_unknown_table(),
-                    error: CtlError::new(format!("{file}:{n}: {}", e.message)),
-                })?;
-                mods.push((body, format!("{file}:{n}")));
+                let gm = parse_group_mod(&line, group_cmd::ADD)
+                    .map_err(|e| CtlError::new(format!("{file}:{n}: {}", e.message)))?;
+                mods.push((Body::GroupMod(gm), format!("{file}:{n}")));
             }
             Plan::Modify(mods)
         }
@@ -524,7 +566,8 @@ fn write_out(out: &mut dyn Write, text: &str) -> Result<()> {
         .map_err(|e| CtlError::new(format!("writing the output failed: {}", io_text(&e))))
 }
 
-/// Runs `verb` against `target`, printing to `out`.
+/// Runs `verb` against `target`, printing to `out`; the exit status (0,
+/// or 2 when `diff-flows` found differences, as ovs-ofctl).
 pub fn run(
     verb: &str,
     target: &str,
@@ -532,7 +575,17 @@ pub fn run(
     opts: &Options,
     state_dir: &Path,
     out: &mut dyn Write,
-) -> Result<()> {
+) -> Result<u8> {
+    check_arg_count(verb, args)?;
+    match (verb, args) {
+        ("diff-flows", [other]) => diff_flows(target, other, opts, state_dir, out),
+        ("replace-flows", [file]) => replace_flows(target, file, opts, state_dir).map(|()| 0),
+        _ => run_plan(verb, target, args, opts, state_dir, out).map(|()| 0),
+    }
+}
+
+/// Whether `verb` has a number of arguments it takes.
+fn check_arg_count(verb: &str, args: &[String]) -> Result<()> {
     if let Some(&(_, min, max, usage)) = VERBS.iter().find(|v| v.0 == verb) {
         if args.len() < min || args.len() > max {
             return Err(CtlError::new(format!(
@@ -546,6 +599,18 @@ pub fn run(
             )));
         }
     }
+    Ok(())
+}
+
+/// Runs a verb that [`plan`] turns into requests.
+fn run_plan(
+    verb: &str,
+    target: &str,
+    args: &[String],
+    opts: &Options,
+    state_dir: &Path,
+    out: &mut dyn Write,
+) -> Result<()> {
     // A port named, not numbered (`dump-ports br0 p1`): ask the switch for
     // its number first, as ovs-ofctl does.
     let mut named: Option<(Vec<String>, Client)> = None;
@@ -654,6 +719,103 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// Whether a `diff-flows` source is a flow file, as ovs-ofctl decides:
+/// `-` (stdin) or a path that exists and is not a socket; otherwise it
+/// names a switch.
+fn is_flow_file(source: &str) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    source == "-" || std::fs::metadata(source).is_ok_and(|m| !m.file_type().is_socket())
+}
+
+/// Every flow of the switch, in all tables.
+fn switch_flows(c: &mut Client) -> Result<flow_diff::FlowSet> {
+    let request = flow_stats_request(&[], None).map_err(|e| e.error)?;
+    let replies = c.transact(mp(MultipartRequestBody::Flow(request)))?;
+    Ok(flow_diff::from_flow_stats(flows_of(&replies)))
+}
+
+/// A flow file's flows; a table named in it is looked up on the switch
+/// `c`, when there is one (and names are accepted).
+fn file_flows(
+    file: &str,
+    lines: &[(usize, String)],
+    c: Option<&mut Client>,
+    opts: &Options,
+) -> Result<Vec<(FlowMod, String)>> {
+    match (parse_flow_lines(file, lines, None), c) {
+        (Ok(flows), _) => Ok(flows),
+        (Err(e), Some(c)) if e.unknown_table && opts.accept_names() => {
+            let tables = table_names(c)?;
+            parse_flow_lines(file, lines, Some(&tables)).map_err(|e| e.error)
+        }
+        (Err(e), _) => Err(e.error),
+    }
+}
+
+/// `diff-flows A B`: the flows of two switches or files compared
+/// ([`flow_diff::diff`]); 2 when they differ.
+fn diff_flows(
+    a: &str,
+    b: &str,
+    opts: &Options,
+    state_dir: &Path,
+    out: &mut dyn Write,
+) -> Result<u8> {
+    // Switches first: the first one's table names serve files naming tables.
+    let mut client = None;
+    let mut sets: [Option<flow_diff::FlowSet>; 2] = [None, None];
+    for (i, source) in [a, b].into_iter().enumerate() {
+        if !is_flow_file(source) {
+            let mut c = Client::connect(&Target::parse(source, state_dir)?, opts.timeout)?;
+            sets[i] = Some(switch_flows(&mut c)?);
+            client.get_or_insert(c);
+        }
+    }
+    for (i, source) in [a, b].into_iter().enumerate() {
+        if sets[i].is_none() {
+            let lines = read_lines(source)?;
+            let flows = file_flows(source, &lines, client.as_mut(), opts)?;
+            sets[i] = Some(flow_diff::from_flow_mods(flows));
+        }
+    }
+    let [Some(x), Some(y)] = sets else {
+        return Err(CtlError::new("diff-flows: a source was not read"));
+    };
+    let lines = flow_diff::diff(&x, &y);
+    let mut text = String::new();
+    for l in &lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    write_out(out, &text)?;
+    Ok(if lines.is_empty() { 0 } else { 2 })
+}
+
+/// `replace-flows SWITCH FILE`: the switch made to hold exactly the
+/// file's flows ([`flow_diff::replace`]); the file is read and checked
+/// before anything is sent.
+fn replace_flows(target: &str, file: &str, opts: &Options, state_dir: &Path) -> Result<()> {
+    let lines = read_lines(file)?;
+    let checked = parse_flow_lines(file, &lines, None);
+    if let Err(e) = &checked {
+        if !(e.unknown_table && opts.accept_names()) {
+            return Err(CtlError::new(e.error.0.clone()));
+        }
+    }
+    let mut c = Client::connect(&Target::parse(target, state_dir)?, opts.timeout)?;
+    let flows = match checked {
+        Ok(flows) => flows,
+        Err(_) => file_flows(file, &lines, Some(&mut c), opts)?,
+    };
+    let on_switch = switch_flows(&mut c)?;
+    let mods = flow_diff::replace(&on_switch, &flow_diff::from_flow_mods(flows), opts.readd);
+    c.modify(
+        mods.into_iter()
+            .map(|(fm, label)| (Body::FlowMod(fm), label))
+            .collect(),
+    )
 }
 
 /// The switch's ports (PORT_DESC).
