@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A container attached like ovs-docker (`ofswitch vsctl add-netns-port`: veth pair, address, MAC,
-# gateway, MTU, recorded in the port's external_ids) reaches an outside namespace through NAT
+# gateway, MTU, recorded in its interface's external_ids, where ovs-docker puts them) reaches an outside namespace through NAT
 # (MASQUERADE) on its host, via the bridge's internal port; then it is detached again
 # (`del-port`, and `del-netns-port` for a second one) and its interface is gone.
 #
@@ -42,9 +42,9 @@ step "a container attached like ovs-docker: address, MAC, gateway and MTU in one
 netns c1
 show ofs host vsctl add-netns-port br0 "${P}c1" "${P}c1" --ifname=eth0 --ipaddress=172.31.0.10/24 \
   --macaddress=02:00:ac:1f:00:0a --gateway=172.31.0.1 --mtu=1400
-say "the attachment is recorded in the port's external_ids:"
-show ofs host vsctl get port "${P}c1" external_ids
-ext=$(ofs host vsctl get port "${P}c1" external_ids)
+say "the attachment is recorded in the interface's external_ids, as ovs-docker does:"
+show ofs host vsctl get interface "${P}c1" external_ids
+ext=$(ofs host vsctl get interface "${P}c1" external_ids)
 for kv in "container_id=${P}c1" container_iface=eth0 '"172.31.0.10/24"' '"02:00:ac:1f:00:0a"' '"172.31.0.1"'; do
   case $ext in *"$kv"*) ;; *) die "external_ids lack $kv: $ext" ;; esac
 done

@@ -59,7 +59,11 @@ Database commands (tables Bridge, Port, Interface, Controller):
 
 Options:
   --may-exist / --if-exists     (before a command) don't fail if it already exists / does not exist
-  -f, --format=text|json        output format of list, find, get, show, list-br, list-ports
+  -f, --format=list|table|json  output format of list, find, get, show, list-br, list-ports
+  -d, --data=string|bare        values quoted as in the database, or bare (no quotes, sets and
+                                maps as space-separated items)
+  --no-headings                 list and find without column names
+  --bare                        --format=list --data=bare --no-headings
   -t, --timeout=SECS            give up waiting for the daemon after SECS seconds
   --dry-run                     check the commands without changing the configuration
 ";
@@ -119,7 +123,11 @@ fn client_options(args: &[String]) -> Result<(Option<Duration>, Format), String>
         let next = args.get(i + 1).map(String::as_str);
         let (name, value, used_next) = match a.split_once('=') {
             Some((n, v)) => (n, Some(v), false),
-            None if matches!(a.as_str(), "-t" | "--timeout" | "-f" | "--format") => {
+            None if matches!(
+                a.as_str(),
+                "-t" | "--timeout" | "-f" | "--format" | "-d" | "--data"
+            ) =>
+            {
                 (a.as_str(), next, true)
             }
             None if a.starts_with("-f") && a.len() > 2 => ("-f", Some(&a[2..]), false),

@@ -483,10 +483,9 @@ pub struct Port {
     /// they are still read from here when `external_ids` lacks them.
     #[serde(default)]
     pub other_config: BTreeMap<String, String>,
-    /// For the user and the tools above the switch, as OVS's
-    /// `external_ids`; `add-netns-port` records the attachment here, as
-    /// `ovs-docker` does: `container_id` (the namespace), `container_iface`,
-    /// `ip_address`, `mac_address` and `gateway`.
+    /// For the user and the tools above the switch, as OVS's Port
+    /// `external_ids`. Versions before the Interface had its own held
+    /// `add-netns-port`'s attachment here; it is still read from here.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub external_ids: BTreeMap<String, String>,
 }
@@ -519,13 +518,16 @@ impl Port {
         }
     }
 
-    /// The namespace attachment recorded by `add-netns-port`:
-    /// `external_ids` first, then the `other_config` keys older versions
-    /// wrote (`ifname` for `container_iface`).
+    /// The namespace attachment recorded by `add-netns-port`: the
+    /// interface's `external_ids` first, then where older versions wrote
+    /// it (the port's `external_ids`, then its `other_config`, with
+    /// `ifname` for `container_iface`).
     pub fn netns_attachment(&self) -> NetnsAttachment {
         let get = |ext: &str, old: &str| {
-            self.external_ids
+            self.interface
+                .external_ids
                 .get(ext)
+                .or_else(|| self.external_ids.get(ext))
                 .or_else(|| self.other_config.get(old))
                 .cloned()
         };
@@ -694,6 +696,13 @@ pub struct Interface {
     /// Requested OpenFlow port number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ofport_request: Option<u32>,
+    /// For the user and the tools above the switch, as OVS's Interface
+    /// `external_ids`; `add-netns-port` records the attachment here, where
+    /// `ovs-docker` does (and where it looks for it with `find interface
+    /// external_ids:container_id=...`): `container_id` (the namespace),
+    /// `container_iface`, `ip_address`, `mac_address` and `gateway`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_ids: BTreeMap<String, String>,
 }
 
 impl Interface {

@@ -113,6 +113,7 @@ pub fn execute_with_format(
         cfg: config.clone(),
         rt: runtime,
         format: globals.format,
+        text: globals.text,
         out: String::new(),
         exit_code: 0,
     };
@@ -136,7 +137,32 @@ pub fn execute_with_format(
 #[derive(Debug)]
 struct Globals {
     format: Format,
+    text: TextStyle,
     dry_run: bool,
+}
+
+/// How `list` and `find` lay out records in text, and how values print
+/// there and in `get`: ovs-vsctl's `--format=list|table`, `--bare`,
+/// `--data=bare`, `--no-headings`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct TextStyle {
+    /// `--format=table`: a column per field under a heading.
+    table: bool,
+    /// `--data=bare` (or `--bare`): strings unquoted, sets and maps as
+    /// space-separated items, an empty optional value empty.
+    bare_data: bool,
+    /// `--no-headings` (or `--bare`): no column names.
+    no_headings: bool,
+}
+
+impl TextStyle {
+    fn value(&self, v: &db::Val) -> String {
+        if self.bare_data {
+            v.bare()
+        } else {
+            v.text()
+        }
+    }
 }
 
 /// One command with its options (`--may-exist`, `--columns=...`).
@@ -159,18 +185,38 @@ impl Command {
     }
 }
 
-fn parse_format(s: &str) -> Res<Format> {
+/// `--format=F`: the format, and whether text is a table.
+fn parse_format(s: &str) -> Res<(Format, bool)> {
     match s {
-        "json" => Ok(Format::Json),
-        "text" | "list" | "table" => Ok(Format::Text),
-        _ => fail(format!("unknown output format \"{s}\" (use text or json)")),
+        "json" => Ok((Format::Json, false)),
+        "text" | "list" => Ok((Format::Text, false)),
+        "table" => Ok((Format::Text, true)),
+        _ => fail(format!(
+            "unknown output format \"{s}\" (use list, table or json)"
+        )),
+    }
+}
+
+/// `--data=D`: whether values print bare.
+fn parse_data(s: &str) -> Res<bool> {
+    match s {
+        "bare" => Ok(true),
+        "string" => Ok(false),
+        _ => fail(format!("unknown data format \"{s}\" (use string or bare)")),
     }
 }
 
 fn parse_argv(argv: &[String], format: Format) -> Res<(Globals, Vec<Command>)> {
     let mut globals = Globals {
         format,
+        text: TextStyle::default(),
         dry_run: false,
+    };
+    let set_format = |globals: &mut Globals, v: &str| -> Res {
+        let (f, table) = parse_format(v)?;
+        globals.format = f;
+        globals.text.table = table;
+        Ok(())
     };
     let mut commands = Vec::new();
     for seg in argv.split(|a| a == "--") {
@@ -186,17 +232,29 @@ fn parse_argv(argv: &[String], format: Format) -> Res<(Globals, Vec<Command>)> {
             match word.as_str() {
                 "-f" | "--format" => {
                     let v = next.ok_or_else(|| format!("option '{word}' requires an argument"))?;
-                    globals.format = parse_format(v)?;
+                    set_format(&mut globals, v)?;
                     i += 1;
                 }
+                "-d" | "--data" => {
+                    let v = next.ok_or_else(|| format!("option '{word}' requires an argument"))?;
+                    globals.text.bare_data = parse_data(v)?;
+                    i += 1;
+                }
+                "--bare" => {
+                    set_format(&mut globals, "list")?;
+                    globals.text.bare_data = true;
+                    globals.text.no_headings = true;
+                }
+                "--no-headings" | "--no-heading" => globals.text.no_headings = true,
+                w if w.starts_with("--data=") => globals.text.bare_data = parse_data(&w[7..])?,
                 "-t" | "--timeout" => {
                     next.ok_or_else(|| format!("option '{word}' requires an argument"))?;
                     i += 1;
                 }
                 "--no-wait" | "--pretty" | "--no-syslog" => {}
                 "--dry-run" => globals.dry_run = true,
-                w if w.starts_with("--format=") => globals.format = parse_format(&w[9..])?,
-                w if w.starts_with("-f") => globals.format = parse_format(&w[2..])?,
+                w if w.starts_with("--format=") => set_format(&mut globals, &w[9..])?,
+                w if w.starts_with("-f") => set_format(&mut globals, &w[2..])?,
                 w if w.starts_with("--timeout=") => {}
                 _ => opts.push(word.clone()),
             }
@@ -221,6 +279,7 @@ struct Ctx<'a> {
     cfg: Config,
     rt: &'a dyn RuntimeInfo,
     format: Format,
+    text: TextStyle,
     out: String,
     exit_code: i32,
 }
@@ -506,15 +565,18 @@ fn cmd_port_to_br(ctx: &mut Ctx, cmd: &Command) -> Res {
 /// interface (one end of a veth pair the daemon creates) lives in network
 /// namespace NETNS, configured with the given addresses, like
 /// `ovs-docker add-port`. Only the model: the settings are recorded in
-/// the port's `netns` and `external_ids` (`container_id` = NETNS,
-/// `container_iface`, `ip_address`, `mac_address`, `gateway`) and the
-/// interface's `mtu_request`.
+/// the port's `netns` and the interface's `external_ids` (`container_id` =
+/// NETNS, `container_iface`, `ip_address`, `mac_address`, `gateway`, where
+/// ovs-docker records them) and `mtu_request`.
 fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
     let (br, port, netns) = (&cmd.args[0], &cmd.args[1], &cmd.args[2]);
     let mut p = Port::new(port);
     p.netns = Some(netns.clone());
-    p.external_ids.insert("container_id".into(), netns.clone());
-    p.external_ids
+    p.interface
+        .external_ids
+        .insert("container_id".into(), netns.clone());
+    p.interface
+        .external_ids
         .insert("container_iface".into(), "eth0".into());
     for opt in &cmd.args[3..] {
         let (name, value) = opt
@@ -523,17 +585,17 @@ fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
         match name {
             "--ipaddress" => {
                 check_cidr(value)?;
-                p.external_ids.insert("ip_address".into(), value.into());
+                p.interface.external_ids.insert("ip_address".into(), value.into());
             }
             "--macaddress" => {
                 let mac = format_mac(parse_mac(value)?);
-                p.external_ids.insert("mac_address".into(), mac);
+                p.interface.external_ids.insert("mac_address".into(), mac);
             }
             "--gateway" => {
                 value
                     .parse::<IpAddr>()
                     .map_err(|_| format!("add-netns-port: \"{value}\" is not an IP address"))?;
-                p.external_ids.insert("gateway".into(), value.into());
+                p.interface.external_ids.insert("gateway".into(), value.into());
             }
             "--mtu" => {
                 let mtu = value
@@ -543,7 +605,7 @@ fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
             }
             "--ifname" => {
                 validate_name("interface", value)?;
-                p.external_ids.insert("container_iface".into(), value.into());
+                p.interface.external_ids.insert("container_iface".into(), value.into());
             }
             _ => {
                 return fail(format!(
@@ -736,14 +798,55 @@ fn print_records(ctx: &mut Ctx, table: Table, recs: &[Rec], cols: &[&str]) {
                 .collect();
             ctx.json(&Json::Array(docs));
         }
+        Format::Text if ctx.text.table => {
+            let rows: Vec<Vec<String>> = recs
+                .iter()
+                .map(|r| {
+                    cols.iter()
+                        .map(|c| ctx.text.value(&db::get(&ctx.cfg, ctx.rt, table, r, c)))
+                        .collect()
+                })
+                .collect();
+            let widths: Vec<usize> = (0..cols.len())
+                .map(|i| {
+                    rows.iter()
+                        .map(|r| r[i].len())
+                        .chain([if ctx.text.no_headings {
+                            0
+                        } else {
+                            cols[i].len()
+                        }])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let mut lines = Vec::new();
+            if !ctx.text.no_headings {
+                lines.push(cols.iter().map(|c| c.to_string()).collect());
+                lines.push(widths.iter().map(|w| "-".repeat(*w)).collect());
+            }
+            lines.extend(rows);
+            for cells in lines {
+                let line: Vec<String> = cells
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect();
+                ctx.line(line.join(" ").trim_end());
+            }
+        }
         Format::Text => {
             for (i, r) in recs.iter().enumerate() {
                 if i > 0 {
                     ctx.line("");
                 }
                 for c in cols {
-                    let v = db::get(&ctx.cfg, ctx.rt, table, r, c).text();
-                    ctx.line(&format!("{c:<20}: {v}"));
+                    let v = ctx.text.value(&db::get(&ctx.cfg, ctx.rt, table, r, c));
+                    if ctx.text.no_headings {
+                        ctx.line(&v);
+                    } else {
+                        ctx.line(&format!("{c:<20}: {v}"));
+                    }
                 }
             }
         }
@@ -818,7 +921,10 @@ fn cmd_get(ctx: &mut Ctx, cmd: &Command) -> Res {
         }
         match ctx.format {
             Format::Json => ctx.json(&val.json()),
-            Format::Text => ctx.line(&val.text()),
+            Format::Text => {
+                let v = ctx.text.value(&val);
+                ctx.line(&v);
+            }
         }
     }
     Ok(())

@@ -13,7 +13,7 @@
 use crate::config::model::{
     check_controller_burst_limit, check_controller_rate_limit, check_mtu, check_ofport_range,
     check_vlan, format_mac, parse_datapath_id, parse_mac, parse_uint, validate_controller_target,
-    Config, FailMode, InterfaceType, PortVlanMode, OFPP_LOCAL,
+    Config, FailMode, InterfaceType, PortVlanMode,
 };
 use crate::config::runtime::RuntimeInfo;
 use crate::config::syntax::{
@@ -21,6 +21,11 @@ use crate::config::syntax::{
 };
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
+
+/// The bridge's own interface's `ofport` as Open vSwitch's database shows
+/// it: OpenFlow 1.0's OFPP_LOCAL (65534), not 1.3's 0xfffffffe, so that
+/// scripts reading `get interface BR ofport` see what they see on OVS.
+const LOCAL_OFPORT: u64 = 65534;
 
 /// A table of the database view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +73,7 @@ impl Table {
             ],
             Table::Interface => &[
                 "error",
+                "external_ids",
                 "link_state",
                 "mac",
                 "mac_in_use",
@@ -288,7 +294,7 @@ fn kind(table: Table, col: &str) -> Kind {
         (Table::Bridge, "controller" | "ports") => Kind::StrSet,
         (Table::Bridge, "fail_mode") => Kind::OptStr,
         (_, "other_config" | "options") => Kind::Map,
-        (Table::Port, "external_ids") => Kind::Map,
+        (Table::Port | Table::Interface, "external_ids") => Kind::Map,
         (Table::Port, "interfaces") => Kind::StrSet,
         (Table::Port, "tag") => Kind::OptInt,
         (Table::Port, "trunks") => Kind::IntSet,
@@ -332,6 +338,23 @@ impl Val {
             Val::StrSet(v) => fmt_str_set(v),
             Val::Map(m) => fmt_map(m),
             Val::NumMap(m) => fmt_num_map(m),
+        }
+    }
+
+    /// As ovs-vsctl's `--data=bare` prints it: strings without quotes,
+    /// sets and maps as space-separated items (`k=v`), nothing for an
+    /// empty optional value.
+    pub fn bare(&self) -> String {
+        let join = |items: Vec<String>| items.join(" ");
+        match self {
+            Val::Bool(b) => b.to_string(),
+            Val::Int(n) | Val::OptInt(Some(n)) => n.to_string(),
+            Val::OptInt(None) | Val::OptStr(None) => String::new(),
+            Val::Str(s) | Val::OptStr(Some(s)) => s.clone(),
+            Val::IntSet(v) => join(v.iter().map(u64::to_string).collect()),
+            Val::StrSet(v) => join(v.clone()),
+            Val::Map(m) => join(m.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            Val::NumMap(m) => join(m.iter().map(|(k, v)| format!("{k}={v}")).collect()),
         }
     }
 
@@ -439,11 +462,11 @@ pub fn get(cfg: &Config, rt: &dyn RuntimeInfo, table: Table, rec: &Rec, col: &st
             match (table, col) {
                 (_, "name") => Val::Str(bridge.clone()),
                 (Table::Port, "interfaces") => Val::StrSet(vec![bridge.clone()]),
-                (_, "other_config" | "options") => Val::Map(BTreeMap::new()),
+                (_, "other_config" | "options" | "external_ids") => Val::Map(BTreeMap::new()),
                 (Table::Port, "trunks") => Val::IntSet(Vec::new()),
                 (Table::Port, _) => empty(kind(table, col)),
                 (_, "type") => Val::Str("internal".into()),
-                (_, "ofport") => Val::Int(u64::from(OFPP_LOCAL)),
+                (_, "ofport") => Val::Int(LOCAL_OFPORT),
                 (_, "mtu_request") => Val::OptInt(mtu_request.map(u64::from)),
                 (_, "mac") => Val::OptStr(None),
                 (_, "ofport_request") => Val::OptInt(None),
@@ -464,6 +487,7 @@ pub fn get(cfg: &Config, rt: &dyn RuntimeInfo, table: Table, rec: &Rec, col: &st
                     Val::Map(rt.port_status(bridge, port).unwrap_or_default())
                 }
                 (Table::Port, "external_ids") => Val::Map(p.external_ids.clone()),
+                (Table::Interface, "external_ids") => Val::Map(i.external_ids.clone()),
                 (Table::Port, "tag") => Val::OptInt(p.tag.map(u64::from)),
                 (Table::Port, "trunks") => {
                     Val::IntSet(p.trunks.iter().map(|&t| u64::from(t)).collect())
@@ -797,6 +821,7 @@ fn put(cfg: &mut Config, table: Table, rec: &Rec, col: &str, val: Val) -> Result
                 (Table::Port, "netns", Val::OptStr(ns)) => p.netns = ns.filter(|s| !s.is_empty()),
                 (Table::Port, "other_config", Val::Map(m)) => p.other_config = m,
                 (Table::Port, "external_ids", Val::Map(m)) => p.external_ids = m,
+                (Table::Interface, "external_ids", Val::Map(m)) => p.interface.external_ids = m,
                 (Table::Interface, "type", Val::Str(t)) => {
                     p.interface.kind = t.parse::<InterfaceType>().map_err(|e| e.0)?;
                 }

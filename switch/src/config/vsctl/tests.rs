@@ -292,7 +292,8 @@ fn ofport_allocation_via_vsctl() {
     );
     assert_eq!(
         ok(&mut cfg, "get interface br0 ofport"),
-        format!("{OFPP_LOCAL}\n")
+        "65534\n",
+        "LOCAL as in Open vSwitch's database"
     );
     // Numbers are per bridge.
     ok(&mut cfg, "add-br br1 -- add-port br1 x");
@@ -537,16 +538,34 @@ fn netns_port() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    assert_eq!(p.external_ids, want);
-    assert!(p.other_config.is_empty());
+    // On the interface, where ovs-docker puts them and looks for them.
+    assert_eq!(p.interface.external_ids, want);
+    assert!(p.external_ids.is_empty() && p.other_config.is_empty());
     assert_eq!(
-        ok(&mut cfg, "get port veth1 external_ids:container_id"),
+        ok(&mut cfg, "get interface veth1 external_ids:container_id"),
         "ns1\n"
     );
+    assert_eq!(
+        ok(
+            &mut cfg,
+            "--data=bare --no-heading --columns=name find interface \
+             external_ids:container_id=ns1 external_ids:container_iface=eth0"
+        ),
+        "veth1\n"
+    );
+    ok(&mut cfg, "set interface veth1 external_ids:owner=me");
+    assert!(ok(&mut cfg, "get interface veth1 external_ids").contains("owner=me"));
+    ok(&mut cfg, "remove interface veth1 external_ids owner");
+    assert_eq!(
+        cfg.bridges["br0"].ports["veth1"].interface.external_ids,
+        want
+    );
+    // The port has its own.
     ok(&mut cfg, "set port veth1 external_ids:owner=me");
-    assert!(ok(&mut cfg, "get port veth1 external_ids").contains("owner=me"));
-    ok(&mut cfg, "remove port veth1 external_ids owner");
-    assert_eq!(cfg.bridges["br0"].ports["veth1"].external_ids, want);
+    assert_eq!(
+        ok(&mut cfg, "--bare get port veth1 external_ids"),
+        "owner=me\n"
+    );
     assert!(err(
         &mut cfg,
         "add-netns-port br0 veth2 ns1 --ipaddress=10.1.1.5"
@@ -759,6 +778,7 @@ fn list_records() {
         .unwrap()
         .output;
     let want = r#"error               : []
+external_ids        : {}
 link_state          : up
 mac                 : []
 mac_in_use          : "02:00:00:00:00:01"
@@ -772,6 +792,29 @@ statistics          : {rx_bytes=300, rx_packets=3, tx_bytes=400, tx_packets=4}
 type                : system
 "#;
     assert_eq!(out, want);
+    // ovs-vsctl's other layouts: a table, bare values.
+    assert_eq!(
+        ok(
+            &mut cfg,
+            "--format=table --columns=name,ofport,mtu_request list interface p1 t1"
+        ),
+        "name ofport mtu_request\n---- ------ -----------\np1   1      []\nt1   2      []\n"
+    );
+    assert_eq!(
+        ok(
+            &mut cfg,
+            "--format=table --no-headings -d bare --columns=name,mtu_request list interface p1"
+        ),
+        "p1\n"
+    );
+    assert_eq!(
+        ok(
+            &mut cfg,
+            "--bare --columns=name,ofport list interface p1 t1"
+        ),
+        "p1\n1\n\nt1\n2\n"
+    );
+    assert!(err(&mut cfg, "--data=json list interface").contains("unknown data format"));
     let out = ok(&mut cfg, "list port t1");
     let want = r#"external_ids        : {}
 interfaces          : [t1]
