@@ -393,6 +393,66 @@ fn iperf3_across_internal_ports() {
     iperf3_both_ways(Some(&ns1), Some(&ns2), "10.250.2.2", &[&d]);
 }
 
+/// An internal port whose interface settings change (a new OpenFlow
+/// number, a new MTU) is opened again on a new TAP: it comes back with the
+/// new number or MTU and no error, not lost. (The old TAP was still held
+/// by the forwarding threads when the new one was created: EBUSY, and the
+/// device vanished when the old one closed.)
+#[test]
+fn an_internal_port_renumbered_or_resized_comes_back() {
+    if !require_root() {
+        return;
+    }
+    let d = Daemon::start(&[]);
+    let br = unique("br");
+    let p = unique("i");
+    d.vsctl(&[
+        "add-br",
+        &br,
+        "--",
+        "add-port",
+        &br,
+        &p,
+        "--",
+        "set",
+        "interface",
+        &p,
+        "type=internal",
+    ]);
+    let link = |p: &str| {
+        Command::new("ip")
+            .args(["-o", "link", "show", p])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    wait_for("the internal port", Duration::from_secs(5), || {
+        !link(&p).is_empty()
+    });
+    for (setting, want_ofport, want_mtu) in [
+        ("ofport_request=7", "7", "1500"),
+        ("mtu_request=1400", "7", "1400"),
+        ("ofport_request=9", "9", "1400"),
+    ] {
+        let out = d.run(&["vsctl", "set", "interface", &p, setting]);
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{setting}: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            d.log()
+        );
+        let got = d.vsctl(&["get", "interface", &p, "ofport", "error", "mtu"]);
+        assert_eq!(
+            got,
+            format!("{want_ofport}\n[]\n{want_mtu}\n"),
+            "{setting}\n{}",
+            d.log()
+        );
+        let l = link(&p);
+        assert!(l.contains(&format!(" mtu {want_mtu} ")), "{setting}: {l}");
+    }
+}
+
 /// Two bridges joined by a patch pair, a namespace on each (system ports
 /// by add-netns-port): frames cross bridges inside the daemon.
 #[test]

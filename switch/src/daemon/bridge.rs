@@ -955,8 +955,16 @@ impl Bridge {
             })
             .map(|(n, _)| *n)
             .collect();
-        for n in stale {
-            self.remove_port(n);
+        if !stale.is_empty() {
+            for n in stale {
+                self.remove_port(n);
+            }
+            // The forwarding threads' map lets go of the removed sinks now,
+            // before anything is opened: a port opened again on the same
+            // device (a changed ofport_request, options or MTU) would find
+            // it still held (a TAP: EBUSY), and lose it when the old map
+            // went.
+            self.fwd.ports.store(Arc::new(self.sinks.clone()));
         }
         let new_ports: Vec<model::Port> = self
             .cfg
