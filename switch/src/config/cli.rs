@@ -27,6 +27,7 @@ Bridge commands:
   del-br BRIDGE                 delete a bridge and its ports
   list-br                       print the bridges' names
   br-exists BRIDGE              exit 2 if BRIDGE does not exist
+  br-set-external-id BRIDGE KEY [VALUE] / br-get-external-id BRIDGE [KEY]
   set-controller BRIDGE TARGET...  tcp:IP[:PORT] ssl:IP[:PORT] ptcp:[PORT][:IP] pssl:[PORT][:IP]
                                    unix:PATH punix:PATH
   get-controller BRIDGE / del-controller BRIDGE

@@ -222,7 +222,36 @@ pub struct Bridge {
     /// the `stp-*` keys of `other_config` here and on ports.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stp_enable: bool,
+    /// OpenFlow versions the bridge may speak (`protocols`, as OVS's
+    /// column; empty: the default). Only OpenFlow 1.3 is spoken, so a set
+    /// must name it ([`PROTOCOLS`]); kept because scripts written for OVS
+    /// set it (`set bridge br0 protocols=OpenFlow13`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protocols: Vec<String>,
+    /// `datapath_type`, as OVS's column: `netdev` (OVS's userspace
+    /// datapath, which this switch stands in for), `system` or empty.
+    /// There is one datapath here; kept for scripts written for OVS.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub datapath_type: String,
+    /// For the user and the tools above the switch, as OVS's Bridge
+    /// `external_ids` (`br-set-external-id`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_ids: BTreeMap<String, String>,
 }
+
+/// The values OVS's `protocols` column takes.
+pub const PROTOCOLS: &[&str] = &[
+    "OpenFlow10",
+    "OpenFlow11",
+    "OpenFlow12",
+    "OpenFlow13",
+    "OpenFlow14",
+    "OpenFlow15",
+];
+
+/// The values OVS's `datapath_type` column takes that mean something here
+/// (one datapath either way).
+pub const DATAPATH_TYPES: &[&str] = &["", "system", "netdev"];
 
 /// The settings of one controller, as the columns of Open vSwitch's
 /// `Controller` table of the same names.
@@ -299,6 +328,9 @@ impl Bridge {
             local_mtu_request: None,
             controller_settings: BTreeMap::new(),
             stp_enable: false,
+            protocols: Vec::new(),
+            datapath_type: String::new(),
+            external_ids: BTreeMap::new(),
         }
     }
 
@@ -376,6 +408,30 @@ impl Bridge {
         validate_name("bridge", &self.name)?;
         for target in &self.controllers {
             validate_controller_target(target)?;
+        }
+        if let Some(bad) = self
+            .protocols
+            .iter()
+            .find(|p| !PROTOCOLS.contains(&p.as_str()))
+        {
+            return err(format!(
+                "bridge {}: unknown protocol \"{bad}\" (known: {})",
+                self.name,
+                PROTOCOLS.join(", ")
+            ));
+        }
+        if !self.protocols.is_empty() && !self.protocols.iter().any(|p| p == "OpenFlow13") {
+            return err(format!(
+                "bridge {}: protocols {} leave out OpenFlow13, the only version this switch speaks",
+                self.name,
+                self.protocols.join(",")
+            ));
+        }
+        if !DATAPATH_TYPES.contains(&self.datapath_type.as_str()) {
+            return err(format!(
+                "bridge {}: unknown datapath_type \"{}\" (netdev or system; there is one datapath)",
+                self.name, self.datapath_type
+            ));
         }
         for (target, settings) in &self.controller_settings {
             if !self.controllers.contains(target) {

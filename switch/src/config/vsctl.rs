@@ -327,6 +327,8 @@ const COMMANDS: &[(&str, usize, usize, &[&str], Verb)] = &[
     ("add-br", 1, 3, &["--may-exist"], cmd_add_br),
     ("del-br", 1, 1, &["--if-exists"], cmd_del_br),
     ("list-br", 0, 0, &["--real", "--fake"], cmd_list_br),
+    ("br-set-external-id", 2, 3, &[], cmd_br_set_external_id),
+    ("br-get-external-id", 1, 2, &[], cmd_br_get_external_id),
     ("br-exists", 1, 1, &[], cmd_br_exists),
     ("add-port", 2, usize::MAX, &["--may-exist"], cmd_add_port),
     (
@@ -439,6 +441,39 @@ fn cmd_del_br(ctx: &mut Ctx, cmd: &Command) -> Res {
 fn cmd_list_br(ctx: &mut Ctx, _: &Command) -> Res {
     let names = ctx.cfg.bridges.keys().cloned().collect();
     ctx.names(names);
+    Ok(())
+}
+
+/// `br-set-external-id BRIDGE KEY [VALUE]`: sets the key, or removes it
+/// without a value.
+fn cmd_br_set_external_id(ctx: &mut Ctx, cmd: &Command) -> Res {
+    let b = ctx.bridge_mut(&cmd.args[0])?;
+    let key = cmd.args[1].clone();
+    match cmd.args.get(2) {
+        Some(v) => b.external_ids.insert(key, v.clone()),
+        None => b.external_ids.remove(&key),
+    };
+    Ok(())
+}
+
+/// `br-get-external-id BRIDGE [KEY]`: the key's value, or every
+/// `key=value`.
+fn cmd_br_get_external_id(ctx: &mut Ctx, cmd: &Command) -> Res {
+    let ids = ctx.bridge(&cmd.args[0])?.external_ids.clone();
+    match (cmd.args.get(1), ctx.format) {
+        (Some(k), Format::Json) => ctx.json(&json!(ids.get(k))),
+        (Some(k), Format::Text) => {
+            if let Some(v) = ids.get(k) {
+                ctx.line(v);
+            }
+        }
+        (None, Format::Json) => ctx.json(&json!(ids)),
+        (None, Format::Text) => {
+            for (k, v) in &ids {
+                ctx.line(&format!("{k}={v}"));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -52,10 +52,13 @@ impl Table {
             Table::Bridge => &[
                 "controller",
                 "datapath_id",
+                "datapath_type",
+                "external_ids",
                 "fail_mode",
                 "name",
                 "other_config",
                 "ports",
+                "protocols",
                 "statistics",
                 "status",
                 "stp_enable",
@@ -291,7 +294,8 @@ enum Kind {
 
 fn kind(table: Table, col: &str) -> Kind {
     match (table, col) {
-        (Table::Bridge, "controller" | "ports") => Kind::StrSet,
+        (Table::Bridge, "controller" | "ports" | "protocols") => Kind::StrSet,
+        (Table::Bridge, "external_ids") => Kind::Map,
         (Table::Bridge, "fail_mode") => Kind::OptStr,
         (_, "other_config" | "options") => Kind::Map,
         (Table::Port | Table::Interface, "external_ids") => Kind::Map,
@@ -449,6 +453,9 @@ pub fn get(cfg: &Config, rt: &dyn RuntimeInfo, table: Table, rec: &Rec, col: &st
                 "statistics" => Val::NumMap(rt.bridge_statistics(name).unwrap_or_default()),
                 "status" => Val::Map(rt.bridge_status(name).unwrap_or_default()),
                 "stp_enable" => Val::Bool(b.stp_enable),
+                "protocols" => Val::StrSet(b.protocols.clone()),
+                "datapath_type" => Val::Str(b.datapath_type.clone()),
+                "external_ids" => Val::Map(b.external_ids.clone()),
                 _ => {
                     let mut ports: Vec<String> = b.ports.keys().cloned().collect();
                     ports.push(b.name.clone());
@@ -761,6 +768,9 @@ fn put(cfg: &mut Config, table: Table, rec: &Rec, col: &str, val: Val) -> Result
                     b.sync_datapath_id().map_err(|e| e.0)?;
                 }
                 ("stp_enable", Val::Bool(on)) => b.stp_enable = on,
+                ("protocols", Val::StrSet(p)) => b.protocols = p,
+                ("datapath_type", Val::Str(t)) => b.datapath_type = t,
+                ("external_ids", Val::Map(m)) => b.external_ids = m,
                 ("fail_mode", Val::OptStr(m)) => {
                     b.fail_mode = m
                         .map(|m| m.parse::<FailMode>())

@@ -1190,3 +1190,52 @@ target              : "tcp:127.0.0.1:6653"
     let back: Config = serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
     assert_eq!(back, cfg);
 }
+
+/// Bridge columns scripts written for Open vSwitch set: `protocols` (must
+/// keep OpenFlow13, the one version spoken), `datapath_type` (netdev, as
+/// for OVS's userspace datapath), `external_ids` and its two commands.
+#[test]
+fn bridge_columns_from_ovs_scripts() {
+    let mut cfg = Config::default();
+    ok(
+        &mut cfg,
+        "add-br br0 -- set bridge br0 datapath_type=netdev protocols=OpenFlow13",
+    );
+    assert_eq!(ok(&mut cfg, "get bridge br0 datapath_type"), "netdev\n");
+    ok(
+        &mut cfg,
+        "set bridge br0 protocols=OpenFlow15,OpenFlow13,OpenFlow10",
+    );
+    assert_eq!(
+        ok(&mut cfg, "get bridge br0 protocols"),
+        "[OpenFlow10, OpenFlow13, OpenFlow15]\n"
+    );
+    let e = err(&mut cfg, "set bridge br0 protocols=OpenFlow10");
+    assert!(e.contains("leave out OpenFlow13"), "{e}");
+    let e = err(&mut cfg, "set bridge br0 protocols=OpenFlow9");
+    assert!(e.contains("unknown protocol \"OpenFlow9\""), "{e}");
+    // Refused changes leave the configuration as it was.
+    assert_eq!(cfg.bridges["br0"].protocols.len(), 3);
+    ok(&mut cfg, "clear bridge br0 protocols");
+    assert!(cfg.bridges["br0"].protocols.is_empty());
+    let e = err(&mut cfg, "set bridge br0 datapath_type=dpdk");
+    assert!(e.contains("unknown datapath_type"), "{e}");
+
+    ok(&mut cfg, "br-set-external-id br0 bridge-id br-int");
+    ok(&mut cfg, "br-set-external-id br0 owner me");
+    assert_eq!(ok(&mut cfg, "br-get-external-id br0 bridge-id"), "br-int\n");
+    assert_eq!(
+        ok(&mut cfg, "br-get-external-id br0"),
+        "bridge-id=br-int\nowner=me\n"
+    );
+    ok(&mut cfg, "br-set-external-id br0 owner");
+    assert_eq!(
+        ok(&mut cfg, "get bridge br0 external_ids"),
+        "{bridge-id=br-int}\n"
+    );
+    assert_eq!(ok(&mut cfg, "br-get-external-id br0 nosuch"), "");
+    assert_eq!(
+        err(&mut cfg, "br-get-external-id br9"),
+        "no bridge named br9"
+    );
+}
