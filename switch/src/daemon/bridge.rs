@@ -836,6 +836,30 @@ impl Bridge {
         }
     }
 
+    /// Sets the MTU of port `ofport`'s device to `mtu` without opening
+    /// the port again; false where that cannot be done (the sink does not
+    /// follow, or the device is not in this namespace).
+    fn resize_in_place(&mut self, ofport: u32, mtu: u32) -> bool {
+        let (Some(rt), Some(sink)) = (self.ports.get(&ofport), self.sinks.get(&ofport)) else {
+            return false;
+        };
+        if !rt.own_device {
+            return false;
+        }
+        let Ok(now) = sys::set_mtu(&rt.name, mtu).and_then(|()| sys::mtu(&rt.name)) else {
+            return false;
+        };
+        if !sink.follow_mtu(now) {
+            return false;
+        }
+        if let Ok(mut s) = self.status.lock() {
+            if let Some(i) = s.interfaces.get_mut(&rt.name) {
+                i.mtu = Some(now);
+            }
+        }
+        true
+    }
+
     fn remove_port(&mut self, ofport: u32) {
         let Some(rt) = self.ports.remove(&ofport) else {
             return;
@@ -942,19 +966,40 @@ impl Bridge {
         // update VLAN roles in place.
         let wanted: HashMap<u32, &model::Port> =
             self.cfg.ports.values().map(|p| (p.ofport, p)).collect();
+        let mut resized = Vec::new();
         let stale: Vec<u32> = self
             .ports
             .iter()
             .filter(|(n, _)| **n != port_no::LOCAL)
             .filter(|(n, rt)| {
                 wanted.get(n).is_none_or(|p| {
-                    p.name != rt.name
-                        || p.interface.kind != rt.kind
-                        || old.ports.get(&p.name).map(|o| &o.interface) != Some(&p.interface)
+                    let was = old.ports.get(&p.name).map(|o| &o.interface);
+                    if p.name != rt.name || p.interface.kind != rt.kind {
+                        return true;
+                    }
+                    if was == Some(&p.interface) {
+                        return false;
+                    }
+                    match (was, p.interface.mtu_request) {
+                        (Some(w), Some(mtu)) if only_mtu_differs(w, &p.interface) => {
+                            resized.push((**n, mtu));
+                            false
+                        }
+                        _ => true,
+                    }
                 })
             })
             .map(|(n, _)| *n)
             .collect();
+        // A new MTU alone is set on the device where the port's sink can
+        // follow it (an internal port's TAP keeps its addresses); the
+        // others are opened again.
+        let mut stale = stale;
+        for (n, mtu) in resized {
+            if !self.resize_in_place(n, mtu) {
+                stale.push(n);
+            }
+        }
         if !stale.is_empty() {
             for n in stale {
                 self.remove_port(n);
@@ -1085,4 +1130,12 @@ impl Bridge {
         }
         let _ = std::fs::remove_file(self.settings.state_dir.join(format!("{}.mgmt", self.name)));
     }
+}
+
+/// Whether interface settings `a` and `b` differ at most in their
+/// `mtu_request`.
+fn only_mtu_differs(a: &model::Interface, b: &model::Interface) -> bool {
+    let mut a = a.clone();
+    a.mtu_request = b.mtu_request;
+    a == *b
 }

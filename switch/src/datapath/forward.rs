@@ -31,6 +31,12 @@ pub trait PortSink: Send + Sync {
     /// The frame is handed over: a sink that queues it keeps it as it is,
     /// with no copy of its own.
     fn send(&self, frame: Vec<u8>, tunnel_id: u64) -> io::Result<()>;
+
+    /// The bridge changed the MTU of this port's device in place: whether
+    /// this sink now sends with `mtu` (otherwise the port is opened again).
+    fn follow_mtu(&self, _mtu: u32) -> bool {
+        false
+    }
 }
 
 /// The pipeline's clock: nanoseconds since the daemon started, monotonic.

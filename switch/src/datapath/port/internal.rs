@@ -15,6 +15,7 @@ use crate::datapath::{sys, vnet};
 use crate::pipeline::ports::PortCounters;
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Opens internal port `spec`; the error is what its status shows.
@@ -41,7 +42,7 @@ pub fn open_tap(spec: &PortSpec, ctx: &PortContext) -> io::Result<OpenedPort> {
     let mtu = sys::mtu(name).unwrap_or(1500);
     let sink = TapSink {
         tap,
-        mtu,
+        mtu: AtomicU32::new(mtu),
         counters: ctx.counters.clone(),
     };
     Ok(OpenedPort {
@@ -54,19 +55,31 @@ pub fn open_tap(spec: &PortSpec, ctx: &PortContext) -> io::Result<OpenedPort> {
     })
 }
 
-/// A TAP port's sink; `mtu` is read when the port is opened.
+/// A TAP port's sink; `mtu` is read when the port is opened and follows
+/// an `mtu_request` the bridge applies in place (a TAP made again would
+/// lose the addresses the host gave it).
 pub struct TapSink {
     pub tap: Arc<Tap>,
-    pub mtu: u32,
+    pub mtu: AtomicU32,
     pub counters: Arc<PortCounters>,
 }
 
 impl PortSink for TapSink {
     fn send(&self, frame: Vec<u8>, _tunnel_id: u64) -> io::Result<()> {
-        with_offload(frame, self.mtu, &self.counters, |hdr, mut f, flip| {
-            vnet::flip_checksum(&mut f, flip);
-            self.tap.send(hdr, &f)
-        })
+        with_offload(
+            frame,
+            self.mtu.load(Relaxed),
+            &self.counters,
+            |hdr, mut f, flip| {
+                vnet::flip_checksum(&mut f, flip);
+                self.tap.send(hdr, &f)
+            },
+        )
+    }
+
+    fn follow_mtu(&self, mtu: u32) -> bool {
+        self.mtu.store(mtu, Relaxed);
+        true
     }
 }
 
