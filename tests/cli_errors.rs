@@ -219,16 +219,7 @@ fn bad_input_against_a_running_daemon() {
     let br = unique("br");
     let p = unique("p");
     d.vsctl(&["add-br", &br]);
-    d.vsctl(&[
-        "add-port",
-        &br,
-        &p,
-        "--",
-        "set",
-        "interface",
-        &p,
-        "type=dummy",
-    ]);
+    d.add_port_of_type(&br, &p, "dummy");
     let before = d.vsctl(&["show"]);
     let missing = unique("nb");
     let vs = |args: &[&str]| {

@@ -17,26 +17,8 @@ fn standalone_bridge_forwards_and_ovs_ofctl_drives_it() {
     let br = unique("br");
     let (p1, p2) = (unique("p"), unique("p"));
     d.vsctl(&["add-br", &br]);
-    d.vsctl(&[
-        "add-port",
-        &br,
-        &p1,
-        "--",
-        "set",
-        "interface",
-        &p1,
-        "type=internal",
-    ]);
-    d.vsctl(&[
-        "add-port",
-        &br,
-        &p2,
-        "--",
-        "set",
-        "interface",
-        &p2,
-        "type=internal",
-    ]);
+    d.add_port_of_type(&br, &p1, "internal");
+    d.add_port_of_type(&br, &p2, "internal");
     let (ns1, ns2) = (Netns::new(&unique("n")), Netns::new(&unique("n")));
     ns1.take(&p1, "10.231.0.1/24");
     ns2.take(&p2, "10.231.0.2/24");

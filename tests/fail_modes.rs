@@ -36,16 +36,7 @@ fn setup(args: &[&str], mode: &str, n: usize, net: u8) -> Net {
     let mut ns = Vec::new();
     for i in 1..=n {
         let p = unique("p");
-        d.vsctl(&[
-            "add-port",
-            &br,
-            &p,
-            "--",
-            "set",
-            "interface",
-            &p,
-            "type=internal",
-        ]);
+        d.add_port_of_type(&br, &p, "internal");
         let shown = d.vsctl(&["get", "interface", &p, "ofport"]);
         assert_eq!(shown.trim(), i.to_string(), "port {p} is OpenFlow port {i}");
         let x = Netns::new(&unique("n"));

@@ -367,16 +367,7 @@ fn internal_port_follows_its_admin_state_and_keeps_it_in_another_namespace() {
     let br = unique("br");
     let p = unique("i");
     d.vsctl(&["add-br", &br]);
-    d.vsctl(&[
-        "add-port",
-        &br,
-        &p,
-        "--",
-        "set",
-        "interface",
-        &p,
-        "type=internal",
-    ]);
+    d.add_port_of_type(&br, &p, "internal");
     wait_desc(&d, &br, &p, "0", "LIVE");
     sh(&["ip", "link", "set", &p, "down"]);
     wait_desc(&d, &br, &p, "PORT_DOWN", "LINK_DOWN");

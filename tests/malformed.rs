@@ -288,16 +288,7 @@ fn switch() -> (Daemon, String, u16) {
     d.vsctl(&["add-br", &br]);
     for _ in 0..2 {
         let p = unique("d");
-        d.vsctl(&[
-            "add-port",
-            &br,
-            &p,
-            "--",
-            "set",
-            "interface",
-            &p,
-            "type=dummy",
-        ]);
+        d.add_port_of_type(&br, &p, "dummy");
     }
     let port = free_port();
     d.vsctl(&["set-controller", &br, &format!("ptcp:{port}:127.0.0.1")]);

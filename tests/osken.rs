@@ -113,16 +113,7 @@ fn osken_learning_switch_drives_the_bridge() {
     d.vsctl(&["add-br", &br]);
     d.vsctl(&["set-fail-mode", &br, "secure"]);
     for p in [&p1, &p2] {
-        d.vsctl(&[
-            "add-port",
-            &br,
-            p,
-            "--",
-            "set",
-            "interface",
-            p,
-            "type=internal",
-        ]);
+        d.add_port_of_type(&br, p, "internal");
     }
     let (ns1, ns2) = (Netns::new(&unique("n")), Netns::new(&unique("n")));
     ns1.take(&p1, "10.236.0.1/24");

@@ -48,16 +48,7 @@ impl Bed {
         let (p1, p2) = (unique("p"), unique("p"));
         d.vsctl(&["add-br", &br]);
         for p in [&p1, &p2] {
-            d.vsctl(&[
-                "add-port",
-                &br,
-                p,
-                "--",
-                "set",
-                "interface",
-                p,
-                "type=internal",
-            ]);
+            d.add_port_of_type(&br, p, "internal");
         }
         let port = free_port();
         d.vsctl(&["set-controller", &br, &format!("ptcp:{port}:127.0.0.1")]);

@@ -92,6 +92,19 @@ fn flood(c: &mut Session, dev: &str, first: u32, n: u32) -> (u64, u64, Instant) 
     (sent, got, last)
 }
 
+/// The controller of bridge `br`, written here: set with set-controller,
+/// connected, and with one flow, a table miss to CONTROLLER.
+fn table_miss_controller(d: &Daemon, br: &str) -> Session {
+    let l = Listener::on(free_listener());
+    d.vsctl(&["set-controller", br, &format!("tcp:127.0.0.1:{}", l.port)]);
+    let mut c = l
+        .accept(T)
+        .unwrap_or_else(|| panic!("the switch did not connect\n{}", d.log()));
+    c.handshake();
+    c.add_flow_ok("priority=0,actions=CONTROLLER:65535");
+    c
+}
+
 fn bridge_stats(d: &Daemon, br: &str) -> BTreeMap<String, u64> {
     vsctl_map(&d.vsctl(&["get", "bridge", br, "statistics"]))
 }
@@ -118,13 +131,7 @@ fn controller_rate_limit_caps_packet_ins_and_none_by_default() {
     let v = Veth::new().quiet();
     sh(&["ip", "link", "set", &v.peer, "up"]);
     d.vsctl(&["add-port", &br, &v.end]);
-    let l = Listener::on(free_listener());
-    d.vsctl(&["set-controller", &br, &format!("tcp:127.0.0.1:{}", l.port)]);
-    let mut c = l
-        .accept(T)
-        .unwrap_or_else(|| panic!("the switch did not connect\n{}", d.log()));
-    c.handshake();
-    c.add_flow_ok("priority=0,actions=CONTROLLER:65535");
+    let mut c = table_miss_controller(&d, &br);
     wait_for("the port's link up", T, || {
         d.vsctl(&["get", "interface", &v.end, "link_state"]).trim() == "up"
     });
@@ -240,13 +247,7 @@ fn a_tso_stream_through_a_hub_controller_reaches_it_as_segments() {
         ("10.9.0.2/24".to_string(), "02:00:00:00:09:02".to_string()),
     ];
     let (ns, ports) = d.netns_hosts(&br, &hosts);
-    let l = Listener::on(free_listener());
-    d.vsctl(&["set-controller", &br, &format!("tcp:127.0.0.1:{}", l.port)]);
-    let mut c = l
-        .accept(T)
-        .unwrap_or_else(|| panic!("the switch did not connect\n{}", d.log()));
-    c.handshake();
-    c.add_flow_ok("priority=0,actions=CONTROLLER:65535");
+    let mut c = table_miss_controller(&d, &br);
 
     let stop = Arc::new(AtomicBool::new(false));
     let hub = {

@@ -58,16 +58,7 @@ fn master_slave_equal_roles() {
     let (p1, p2) = (unique("p"), unique("p"));
     d.vsctl(&["add-br", &br]);
     d.vsctl(&["set-fail-mode", &br, "secure"]);
-    d.vsctl(&[
-        "add-port",
-        &br,
-        &p1,
-        "--",
-        "set",
-        "interface",
-        &p1,
-        "type=internal",
-    ]);
+    d.add_port_of_type(&br, &p1, "internal");
     let ns1 = Netns::new(&unique("n"));
     ns1.take(&p1, "10.233.0.1/24");
 
@@ -170,16 +161,7 @@ fn master_slave_equal_roles() {
     );
 
     // PORT_STATUS goes to master and slave alike.
-    d.vsctl(&[
-        "add-port",
-        &br,
-        &p2,
-        "--",
-        "set",
-        "interface",
-        &p2,
-        "type=internal",
-    ]);
+    d.add_port_of_type(&br, &p2, "internal");
     let ps = |m: &Message| matches!(&m.body, Body::PortStatus(ps) if ps.desc.name == p2);
     assert!(a.wait(T, ps).is_some(), "the slave gets PORT_STATUS");
     assert!(b.wait(T, ps).is_some(), "the master gets PORT_STATUS");

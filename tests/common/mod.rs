@@ -298,6 +298,21 @@ impl Daemon {
         br
     }
 
+    /// Adds port `port` to bridge `br` with an interface of type `kind`
+    /// (`internal`, `dummy`, ...).
+    pub fn add_port_of_type(&self, br: &str, port: &str, kind: &str) {
+        self.vsctl(&[
+            "add-port",
+            br,
+            port,
+            "--",
+            "set",
+            "interface",
+            port,
+            &format!("type={kind}"),
+        ]);
+    }
+
     /// One namespace host per `(ip/len, mac)` on bridge `br`, each on a
     /// port of its own: the namespaces (removed when dropped) and the
     /// ports' names, in the same order.
