@@ -69,7 +69,31 @@ fn no_daemon_running() {
         "ofswitch ofctl: ",
         &["cannot connect to br0", "br0.mgmt", "daemon running"],
     );
+    fails(
+        ofswitch(d, &["appctl", "fdb/show", "br0"]),
+        "appctl without a daemon",
+        "ofswitch appctl: ",
+        &["cannot connect to the daemon", "ofswitch.ctl"],
+    );
     // Usage errors are found before connecting to anything.
+    fails(
+        ofswitch(d, &["appctl", "fdb/frobnicate"]),
+        "unknown appctl command",
+        "ofswitch appctl: ",
+        &["\"fdb/frobnicate\" is not a valid command"],
+    );
+    fails(
+        ofswitch(d, &["appctl", "fdb/show"]),
+        "appctl command without its bridge",
+        "ofswitch appctl: ",
+        &["wrong number of arguments", "fdb/show BRIDGE"],
+    );
+    fails(
+        ofswitch(d, &["ofctl", "mod-port", "br0", "p1", "sideways"]),
+        "unknown mod-port command",
+        "ofswitch ofctl: ",
+        &["unknown mod-port command 'sideways'"],
+    );
     fails(
         ofswitch(d, &["ofctl", "frobnicate", "br0"]),
         "unknown ofctl verb",

@@ -1,7 +1,7 @@
 //! The daemon end to end, the short version: a bridge with two internal
 //! ports in two namespaces forwards pings as a standalone learning switch,
-//! real `ovs-ofctl` reads and programs it, and the configuration survives
-//! a restart.
+//! `appctl fdb/show` lists what it learned, real `ovs-ofctl` reads and
+//! programs it, and the configuration survives a restart.
 
 mod common;
 
@@ -27,6 +27,39 @@ fn standalone_bridge_forwards_and_ovs_ofctl_drives_it() {
         "ping through NORMAL\n{}",
         d.log()
     );
+    // What NORMAL learned, as ovs-appctl fdb/show prints it; then flushed.
+    let mac = |ns: &Netns, dev: &str| {
+        let out = ns.exec(&["cat", &format!("/sys/class/net/{dev}/address")]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let appctl = |args: &[&str]| {
+        let mut all = vec!["appctl"];
+        all.extend_from_slice(args);
+        let out = d.run(&all);
+        assert!(
+            out.status.success(),
+            "appctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let fdb = appctl(&["fdb/show", &br]);
+    assert!(
+        fdb.starts_with(" port  VLAN  MAC                Age\n"),
+        "{fdb}"
+    );
+    for (port, m) in [("1", mac(&ns1, &p1)), ("2", mac(&ns2, &p2))] {
+        assert!(
+            fdb.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>()[..3] == [port, "0", m.as_str()]),
+            "port {port} MAC {m} learned:\n{fdb}"
+        );
+    }
+    assert_eq!(appctl(&["fdb/flush", &br]), "table successfully flushed\n");
+    assert_eq!(appctl(&["fdb/show", &br]).lines().count(), 1);
+    let out = d.run(&["appctl", "fdb/show", "nosuchbr"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such bridge (nosuchbr)"));
 
     // ovs-ofctl against the bridge's management socket.
     let target = d.mgmt(&br);

@@ -15,6 +15,7 @@
 //!   the controller shares.
 
 pub mod agent;
+pub mod appctl;
 pub mod config;
 pub mod daemon;
 pub mod datapath;

@@ -7,7 +7,9 @@
 //!   controllers; talks to the daemon over its management socket;
 //! - `ofswitch ofctl VERB...`: inspect and program any OpenFlow 1.3 switch
 //!   (ovs-ofctl), ours through the bridge's local socket or any switch
-//!   through `tcp:` or `unix:` targets.
+//!   through `tcp:` or `unix:` targets;
+//! - `ofswitch appctl COMMAND...`: ask the daemon about what it learned
+//!   (ovs-appctl): `fdb/show`, `fdb/flush`, `ofproto/trace`.
 //!
 //! Every subcommand takes `--state-dir DIR` (or `OFSWITCH_STATE_DIR`): the
 //! daemon keeps its configuration and sockets there, so several daemons
@@ -51,6 +53,12 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Ask the daemon about what it learned, like ovs-appctl (fdb/show).
+    #[command(disable_help_flag = true)]
+    Appctl {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,5 +67,6 @@ fn main() -> ExitCode {
         Command::Daemon { args } => ofswitch::daemon::run::main(&cli.state_dir, args),
         Command::Vsctl { args } => ofswitch::config::cli::main(&cli.state_dir, args),
         Command::Ofctl { args } => ofswitch::ofctl::cli::main(&cli.state_dir, args),
+        Command::Appctl { args } => ofswitch::appctl::main(&cli.state_dir, args),
     }
 }

@@ -89,6 +89,9 @@ pub enum BridgeCmd {
     /// `ofctl trace`: what the pipeline would do with the packet a flow
     /// description stands for.
     Trace(String, oneshot::Sender<Result<String, String>>),
+    /// `appctl fdb/show` (`false`) or `fdb/flush` (`true`): the MAC
+    /// learning table listed or emptied; answered with the text to print.
+    Fdb(bool, oneshot::Sender<String>),
 }
 
 /// What the management side can read about a running bridge.
@@ -426,6 +429,9 @@ impl Bridge {
                             format!("Flow: {flow}\n{}", self.pipeline.trace(&frame, meta, self.clock.now()))
                         });
                         let _ = reply.send(r);
+                    }
+                    Some(BridgeCmd::Fdb(flush, reply)) => {
+                        let _ = reply.send(self.fdb(flush));
                     }
                     Some(BridgeCmd::Shutdown(done)) => {
                         self.shutdown();
@@ -834,6 +840,26 @@ impl Bridge {
                 c.conn.deliver(&bytes);
             }
         }
+    }
+
+    /// `fdb/show` as ovs-appctl prints it (port, VLAN, MAC, age in
+    /// seconds), or with `flush`, the table emptied.
+    fn fdb(&mut self, flush: bool) -> String {
+        let macs = &self.pipeline.mac_table;
+        if flush {
+            macs.flush();
+            return "table successfully flushed\n".into();
+        }
+        let mut out = String::from(" port  VLAN  MAC                Age\n");
+        for (vlan, mac, port, age) in macs.entries(self.clock.now()) {
+            let port = if port == port_no::LOCAL {
+                "LOCAL".to_string()
+            } else {
+                port.to_string()
+            };
+            out.push_str(&format!("{port:>5}  {vlan:>4}  {mac}  {age:>3}\n"));
+        }
+        out
     }
 
     /// Sets the MTU of port `ofport`'s device to `mtu` without opening

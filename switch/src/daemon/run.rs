@@ -272,8 +272,12 @@ async fn execute(
     clock: Clock,
     req: Request,
 ) -> Response {
-    if req.argv.first().map(String::as_str) == Some("trace") {
-        return trace(bridges, &req.argv[1..]).await;
+    match req.argv.first().map(String::as_str) {
+        Some("trace") => return trace(bridges, &req.argv[1..]).await,
+        Some(cmd @ ("fdb/show" | "fdb/flush")) => {
+            return fdb(bridges, cmd == "fdb/flush", &req.argv[1..]).await
+        }
+        _ => {}
     }
     let mut next = config.clone();
     let result = {
@@ -357,6 +361,41 @@ async fn trace(bridges: &BTreeMap<String, BridgeHandle>, args: &[String]) -> Res
         },
         Ok(Err(e)) => Response::error(e),
         Err(_) => Response::error(format!("bridge {br} is stopping")),
+    }
+}
+
+/// `fdb/show BRIDGE` or `fdb/flush [BRIDGE]` (every bridge without one),
+/// answered by the bridges' tasks.
+async fn fdb(bridges: &BTreeMap<String, BridgeHandle>, flush: bool, args: &[String]) -> Response {
+    let targets: Vec<(&String, &BridgeHandle)> = match args {
+        [br] => match bridges.get_key_value(br) {
+            Some(t) => vec![t],
+            None => return Response::error(format!("no such bridge ({br})")),
+        },
+        [] if flush => bridges.iter().collect(),
+        _ => return Response::error("usage: fdb/show BRIDGE | fdb/flush [BRIDGE]"),
+    };
+    let mut output = String::new();
+    for (br, h) in targets {
+        let (tx, rx) = oneshot::channel();
+        if h.cmd.send(BridgeCmd::Fdb(flush, tx)).await.is_err() {
+            return Response::error(format!("bridge {br} is stopping"));
+        }
+        match rx.await {
+            Ok(text) if !flush || output.is_empty() => output.push_str(&text),
+            Ok(_) => {}
+            Err(_) => return Response::error(format!("bridge {br} is stopping")),
+        }
+    }
+    if flush && output.is_empty() {
+        output.push_str("table successfully flushed\n");
+    }
+    Response {
+        ok: true,
+        output,
+        error: None,
+        exit_code: 0,
+        warnings: Vec::new(),
     }
 }
 

@@ -123,14 +123,16 @@ impl MacTable {
         }
     }
 
-    /// Entries as (vlan, mac, port, age in seconds), for `fdb/show`-like
-    /// listings.
+    /// Entries not aged out as (vlan, mac, port, age in seconds), for
+    /// `fdb/show`.
     pub fn entries(&self, now: u64) -> Vec<(u16, MacAddr, u32, u64)> {
+        let aging = self.aging();
         let Ok(map) = self.map.read() else {
             return Vec::new();
         };
         let mut v: Vec<_> = map
             .iter()
+            .filter(|(_, l)| now.saturating_sub(l.seen) < aging)
             .map(|((vlan, mac), l)| {
                 (
                     *vlan,
