@@ -682,6 +682,47 @@ fn our_ofctl_prints_what_ovs_ofctl_prints() {
         compared.push(format!("{} {verb}", opts.join(" ")));
     }
     eprintln!("identical output (masked) for {compared:?}");
+
+    // Sorted dumps: the same flows, in the same order of the sort key
+    // (flows with equal keys may come in any order: ovs-ofctl's qsort).
+    for (sort, field) in [
+        ("--sort", "priority"),
+        ("--rsort", "priority"),
+        ("--sort=nw_dst", "nw_dst"),
+        ("--rsort=tp_dst", "tp_dst"),
+        ("--sort=in_port", "in_port"),
+    ] {
+        let opts = [sort, "--no-stats"];
+        let theirs = bed.ok_opts(&opts, "dump-flows", &[]);
+        let ours = bed.ours_opts(&opts, "dump-flows", &[]);
+        let key = |line: &str| -> String {
+            let matched = line.split(" actions=").next().unwrap_or("");
+            // ovs-ofctl takes tp_dst for tcp_dst: other flows lack it.
+            let tcp = matched.split(',').any(|t| t.trim() == "tcp" || t == "tcp6");
+            if field == "tp_dst" && !tcp {
+                return "-".into();
+            }
+            matched
+                .split([',', ' '])
+                .find_map(|t| t.strip_prefix(&format!("{field}=")))
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    if field == "priority" {
+                        "32768".into()
+                    } else {
+                        "-".into()
+                    }
+                })
+        };
+        let keys = |text: &str| text.lines().map(key).collect::<Vec<_>>();
+        let set = |text: &str| {
+            let mut v: Vec<String> = text.lines().map(str::to_string).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(set(&ours), set(&theirs), "{sort}: not the same flows");
+        assert_eq!(keys(&ours), keys(&theirs), "{sort}: another order\n{ours}");
+    }
 }
 
 /// `replace-flows` and `diff-flows`, ours beside ovs-ofctl's on the same

@@ -20,6 +20,8 @@ Options:
   -O, --protocols OpenFlow13   accepted (only OpenFlow 1.3 is spoken)
   --strict                     mod-flows/del-flows match priority and fields exactly
   --readd                      replace-flows adds every flow again, also unchanged ones
+  --sort[=FIELD], --rsort[=FIELD]  dump-flows sorted by FIELD (a match field, or priority,
+                               the default), ascending or descending
   --no-stats                   dump-flows without durations and counters
   --names                      dump-flows shows port and table names (the default
                                when standard output is a terminal)
@@ -77,6 +79,12 @@ fn parse_args(args: Vec<String>) -> Result<(Options, Vec<String>, bool), CtlErro
             s if s.starts_with("-O") => protocols(&s[2..])?,
             "--strict" => opts.strict = true,
             "--readd" => opts.readd = true,
+            "--sort" | "--rsort" => {
+                opts.sort = Some(verbs::SortBy {
+                    field: inline.clone().unwrap_or_else(|| "priority".into()),
+                    descending: name == "--rsort",
+                })
+            }
             "--no-stats" => opts.no_stats = true,
             "--stats" => opts.no_stats = false,
             "--names" => opts.names = Some(true),

@@ -46,6 +46,9 @@ pub struct Options {
     pub strict: bool,
     /// `--no-stats`: dump-flows without durations and counters.
     pub no_stats: bool,
+    /// `--sort[=FIELD]` / `--rsort[=FIELD]`: dump-flows sorted by a match
+    /// field (or `priority`, the default), ascending or descending.
+    pub sort: Option<SortBy>,
     /// `--readd`: replace-flows adds every flow of the file again, also
     /// those the switch already holds as they are (an ADD over a flow
     /// restarts its duration; its counters carry over unless the flow has
@@ -63,6 +66,7 @@ impl Default for Options {
         Options {
             strict: false,
             no_stats: false,
+            sort: None,
             readd: false,
             timeout: Duration::from_secs(10),
             names: None,
@@ -81,6 +85,96 @@ impl Options {
         self.names
             .unwrap_or_else(|| std::io::stdout().is_terminal())
     }
+}
+
+/// How `dump-flows --sort` / `--rsort` orders flows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SortBy {
+    /// `priority` or a match field as ovs-ofctl prints it (`nw_src`).
+    pub field: String,
+    pub descending: bool,
+}
+
+/// A sortable value of a printed match field: numbers (decimal or hex),
+/// IPv4 and IPv6 addresses (a mask ignored) and MACs by their value, as
+/// ovs-ofctl compares the fields' bytes; anything else as text.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum SortValue {
+    Number(u128),
+    Text(String),
+}
+
+fn sort_value(v: &str) -> SortValue {
+    let v = v.split('/').next().unwrap_or(v);
+    if let Some(n) = v
+        .strip_prefix("0x")
+        .and_then(|h| u128::from_str_radix(h, 16).ok())
+        .or_else(|| v.parse::<u128>().ok())
+    {
+        return SortValue::Number(n);
+    }
+    if let Ok(ip) = v.parse::<std::net::Ipv4Addr>() {
+        return SortValue::Number(u128::from(u32::from(ip)));
+    }
+    if let Ok(ip) = v.parse::<std::net::Ipv6Addr>() {
+        return SortValue::Number(u128::from(ip));
+    }
+    if let Ok(m) = v.parse::<openflow::types::MacAddr>() {
+        return SortValue::Number(m.0.iter().fold(0u128, |a, b| a << 8 | u128::from(*b)));
+    }
+    SortValue::Text(v.to_string())
+}
+
+/// A transport port field named as ovs-ofctl names it for sorting: the
+/// name it prints (`tp_src`/`tp_dst` in OpenFlow 1.3 dumps) and the
+/// protocol a flow must match for it to have the field (ovs-ofctl takes
+/// `tp_dst` for `tcp_dst`, so UDP flows do not have it).
+fn port_field(field: &str) -> Option<(&'static str, &'static str)> {
+    Some(match field {
+        "tp_src" | "tcp_src" => ("tp_src", "tcp"),
+        "tp_dst" | "tcp_dst" => ("tp_dst", "tcp"),
+        "udp_src" => ("tp_src", "udp"),
+        "udp_dst" => ("tp_dst", "udp"),
+        "sctp_src" => ("tp_src", "sctp"),
+        "sctp_dst" => ("tp_dst", "sctp"),
+        _ => return None,
+    })
+}
+
+/// Flows in `--sort`/`--rsort` order: by priority, or by the field's
+/// value with the flows that do not match on it last either way (as
+/// ovs-ofctl); ties keep the switch's order. The field is read from the
+/// match as printed: a field printed under another name (`dl_vlan` inside
+/// a `vlan_tci=` match) counts as absent.
+fn sort_flows(flows: &mut [&openflow::multipart::FlowStats], by: &SortBy) {
+    let (printed, proto) = match port_field(&by.field) {
+        Some((name, proto)) => (name, Some(proto)),
+        None => (by.field.as_str(), None),
+    };
+    let key = |fs: &openflow::multipart::FlowStats| -> Option<SortValue> {
+        if by.field == "priority" {
+            return Some(SortValue::Number(u128::from(fs.priority)));
+        }
+        let text = openflow::ofctl::format::match_to_string(&fs.match_);
+        let mut tokens = text.split(',');
+        if let Some(p) = proto {
+            let v6 = format!("{p}6");
+            if !text.split(',').any(|t| t == p || t == v6) {
+                return None;
+            }
+        }
+        tokens.find_map(|t| {
+            let (name, value) = t.split_once('=')?;
+            (name == printed).then(|| sort_value(value))
+        })
+    };
+    flows.sort_by(|a, b| match (key(a), key(b)) {
+        (Some(x), Some(y)) if by.descending => y.cmp(&x),
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
 }
 
 /// Why a verb's arguments were refused before connecting, and whether
@@ -656,7 +750,27 @@ fn run_plan(
         Plan::DumpFlows(request, no_stats) => {
             let replies = c.transact(request)?;
             let show_names = opts.show_names();
-            let text = if !show_names && !no_stats {
+            let text = if let Some(by) = &opts.sort {
+                // ovs-ofctl's other path, sorted.
+                let mut flows: Vec<_> = flows_of(&replies).collect();
+                sort_flows(&mut flows, by);
+                let names = if show_names && !flows.is_empty() {
+                    Some(names(&mut c)?)
+                } else {
+                    None
+                };
+                let mut text = String::new();
+                for fs in flows {
+                    text.push(' ');
+                    text.push_str(&openflow::ofctl::format::flow_stats_text(
+                        fs,
+                        names.as_ref(),
+                        !no_stats,
+                    ));
+                    text.push('\n');
+                }
+                text
+            } else if !show_names && !no_stats {
                 dump_flows(&replies)
             } else {
                 // ovs-ofctl's other path: no reply headers, names if shown.
@@ -1086,5 +1200,17 @@ mod tests {
         };
         assert_eq!(m.len(), 2);
         assert_eq!(m[1].1, format!("{name}:3"));
+    }
+
+    #[test]
+    fn sort_values_compare_as_ovs_ofctl_compares_field_bytes() {
+        assert!(sort_value("10.0.0.9") < sort_value("10.0.0.10"));
+        assert!(sort_value("9") < sort_value("0x10"));
+        assert!(sort_value("02:00:00:00:00:09") < sort_value("02:00:00:00:01:00"));
+        assert!(sort_value("fe80::1") < sort_value("fe80::2/64"));
+        assert_eq!(sort_value("10.1.0.0/16"), sort_value("10.1.0.0"));
+        assert_eq!(port_field("tp_dst"), Some(("tp_dst", "tcp")));
+        assert_eq!(port_field("udp_src"), Some(("tp_src", "udp")));
+        assert_eq!(port_field("nw_dst"), None);
     }
 }
