@@ -851,4 +851,21 @@ fn replace_flows_and_diff_flows_as_ovs_ofctl() {
         "nothing changed: {}",
         String::from_utf8_lossy(&o.stdout)
     );
+
+    // Ports by name in our flows, as ovs-ofctl takes them (asked of the
+    // switch only when a flow names one); an unknown one is named.
+    let flow = format!(
+        "table=4,in_port={},actions=output:{},{}",
+        bed.p1, bed.br, bed.p1
+    );
+    let o = ours(&["add-flow", &bed.br, &flow]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t4 = bed.ok("dump-flows", &["table=4"]);
+    assert!(t4.contains(" in_port=1 actions=LOCAL,output:1"), "{t4}");
+    let o = ours(&["add-flow", &bed.br, "table=4,in_port=nosuch,actions=drop"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("unknown port \"nosuch\" in in_port"),
+        "{err}"
+    );
 }

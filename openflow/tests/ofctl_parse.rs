@@ -17,7 +17,7 @@ use openflow::group;
 use openflow::message::{Body, Message};
 use openflow::messages::flow_mod_command;
 use openflow::meter;
-use openflow::ofctl::names::NameMap;
+use openflow::ofctl::names::Names;
 use openflow::ofctl::parse::{
     parse_actions, parse_flow_mod, parse_flow_mod_with, parse_group_mod, parse_instructions,
     parse_match, parse_meter_mod,
@@ -320,9 +320,9 @@ fn reusable_pieces() {
 /// name the error says so and is marked for a retry with the names.
 #[test]
 fn table_names() {
-    let mut tables = NameMap::new();
+    let mut tables = Names::default();
     for (i, n) in ["vlan", "eth_src", "eth_dst", "flood"].iter().enumerate() {
-        tables.put(i as u32, n);
+        tables.tables.put(i as u32, n);
     }
     let cmd = flow_mod_command::ADD;
     let named = parse_flow_mod_with(
@@ -839,4 +839,42 @@ fn differential() {
         bad.len(),
         bad.join("\n")
     );
+}
+
+/// Port names from the switch stand for their numbers wherever ovs-ofctl
+/// takes a port (`in_port=`, `output:`, a bare output, `enqueue:`,
+/// `out_port=`); without the name the error says so and is marked for a
+/// retry with the names.
+#[test]
+fn port_names() {
+    let mut names = Names::default();
+    names.ports.put(1, "eth1");
+    names.ports.put(2, "vx0");
+    names.ports.put(0xfffe, "br0");
+    let cmd = flow_mod_command::ADD;
+    let named = parse_flow_mod_with(
+        "in_port=eth1,actions=output:vx0,enqueue:eth1:3,br0",
+        cmd,
+        Some(&names),
+    )
+    .unwrap();
+    let numbered = parse_flow_mod("in_port=1,actions=output:2,enqueue:1:3,LOCAL", cmd).unwrap();
+    assert_eq!(named, numbered);
+    let del = parse_flow_mod_with("out_port=vx0", flow_mod_command::DELETE, Some(&names));
+    assert_eq!(
+        del.map(|f| f.out_port),
+        parse_flow_mod("out_port=2", flow_mod_command::DELETE).map(|f| f.out_port)
+    );
+    for (text, map) in [
+        ("in_port=eth9,actions=drop", Some(&names)),
+        ("in_port=eth1,actions=drop", None),
+        ("actions=output:vx0", None),
+    ] {
+        let e = parse_flow_mod_with(text, cmd, map).unwrap_err();
+        assert!(e.is_unknown_name() && !e.is_unknown_table(), "{text}: {e}");
+        assert!(e.message.starts_with("unknown port \""), "{}", e.message);
+    }
+    // A number that is no port is a plain error, as before.
+    let e = parse_flow_mod("in_port=70000,actions=drop", cmd).unwrap_err();
+    assert!(!e.is_unknown_name(), "{e}");
 }

@@ -50,7 +50,7 @@ use crate::group::{self, Bucket, GroupMod};
 use crate::instruction::Instruction;
 use crate::messages::{flow_mod_command, flow_mod_flags, FlowMod};
 use crate::meter::{self, MeterBand, MeterMod};
-use crate::ofctl::names::NameMap;
+use crate::ofctl::names::{NameMap, Names};
 use crate::oxm::{Match, Oxm, RawOxm, OFPXMC_EXPERIMENTER, OFPXMC_NXM_0, OFPXMC_NXM_1, U24};
 use crate::types::{group_no, meter_no, port_no, MacAddr};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -65,6 +65,8 @@ pub struct ParseError {
     /// map given (or none was): a caller that has not asked the switch for
     /// its table names yet may do so and parse again.
     unknown_table: bool,
+    /// The same for a port name.
+    unknown_port: bool,
 }
 
 impl ParseError {
@@ -72,6 +74,7 @@ impl ParseError {
         ParseError {
             message: message.into(),
             unknown_table: false,
+            unknown_port: false,
         }
     }
 
@@ -80,12 +83,30 @@ impl ParseError {
         ParseError {
             message: format!("unknown table \"{name}\""),
             unknown_table: true,
+            unknown_port: false,
+        }
+    }
+
+    /// `unknown port "NAME" in WHAT`: a port named, not numbered, and not
+    /// in the port map given (or none was).
+    fn unknown_port(name: &str, what: &str) -> Self {
+        ParseError {
+            message: format!("unknown port \"{name}\" in {what}"),
+            unknown_table: false,
+            unknown_port: true,
         }
     }
 
     /// Whether parsing failed on a table name the map did not have.
     pub fn is_unknown_table(&self) -> bool {
         self.unknown_table
+    }
+
+    /// Whether parsing failed on a port or table name the maps did not
+    /// have: a caller that has not asked the switch for its names may do
+    /// so and parse again.
+    pub fn is_unknown_name(&self) -> bool {
+        self.unknown_table || self.unknown_port
     }
 }
 
@@ -129,8 +150,8 @@ pub fn parse_flow_mod(text: &str, command: u8) -> Result<FlowMod> {
 /// them from the switch's TABLE_FEATURES. A name that is not in `tables`
 /// (or any name, without `tables`) fails with `unknown table "NAME"` and
 /// [`ParseError::is_unknown_table`].
-pub fn parse_flow_mod_with(text: &str, command: u8, tables: Option<&NameMap>) -> Result<FlowMod> {
-    FlowModParser::new(command, tables)?.parse(text)
+pub fn parse_flow_mod_with(text: &str, command: u8, names: Option<&Names>) -> Result<FlowMod> {
+    FlowModParser::new(command, names)?.parse(text)
 }
 
 /// Parses the match part of a flow (fields and protocol shorthands such as
@@ -554,8 +575,24 @@ fn port_to_ofp11(p: u16) -> u32 {
     }
 }
 
-fn port_arg(s: &str, what: &str) -> Result<u16> {
-    parse_port(s).ok_or_else(|| ParseError::new(format!("bad port '{s}' in {what}")))
+/// A port argument: a number or reserved name ([`parse_port`]), or the
+/// name of one of the switch's ports in `ports` (OVS's 16-bit numbers).
+/// A name not in `ports` (or any name, without `ports`) is marked as such
+/// ([`ParseError::is_unknown_name`]).
+fn port_arg(s: &str, what: &str, ports: Option<&NameMap>) -> Result<u16> {
+    if let Some(p) = parse_port(s) {
+        return Ok(p);
+    }
+    if let Some(p) = ports
+        .and_then(|m| m.lookup(s))
+        .and_then(|n| u16::try_from(n).ok())
+    {
+        return Ok(p);
+    }
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
+        return fail(format!("bad port '{s}' in {what}"));
+    }
+    Err(ParseError::unknown_port(s, what))
 }
 
 /// OVS `ofpact_check_output_port`: reserved ports that make sense as an
@@ -912,7 +949,7 @@ impl Vm {
 }
 
 /// Parses the value text of field `name` into value and mask.
-fn parse_field_value(f: &FieldDef, text: &str) -> Result<Vm> {
+fn parse_field_value(f: &FieldDef, text: &str, ports: Option<&NameMap>) -> Result<Vm> {
     let name = f.name;
     let bits = f.fid.bits();
     let text = if text.is_empty() { "0/0" } else { text };
@@ -944,7 +981,7 @@ fn parse_field_value(f: &FieldDef, text: &str) -> Result<Vm> {
             Ok(Vm::masked(v, m))
         }
         Syntax::Port => {
-            let p = port_arg(text, name)?;
+            let p = port_arg(text, name, ports)?;
             Ok(Vm::exact(u128::from(p), bits))
         }
         Syntax::Frag => parse_frag(text),
@@ -1136,6 +1173,8 @@ const PROTOCOLS: &[(&str, u16, u8)] = &[
 /// exactly as in OVS.
 #[derive(Clone, Debug, Default)]
 struct FlowState {
+    /// The switch's port names, where a match may name a port (`in_port=p1`).
+    ports: Option<NameMap>,
     /// Matches only Ethernet packets (OVS's default packet type was set by
     /// a protocol keyword, `eth`, or a field with a prerequisite).
     eth_packet: bool,
@@ -1227,7 +1266,7 @@ impl FlowState {
         let Some(f) = field_by_name(key) else {
             return Ok(false);
         };
-        let vm = parse_field_value(&f, value)?;
+        let vm = parse_field_value(&f, value, self.ports.as_ref())?;
         self.set(f.fid, vm);
         if f.fid.implies_ethernet() {
             self.eth_packet = true;
@@ -1756,8 +1795,8 @@ impl Ctx {
 /// `F_*` bits).
 struct FlowModParser<'a> {
     command: u8,
-    /// Table names the text may use, if known.
-    tables: Option<&'a NameMap>,
+    /// Port and table names the text may use, if known.
+    names: Option<&'a Names>,
     actions: bool,
     timeouts: bool,
     priority: bool,
@@ -1766,7 +1805,7 @@ struct FlowModParser<'a> {
 }
 
 impl<'a> FlowModParser<'a> {
-    fn new(command: u8, tables: Option<&'a NameMap>) -> Result<Self> {
+    fn new(command: u8, names: Option<&'a Names>) -> Result<Self> {
         use flow_mod_command::*;
         let (actions, timeouts, priority, flags, out_port) = match command {
             ADD | MODIFY | MODIFY_STRICT => (true, true, true, true, false),
@@ -1776,7 +1815,7 @@ impl<'a> FlowModParser<'a> {
         };
         Ok(FlowModParser {
             command,
-            tables,
+            names,
             actions,
             timeouts,
             priority,
@@ -1804,7 +1843,10 @@ impl<'a> FlowModParser<'a> {
             table_id: 0xff,
             ..FlowMod::default()
         };
-        let mut state = FlowState::default();
+        let mut state = FlowState {
+            ports: self.names.map(|n| n.ports.clone()),
+            ..FlowState::default()
+        };
         let mut table_given = false;
         for (key, value) in KeyValues::new(match_text) {
             if state.parse_pair(key, value)? {
@@ -1820,7 +1862,7 @@ impl<'a> FlowModParser<'a> {
         }
         fm.match_ = state.to_match();
         if self.actions {
-            let mut acts = parse_act_list(act_text, true, 0, self.tables)?;
+            let mut acts = parse_act_list(act_text, true, 0, self.names)?;
             let mut ctx = state.ctx();
             check_acts(&mut acts, &mut ctx, table, true)?;
             fm.instructions = encode_instructions(&acts)?;
@@ -1891,11 +1933,13 @@ impl<'a> FlowModParser<'a> {
                     Some(t) => u8::try_from(t).map_err(|_| {
                         ParseError::new(format!("table {value} out of range 0..255"))
                     })?,
-                    None => table_by_name(value, self.tables)?,
+                    None => table_by_name(value, self.names.map(|n| &n.tables))?,
                 };
                 return Ok(true);
             }
-            "out_port" if self.out_port => fm.out_port = port_to_ofp11(port_arg(value, key)?),
+            "out_port" if self.out_port => {
+                fm.out_port = port_to_ofp11(port_arg(value, key, self.names.map(|n| &n.ports))?)
+            }
             "out_group" if self.out_port => fm.out_group = parse_group_id(value, key)?,
             "priority" if self.priority => fm.priority = uint_arg(value, key, 0xffff)? as u16,
             "idle_timeout" if self.timeouts => {
@@ -2080,7 +2124,7 @@ fn parse_act_list(
     text: &str,
     allow_instructions: bool,
     depth: usize,
-    tables: Option<&NameMap>,
+    names: Option<&Names>,
 ) -> Result<Vec<Act>> {
     if depth >= MAX_DEPTH {
         return fail("actions nested too deeply");
@@ -2093,7 +2137,7 @@ fn parse_act_list(
             drop = true;
             continue;
         }
-        acts.push(parse_act(&lower, key, value, depth, tables)?);
+        acts.push(parse_act(&lower, key, value, depth, names)?);
     }
     if drop && !acts.is_empty() {
         return fail("'drop' must not be combined with other actions");
@@ -2145,8 +2189,10 @@ fn parse_act(
     key: &str,
     arg: &str,
     depth: usize,
-    tables: Option<&NameMap>,
+    names: Option<&Names>,
 ) -> Result<Act> {
+    let ports = names.map(|n| &n.ports);
+    let tables = names.map(|n| &n.tables);
     let u8_arg = |what: &str| uint_arg(arg, what, 0xff).map(|v| v as u8);
     let u16_arg = |what: &str| uint_arg(arg, what, 0xffff).map(|v| v as u16);
     let u32_arg = |what: &str| -> Result<u32> {
@@ -2156,10 +2202,10 @@ fn parse_act(
         uint_arg(arg, what, u64::from(u32::MAX)).map(|v| v as u32)
     };
     Ok(match lower {
-        "output" => parse_output(arg)?,
+        "output" => parse_output(arg, ports)?,
         "controller" => parse_controller(arg)?,
         "group" => Act::Group(u32_arg("group")?),
-        "enqueue" => parse_enqueue(arg)?,
+        "enqueue" => parse_enqueue(arg, ports)?,
         "mod_vlan_vid" | "set_vlan_vid" => {
             let vid = u16_arg("VLAN VID")?;
             if vid > 0xfff {
@@ -2263,7 +2309,7 @@ fn parse_act(
         "set_field" => parse_set_field(arg)?,
         "meter" => Act::Meter(u32_arg("meter")?),
         "clear_actions" => Act::ClearActions,
-        "write_actions" => Act::WriteActions(parse_act_list(arg, false, depth + 1, tables)?),
+        "write_actions" => Act::WriteActions(parse_act_list(arg, false, depth + 1, names)?),
         "write_metadata" => parse_write_metadata(arg)?,
         "goto_table" => match decimal_u32(arg).map(u8::try_from) {
             Some(Ok(t)) => Act::GotoTable(t),
@@ -2282,10 +2328,19 @@ fn parse_act(
                 "action '{key}' is an Open vSwitch extension that is not supported"
             ))
         }
-        _ => match parse_port(key) {
-            Some(port) if arg.is_empty() => output_act(port),
-            _ => return fail(format!("unknown action '{key}'")),
+        // A bare port number or name outputs there (`actions=2`, `actions=p2`).
+        _ if arg.is_empty() => match port_arg(key, "actions", ports) {
+            Ok(port) => output_act(port),
+            Err(e) if e.is_unknown_name() && ports.is_none() => {
+                // Perhaps a port's name: marked so, in ovs-ofctl's words.
+                return Err(ParseError {
+                    message: format!("unknown action '{key}'"),
+                    ..e
+                });
+            }
+            Err(_) => return fail(format!("unknown action '{key}'")),
         },
+        _ => return fail(format!("unknown action '{key}'")),
     })
 }
 
@@ -2296,16 +2351,13 @@ fn output_act(port: u16) -> Act {
     }
 }
 
-fn parse_output(arg: &str) -> Result<Act> {
+fn parse_output(arg: &str, ports: Option<&NameMap>) -> Result<Act> {
     if arg.contains("port") && arg.contains("max_len") {
         return fail(format!(
             "output({arg}) (output_trunc) is an Open vSwitch extension that is not supported"
         ));
     }
-    match parse_port(arg) {
-        Some(p) => Ok(output_act(p)),
-        None => fail(format!("bad port '{arg}' in output")),
-    }
+    port_arg(arg, "output", ports).map(output_act)
 }
 
 /// `controller`, `controller:LEN` or `controller(key=value,...)`.
@@ -2361,7 +2413,7 @@ fn parse_controller(arg: &str) -> Result<Act> {
 }
 
 /// `enqueue:PORT:QUEUE` or `enqueue(PORT,QUEUE)`.
-fn parse_enqueue(arg: &str) -> Result<Act> {
+fn parse_enqueue(arg: &str, ports: Option<&NameMap>) -> Result<Act> {
     let syntax = || fail("enqueue syntax is 'enqueue:PORT:QUEUE' or 'enqueue(PORT,QUEUE)'");
     let Some(split) = arg.find([':', 'q', ',']) else {
         return syntax();
@@ -2370,7 +2422,7 @@ fn parse_enqueue(arg: &str) -> Result<Act> {
     if port.is_empty() || queue.is_empty() {
         return syntax();
     }
-    let port = port_arg(port, "enqueue")?;
+    let port = port_arg(port, "enqueue", ports)?;
     let queue = uint_arg(queue, "enqueue queue", u64::from(u32::MAX))? as u32;
     Ok(Act::Enqueue { port, queue })
 }
@@ -2415,7 +2467,7 @@ fn parse_set_field(arg: &str) -> Result<Act> {
     if value.is_empty() {
         return fail(format!("set_field:{arg} is missing a value"));
     }
-    let vm = parse_field_value(&f, value)?;
+    let vm = parse_field_value(&f, value, None)?;
     if f.fid == Fid::VlanVid && vm.v & VLAN_CFI == 0 {
         return fail(format!(
             "set_field:{value}->vlan_vid lacks OFPVID_PRESENT: use {:#x} (or mod_vlan_vid:{})",
@@ -3021,7 +3073,7 @@ fn parse_bucket(text: &str, group_type: u8) -> Result<Bucket> {
         match key.to_ascii_lowercase().as_str() {
             "weight" => b.weight = uint_arg(value, "weight", 0xffff)? as u16,
             "watch_port" => {
-                let p = port_arg(value, "watch_port")?;
+                let p = port_arg(value, "watch_port", None)?;
                 if u32::from(p) >= OFPP_MAX16 && p != OFPP_ANY16 && p != OFPP_CONTROLLER16 {
                     return fail(format!("bad watch_port '{value}'"));
                 }

@@ -14,11 +14,11 @@
 //!   takes ovs-ofctl's other path, which prints no reply headers. The names
 //!   come from the switch's PORT_DESC and TABLE_FEATURES, asked for on the
 //!   same connection after the flows (and only if there are flows).
-//! - accepted: flows may name tables (`table=eth_src`, `goto_table:flood`)
-//!   unless `--no-names`. ovs-ofctl fetches the table names before parsing
-//!   every flow; here a flow is parsed first and the names are fetched only
-//!   when it names a table, so a typo still never touches the switch.
-//!   Port names in flows are not accepted (numbers only).
+//! - accepted: flows may name ports and tables (`in_port=p1`,
+//!   `actions=output:p2`, `table=eth_src`, `goto_table:flood`) unless
+//!   `--no-names`. ovs-ofctl fetches the names before parsing every flow;
+//!   here a flow is parsed first and the names are fetched only when it
+//!   names a port or table, so a typo still never touches the switch.
 
 use super::client::{io_text, Client, CtlError, Incoming, Result, Target};
 use super::flow_diff;
@@ -178,18 +178,18 @@ fn sort_flows(flows: &mut [&openflow::multipart::FlowStats], by: &SortBy) {
 }
 
 /// Why a verb's arguments were refused before connecting, and whether
-/// because of a table name the switch may know.
+/// because of a port or table name the switch may know.
 #[derive(Debug)]
 struct PlanError {
     error: CtlError,
-    unknown_table: bool,
+    unknown_name: bool,
 }
 
 impl From<CtlError> for PlanError {
     fn from(error: CtlError) -> Self {
         PlanError {
             error,
-            unknown_table: false,
+            unknown_name: false,
         }
     }
 }
@@ -337,7 +337,7 @@ fn parse_err(e: ParseError) -> CtlError {
 /// A flow parse error, keeping whether a table name was unknown.
 fn flow_err(e: ParseError) -> PlanError {
     PlanError {
-        unknown_table: e.is_unknown_table(),
+        unknown_name: e.is_unknown_name(),
         error: CtlError::new(e.message),
     }
 }
@@ -368,15 +368,15 @@ fn read_lines(file: &str) -> Result<Vec<(usize, String)>> {
 fn parse_flow_lines(
     file: &str,
     lines: &[(usize, String)],
-    tables: Option<&NameMap>,
+    names: Option<&Names>,
 ) -> std::result::Result<Vec<(FlowMod, String)>, PlanError> {
     lines
         .iter()
         .map(|(n, line)| {
-            parse_flow_mod_with(line, flow_mod_command::ADD, tables)
+            parse_flow_mod_with(line, flow_mod_command::ADD, names)
                 .map(|fm| (fm, format!("{file}:{n}")))
                 .map_err(|e| PlanError {
-                    unknown_table: e.is_unknown_table(),
+                    unknown_name: e.is_unknown_name(),
                     error: CtlError::new(format!("{file}:{n}: {}", e.message)),
                 })
         })
@@ -385,11 +385,11 @@ fn parse_flow_lines(
 
 fn flow_stats_request(
     args: &[String],
-    tables: Option<&NameMap>,
+    names: Option<&Names>,
 ) -> std::result::Result<FlowStatsRequest, PlanError> {
     let text = args.first().map_or("", String::as_str);
     let fm: FlowMod =
-        parse_flow_mod_with(text, flow_mod_command::DELETE, tables).map_err(flow_err)?;
+        parse_flow_mod_with(text, flow_mod_command::DELETE, names).map_err(flow_err)?;
     Ok(FlowStatsRequest {
         table_id: fm.table_id,
         out_port: fm.out_port,
@@ -458,13 +458,14 @@ fn port_config_change(command: &str) -> Result<(u32, bool)> {
     Ok((bit, negated))
 }
 
-/// The plan for `verb`; `tables` are the switch's table names once asked
-/// for (a flow that names a table fails without them, marked so).
+/// The plan for `verb`; `names` are the switch's port and table names
+/// once asked for (a flow that names a port or table fails without them,
+/// marked so).
 fn plan(
     verb: &str,
     args: &[String],
     opts: &Options,
-    tables: Option<&NameMap>,
+    names: Option<&Names>,
 ) -> std::result::Result<Plan, PlanError> {
     use MultipartRequestBody as R;
     let arg = args.first().map(String::as_str);
@@ -476,11 +477,10 @@ fn plan(
             Body::GetConfigRequest,
         ]),
         "dump-desc" => Plan::Print(vec![mp(R::Desc)]),
-        "dump-flows" => Plan::DumpFlows(
-            mp(R::Flow(flow_stats_request(args, tables)?)),
-            opts.no_stats,
-        ),
-        "dump-aggregate" => Plan::Print(vec![mp(R::Aggregate(flow_stats_request(args, tables)?))]),
+        "dump-flows" => {
+            Plan::DumpFlows(mp(R::Flow(flow_stats_request(args, names)?)), opts.no_stats)
+        }
+        "dump-aggregate" => Plan::Print(vec![mp(R::Aggregate(flow_stats_request(args, names)?))]),
         "dump-ports" => Plan::Print(vec![mp(R::PortStats {
             port_no: arg.map_or(Ok(port_no::ANY), parse_port)?,
         })]),
@@ -511,12 +511,12 @@ fn plan(
                 _ => flow_cmd(flow_mod_command::DELETE, flow_mod_command::DELETE_STRICT),
             };
             let text = arg.unwrap_or("");
-            let fm = parse_flow_mod_with(text, cmd, tables).map_err(flow_err)?;
+            let fm = parse_flow_mod_with(text, cmd, names).map_err(flow_err)?;
             Plan::Modify(vec![(Body::FlowMod(fm), String::new())])
         }
         "add-flows" => {
             let file = arg.unwrap_or("-");
-            let flows = parse_flow_lines(file, &read_lines(file)?, tables)?;
+            let flows = parse_flow_lines(file, &read_lines(file)?, names)?;
             Plan::Modify(
                 flows
                     .into_iter()
@@ -726,11 +726,11 @@ fn run_plan(
         Ok(p) => (p, early),
         // A table named in a flow: ask the switch for its names, then parse
         // again with them (as ovs-ofctl does, but only when needed).
-        Err(e) if e.unknown_table && opts.accept_names() => {
+        Err(e) if e.unknown_name && opts.accept_names() => {
             let target = Target::parse(target, state_dir)?;
             let mut c = Client::connect(&target, opts.timeout)?;
-            let tables = table_names(&mut c)?;
-            let p = plan(verb, args, opts, Some(&tables)).map_err(|e| e.error)?;
+            let names = names(&mut c)?;
+            let p = plan(verb, args, opts, Some(&names)).map_err(|e| e.error)?;
             (p, Some(c))
         }
         Err(e) => return Err(e.error),
@@ -860,9 +860,9 @@ fn file_flows(
 ) -> Result<Vec<(FlowMod, String)>> {
     match (parse_flow_lines(file, lines, None), c) {
         (Ok(flows), _) => Ok(flows),
-        (Err(e), Some(c)) if e.unknown_table && opts.accept_names() => {
-            let tables = table_names(c)?;
-            parse_flow_lines(file, lines, Some(&tables)).map_err(|e| e.error)
+        (Err(e), Some(c)) if e.unknown_name && opts.accept_names() => {
+            let names = names(c)?;
+            parse_flow_lines(file, lines, Some(&names)).map_err(|e| e.error)
         }
         (Err(e), _) => Err(e.error),
     }
@@ -914,7 +914,7 @@ fn replace_flows(target: &str, file: &str, opts: &Options, state_dir: &Path) -> 
     let lines = read_lines(file)?;
     let checked = parse_flow_lines(file, &lines, None);
     if let Err(e) = &checked {
-        if !(e.unknown_table && opts.accept_names()) {
+        if !(e.unknown_name && opts.accept_names()) {
             return Err(CtlError::new(e.error.0.clone()));
         }
     }
@@ -1122,10 +1122,12 @@ mod tests {
     }
 
     #[test]
-    fn table_names_are_asked_for_only_when_a_flow_names_a_table() {
+    fn names_are_asked_for_only_when_a_flow_names_a_port_or_table() {
         let o = Options::default();
-        let mut tables = NameMap::new();
-        tables.put(1, "eth_src");
+        let mut tables = Names::default();
+        tables.tables.put(1, "eth_src");
+        tables.ports.put(3, "p3");
+        tables.ports.put(0xfffe, "br0");
         let table_of = |p: Plan| match p {
             Plan::Modify(m) => match &m[0].0 {
                 Body::FlowMod(fm) => fm.table_id,
@@ -1145,10 +1147,42 @@ mod tests {
             let e = plan(verb, &args(&[flow]), &o, None)
                 .err()
                 .expect("no names yet");
-            assert!(e.unknown_table, "{verb} {flow}: {}", e.error);
+            assert!(e.unknown_name, "{verb} {flow}: {}", e.error);
             let p = plan(verb, &args(&[flow]), &o, Some(&tables)).map_err(|e| e.error);
             assert_eq!(p.map(table_of), Ok(1), "{verb} {flow}");
         }
+        // Ports by name, in a match and in actions, bare or not.
+        let port_flow = "in_port=p3,actions=output:br0,p3";
+        let e = plan("add-flow", &args(&[port_flow]), &o, None)
+            .err()
+            .expect("no names yet");
+        assert!(e.unknown_name, "{}", e.error);
+        assert_eq!(e.error.0, "unknown port \"p3\" in in_port");
+        let named = plan("add-flow", &args(&[port_flow]), &o, Some(&tables)).map_err(|e| e.error);
+        let numbered = plan(
+            "add-flow",
+            &args(&["in_port=3,actions=output:LOCAL,3"]),
+            &o,
+            None,
+        )
+        .map_err(|e| e.error);
+        let fm = |p: Plan| match p {
+            Plan::Modify(mut m) => match m.remove(0).0 {
+                Body::FlowMod(fm) => fm,
+                _ => panic!("flow mod"),
+            },
+            _ => panic!("unexpected plan"),
+        };
+        assert_eq!(named.map(fm), numbered.map(fm));
+        let e = plan(
+            "add-flow",
+            &args(&["actions=output:nosuch"]),
+            &o,
+            Some(&tables),
+        )
+        .err()
+        .expect("unknown port");
+        assert_eq!(e.error.0, "unknown port \"nosuch\" in output");
         // Other mistakes never ask the switch.
         let e = plan(
             "add-flow",
@@ -1158,7 +1192,7 @@ mod tests {
         )
         .err()
         .expect("bad field");
-        assert!(!e.unknown_table);
+        assert!(!e.unknown_name);
         let e = plan(
             "add-flow",
             &args(&["table=nosuch,actions=drop"]),
