@@ -25,7 +25,7 @@ Options:
   --no-stats                   dump-flows without durations and counters
   --names                      dump-flows shows port and table names (the default
                                when standard output is a terminal)
-  --no-names                   numbers only, and no table names in flows
+  --no-names                   numbers only: no port or table names in dumps or flows
   -t, --timeout SECS           wait at most SECS for the switch (default 10)
   -h, --help                   this text
 
