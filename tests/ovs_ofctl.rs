@@ -862,6 +862,43 @@ fn replace_flows_and_diff_flows_as_ovs_ofctl() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let t4 = bed.ok("dump-flows", &["table=4"]);
     assert!(t4.contains(" in_port=1 actions=LOCAL,output:1"), "{t4}");
+    // From standard input too (read once, parsed again with the names),
+    // and in group buckets.
+    let mut child = Command::new(ofswitch_bin())
+        .arg("--state-dir")
+        .arg(bed.d.dir())
+        .args(["ofctl", "add-flows", &bed.br, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ofswitch ofctl add-flows -");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "table=5,priority=1,in_port={},actions=drop", bed.p1).expect("write");
+        writeln!(
+            stdin,
+            "table=5,priority=2,in_port=1,actions=output:{}",
+            bed.br
+        )
+        .expect("write");
+    }
+    let o = child.wait_with_output().expect("add-flows");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t5 = bed.ok("dump-flows", &["table=5"]);
+    assert_eq!(t5.lines().count(), 3, "both lines installed:\n{t5}");
+    let group = format!(
+        "group_id=9,type=ff,bucket=watch_port:{p},output:{p}",
+        p = bed.p1
+    );
+    let o = ours(&["add-group", &bed.br, &group]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let groups = bed.ok("dump-groups", &[]);
+    assert!(
+        groups.contains("group_id=9,type=ff,bucket=watch_port:1,actions=output:1"),
+        "{groups}"
+    );
     let o = ours(&["add-flow", &bed.br, "table=4,in_port=nosuch,actions=drop"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(

@@ -19,8 +19,8 @@ use openflow::messages::flow_mod_command;
 use openflow::meter;
 use openflow::ofctl::names::Names;
 use openflow::ofctl::parse::{
-    parse_actions, parse_flow_mod, parse_flow_mod_with, parse_group_mod, parse_instructions,
-    parse_match, parse_meter_mod,
+    parse_actions, parse_flow_mod, parse_flow_mod_with, parse_group_mod, parse_group_mod_with,
+    parse_instructions, parse_match, parse_meter_mod,
 };
 use proptest::prelude::*;
 use std::io::{Read, Write};
@@ -874,6 +874,22 @@ fn port_names() {
         assert!(e.is_unknown_name() && !e.is_unknown_table(), "{text}: {e}");
         assert!(e.message.starts_with("unknown port \""), "{}", e.message);
     }
+    // Group buckets too.
+    let g = parse_group_mod_with(
+        "group_id=1,type=ff,bucket=watch_port:eth1,output:vx0",
+        group::command::ADD,
+        Some(&names),
+    );
+    assert_eq!(
+        g,
+        parse_group_mod(
+            "group_id=1,type=ff,bucket=watch_port:1,output:2",
+            group::command::ADD
+        )
+    );
+    let e =
+        parse_group_mod("group_id=1,type=all,bucket=output:vx0", group::command::ADD).unwrap_err();
+    assert!(e.is_unknown_name(), "{e}");
     // A number that is no port is a plain error, as before.
     let e = parse_flow_mod("in_port=70000,actions=drop", cmd).unwrap_err();
     assert!(!e.is_unknown_name(), "{e}");

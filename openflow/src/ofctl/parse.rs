@@ -194,7 +194,14 @@ pub fn parse_instructions(text: &str, m: &Match) -> Result<Vec<Instruction>> {
 /// `group_id=1,type=select,bucket=weight:10,actions=output:1,bucket=output:2`.
 /// An empty DELETE deletes all groups.
 pub fn parse_group_mod(text: &str, command: u16) -> Result<GroupMod> {
-    group_mod(text, command)
+    group_mod(text, command, None)
+}
+
+/// [`parse_group_mod`] where buckets may name the switch's ports
+/// (`watch_port:p1`, `output:p2`), as ovs-ofctl takes them; a name not in
+/// `names` fails marked ([`ParseError::is_unknown_name`]).
+pub fn parse_group_mod_with(text: &str, command: u16, names: Option<&Names>) -> Result<GroupMod> {
+    group_mod(text, command, names)
 }
 
 /// Parses a meter as `ovs-ofctl -O OpenFlow13 add-meter` (`command` ADD),
@@ -2979,7 +2986,7 @@ fn set_field_oxm(fid: Fid, v: u128, name: &str) -> Result<Oxm> {
 // Groups
 // ---------------------------------------------------------------------------
 
-fn group_mod(text: &str, command: u16) -> Result<GroupMod> {
+fn group_mod(text: &str, command: u16, names: Option<&Names>) -> Result<GroupMod> {
     let buckets_allowed = match command {
         group::command::ADD | group::command::MODIFY => true,
         group::command::DELETE => false,
@@ -3046,7 +3053,7 @@ fn group_mod(text: &str, command: u16) -> Result<GroupMod> {
                 Some(at) => (&body[..at], Some(&body[at..])),
                 None => (body, None),
             };
-            let b = parse_bucket(this, gm.group_type)?;
+            let b = parse_bucket(this, gm.group_type, names)?;
             if gm.group_type != group::group_type::SELECT && b.weight != 0 {
                 return fail("only select groups can have bucket weights");
             }
@@ -3065,7 +3072,7 @@ fn group_mod(text: &str, command: u16) -> Result<GroupMod> {
 
 /// One bucket (OVS `parse_bucket_str`): `weight`, `watch_port`,
 /// `watch_group`, and actions either after `actions=` or as other items.
-fn parse_bucket(text: &str, group_type: u8) -> Result<Bucket> {
+fn parse_bucket(text: &str, group_type: u8, names: Option<&Names>) -> Result<Bucket> {
     let mut b = Bucket::new(Vec::new());
     b.weight = u16::from(group_type == group::group_type::SELECT);
     let mut actions = String::new();
@@ -3073,7 +3080,7 @@ fn parse_bucket(text: &str, group_type: u8) -> Result<Bucket> {
         match key.to_ascii_lowercase().as_str() {
             "weight" => b.weight = uint_arg(value, "weight", 0xffff)? as u16,
             "watch_port" => {
-                let p = port_arg(value, "watch_port", None)?;
+                let p = port_arg(value, "watch_port", names.map(|n| &n.ports))?;
                 if u32::from(p) >= OFPP_MAX16 && p != OFPP_ANY16 && p != OFPP_CONTROLLER16 {
                     return fail(format!("bad watch_port '{value}'"));
                 }
@@ -3108,7 +3115,7 @@ fn parse_bucket(text: &str, group_type: u8) -> Result<Bucket> {
     {
         return fail("fast failover bucket requires watch_port or watch_group");
     }
-    let acts = parse_act_list(actions.trim_end_matches(','), false, 0, None)?;
+    let acts = parse_act_list(actions.trim_end_matches(','), false, 0, names)?;
     b.actions = encode_actions(&acts)?;
     Ok(b)
 }

@@ -31,7 +31,7 @@ use openflow::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequest
 use openflow::ofctl::format::{dump_flows, dump_flows_lines};
 use openflow::ofctl::names::{NameMap, Names};
 use openflow::ofctl::parse::{
-    parse_actions, parse_flow_mod_with, parse_group_mod, parse_meter_mod, ParseError,
+    parse_actions, parse_flow_mod_with, parse_group_mod_with, parse_meter_mod, ParseError,
 };
 use openflow::types::{group_no, meter_no, port_no};
 use openflow::{Action, Instruction, MultipartRequest};
@@ -344,16 +344,28 @@ fn flow_err(e: ParseError) -> PlanError {
 
 /// Reads a flow or group file (`-` is stdin): its non-blank lines that are
 /// not `#` comments, with their line numbers.
+///
+/// Standard input is read once and kept: a verb whose flows name ports or
+/// tables is planned a second time with the switch's names, and must see
+/// the same lines again.
 fn read_lines(file: &str) -> Result<Vec<(usize, String)>> {
-    let mut text = String::new();
-    if file == "-" {
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| CtlError::new(format!("reading stdin failed: {}", io_text(&e))))?;
+    static STDIN: std::sync::OnceLock<std::result::Result<String, String>> =
+        std::sync::OnceLock::new();
+    let text = if file == "-" {
+        STDIN
+            .get_or_init(|| {
+                let mut text = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map(|_| text)
+                    .map_err(|e| format!("reading stdin failed: {}", io_text(&e)))
+            })
+            .clone()
+            .map_err(CtlError::new)?
     } else {
-        text = std::fs::read_to_string(file)
-            .map_err(|e| CtlError::new(format!("cannot read {file}: {}", io_text(&e))))?;
-    }
+        std::fs::read_to_string(file)
+            .map_err(|e| CtlError::new(format!("cannot read {file}: {}", io_text(&e))))?
+    };
     Ok(text
         .lines()
         .enumerate()
@@ -528,8 +540,11 @@ fn plan(
             let file = arg.unwrap_or("-");
             let mut mods = Vec::new();
             for (n, line) in read_lines(file)? {
-                let gm = parse_group_mod(&line, group_cmd::ADD)
-                    .map_err(|e| CtlError::new(format!("{file}:{n}: {}", e.message)))?;
+                let gm =
+                    parse_group_mod_with(&line, group_cmd::ADD, names).map_err(|e| PlanError {
+                        unknown_name: e.is_unknown_name(),
+                        error: CtlError::new(format!("{file}:{n}: {}", e.message)),
+                    })?;
                 mods.push((Body::GroupMod(gm), format!("{file}:{n}")));
             }
             Plan::Modify(mods)
@@ -540,7 +555,7 @@ fn plan(
                 "mod-group" => group_cmd::MODIFY,
                 _ => group_cmd::DELETE,
             };
-            let gm = parse_group_mod(arg.unwrap_or(""), cmd).map_err(parse_err)?;
+            let gm = parse_group_mod_with(arg.unwrap_or(""), cmd, names).map_err(flow_err)?;
             Plan::Modify(vec![(Body::GroupMod(gm), String::new())])
         }
         "add-meter" | "mod-meter" | "del-meter" | "del-meters" => {
