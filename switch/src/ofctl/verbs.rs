@@ -742,9 +742,18 @@ fn run_plan(
         // A table named in a flow: ask the switch for its names, then parse
         // again with them (as ovs-ofctl does, but only when needed).
         Err(e) if e.unknown_name && opts.accept_names() => {
-            let target = Target::parse(target, state_dir)?;
-            let mut c = Client::connect(&target, opts.timeout)?;
-            let names = names(&mut c)?;
+            // The switch's names, if it can be asked; if not, the flow's
+            // own error comes first (a word that is no action is a typo
+            // more often than a port of a switch that is not there).
+            let asked = Target::parse(target, state_dir)
+                .and_then(|t| Client::connect(&t, opts.timeout))
+                .and_then(|mut c| names(&mut c).map(|n| (n, c)));
+            let (names, c) = asked.map_err(|why| {
+                CtlError::new(format!(
+                    "{} (the switch's port and table names could not be read: {})",
+                    e.error, why
+                ))
+            })?;
             let p = plan(verb, args, opts, Some(&names)).map_err(|e| e.error)?;
             (p, Some(c))
         }
