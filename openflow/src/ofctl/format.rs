@@ -298,15 +298,25 @@ pub fn dump_flows_lines(
     names: Option<&Names>,
     show_stats: bool,
 ) -> String {
+    let flows = replies.iter().flat_map(|r| match &r.body {
+        MultipartReplyBody::Flow(entries) => entries.as_slice(),
+        _ => &[],
+    });
+    flow_lines(flows, names, show_stats)
+}
+
+/// Flow entries as [`dump_flows_lines`] prints them, in the order given
+/// (`dump-flows --sort` orders them first).
+pub fn flow_lines<'a>(
+    flows: impl IntoIterator<Item = &'a FlowStats>,
+    names: Option<&Names>,
+    show_stats: bool,
+) -> String {
     let mut out = String::new();
-    for r in replies {
-        if let MultipartReplyBody::Flow(entries) = &r.body {
-            for fs in entries {
-                out.push(' ');
-                out.push_str(&flow_stats_text(fs, names, show_stats));
-                out.push('\n');
-            }
-        }
+    for fs in flows {
+        out.push(' ');
+        out.push_str(&flow_stats_text(fs, names, show_stats));
+        out.push('\n');
     }
     out
 }

@@ -1179,9 +1179,9 @@ const PROTOCOLS: &[(&str, u16, u8)] = &[
 /// for the fields supported here. Several field names share one slot,
 /// exactly as in OVS.
 #[derive(Clone, Debug, Default)]
-struct FlowState {
+struct FlowState<'a> {
     /// The switch's port names, where a match may name a port (`in_port=p1`).
-    ports: Option<NameMap>,
+    ports: Option<&'a NameMap>,
     /// Matches only Ethernet packets (OVS's default packet type was set by
     /// a protocol keyword, `eth`, or a field with a prerequisite).
     eth_packet: bool,
@@ -1217,7 +1217,7 @@ struct FlowState {
     mentioned: Vec<(&'static str, Pre)>,
 }
 
-impl FlowState {
+impl FlowState<'_> {
     /// The slot a plain (non-shared-bits) field lives in.
     fn slot(&mut self, fid: Fid) -> Option<&mut Vm> {
         use Fid::*;
@@ -1273,7 +1273,7 @@ impl FlowState {
         let Some(f) = field_by_name(key) else {
             return Ok(false);
         };
-        let vm = parse_field_value(&f, value, self.ports.as_ref())?;
+        let vm = parse_field_value(&f, value, self.ports)?;
         self.set(f.fid, vm);
         if f.fid.implies_ethernet() {
             self.eth_packet = true;
@@ -1851,7 +1851,7 @@ impl<'a> FlowModParser<'a> {
             ..FlowMod::default()
         };
         let mut state = FlowState {
-            ports: self.names.map(|n| n.ports.clone()),
+            ports: self.names.map(|n| &n.ports),
             ..FlowState::default()
         };
         let mut table_given = false;

@@ -17,6 +17,7 @@
 //! channels (a passive listener used by `ovs-ofctl`) get none until they set
 //! a non-zero `miss_send_len`, as in Open vSwitch.
 
+use crate::pipeline::execute::clip_packet_in;
 use crate::pipeline::{Event, Pipeline};
 use openflow::messages::{packet_in_reason, role, AsyncConfig, FlowRemoved, PacketIn, RoleMsg};
 use openflow::port::PortStatus;
@@ -265,14 +266,13 @@ impl Controllers {
         encode_for(ids, body)
     }
 
-    /// A PACKET_IN for every channel that wants its reason.
+    /// A PACKET_IN for every channel that wants its reason; its data
+    /// clipped to what one message holds
+    /// ([`crate::pipeline::execute::clip_packet_in`]).
     pub fn packet_in(&self, pi: &PacketIn) -> Vec<Outgoing> {
-        self.fan_out(
-            AsyncKind::PacketIn,
-            pi.reason,
-            Body::PacketIn(pi.clone()),
-            None,
-        )
+        let mut pi = pi.clone();
+        clip_packet_in(&mut pi);
+        self.fan_out(AsyncKind::PacketIn, pi.reason, Body::PacketIn(pi), None)
     }
 
     /// [`Self::packet_in`] for the channels among those that want it that
@@ -280,9 +280,10 @@ impl Controllers {
     /// encoded only if one does.
     pub fn packet_in_where(
         &self,
-        pi: PacketIn,
+        mut pi: PacketIn,
         mut admit: impl FnMut(ConnId) -> bool,
     ) -> Vec<Outgoing> {
+        clip_packet_in(&mut pi);
         let ids: Vec<ConnId> = self
             .recipients(AsyncKind::PacketIn, pi.reason)
             .into_iter()
@@ -433,6 +434,35 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert!(c.packet_in_where(pi, |_| false).is_empty());
+    }
+
+    #[test]
+    fn a_packet_in_too_big_for_one_message_is_clipped_both_ways() {
+        let mut c = Controllers::new();
+        ready(&mut c, ConnKind::Controller);
+        let max = crate::pipeline::execute::MAX_PACKET_IN_DATA;
+        let pi = PacketIn {
+            buffer_id: u32::MAX,
+            total_len: u16::MAX,
+            reason: packet_in_reason::NO_MATCH,
+            table_id: 0,
+            cookie: 0,
+            match_: Default::default(),
+            data: vec![7; max + 5000],
+        };
+        for out in [c.packet_in(&pi), c.packet_in_where(pi.clone(), |_| true)] {
+            assert_eq!(out.len(), 1);
+            let m = Message::decode(&out[0].1).expect("one whole message");
+            let Body::PacketIn(got) = m.body else {
+                panic!("not a packet-in: {m:?}");
+            };
+            assert_eq!(got.data.len(), max);
+            assert_eq!(
+                got.total_len,
+                u16::MAX,
+                "total_len says how long the frame was"
+            );
+        }
     }
 
     #[test]

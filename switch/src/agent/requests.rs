@@ -230,8 +230,7 @@ impl Connection {
                     tunnel_id,
                     frame,
                 }),
-                Outcome::PacketIn(mut pi) => {
-                    crate::pipeline::execute::clip_packet_in(&mut pi);
+                Outcome::PacketIn(pi) => {
                     let out = sw.controllers.packet_in(&pi);
                     self.route(out, effects);
                 }

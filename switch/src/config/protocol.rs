@@ -60,6 +60,17 @@ pub struct Response {
 }
 
 impl Response {
+    /// A success that prints `output`.
+    pub fn output(output: impl Into<String>) -> Response {
+        Response {
+            ok: true,
+            output: output.into(),
+            error: None,
+            exit_code: 0,
+            warnings: Vec::new(),
+        }
+    }
+
     /// A failure with exit status 1.
     pub fn error(message: impl Into<String>) -> Response {
         Response {

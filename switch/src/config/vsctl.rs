@@ -607,12 +607,11 @@ fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
     let (br, port, netns) = (&cmd.args[0], &cmd.args[1], &cmd.args[2]);
     let mut p = Port::new(port);
     p.netns = Some(netns.clone());
-    p.interface
-        .external_ids
-        .insert("container_id".into(), netns.clone());
-    p.interface
-        .external_ids
-        .insert("container_iface".into(), "eth0".into());
+    // The attachment, recorded where ovs-docker records it.
+    let mut ids = std::collections::BTreeMap::from([
+        ("container_id".to_string(), netns.clone()),
+        ("container_iface".to_string(), "eth0".to_string()),
+    ]);
     for opt in &cmd.args[3..] {
         let (name, value) = opt
             .split_once('=')
@@ -620,17 +619,17 @@ fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
         match name {
             "--ipaddress" => {
                 check_cidr(value)?;
-                p.interface.external_ids.insert("ip_address".into(), value.into());
+                ids.insert("ip_address".into(), value.into());
             }
             "--macaddress" => {
                 let mac = format_mac(parse_mac(value)?);
-                p.interface.external_ids.insert("mac_address".into(), mac);
+                ids.insert("mac_address".into(), mac);
             }
             "--gateway" => {
                 value
                     .parse::<IpAddr>()
                     .map_err(|_| format!("add-netns-port: \"{value}\" is not an IP address"))?;
-                p.interface.external_ids.insert("gateway".into(), value.into());
+                ids.insert("gateway".into(), value.into());
             }
             "--mtu" => {
                 let mtu = value
@@ -640,7 +639,7 @@ fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
             }
             "--ifname" => {
                 validate_name("interface", value)?;
-                p.interface.external_ids.insert("container_iface".into(), value.into());
+                ids.insert("container_iface".into(), value.into());
             }
             _ => {
                 return fail(format!(
@@ -653,6 +652,7 @@ fn cmd_add_netns_port(ctx: &mut Ctx, cmd: &Command) -> Res {
         return Ok(());
     }
     p.interface.kind = InterfaceType::System;
+    p.interface.external_ids = ids;
     ctx.bridge_mut(br)?.ports.insert(port.clone(), p);
     Ok(())
 }

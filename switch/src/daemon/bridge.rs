@@ -90,7 +90,8 @@ pub enum BridgeCmd {
     /// description stands for.
     Trace(String, oneshot::Sender<Result<String, String>>),
     /// `appctl fdb/show` (`false`) or `fdb/flush` (`true`): the MAC
-    /// learning table listed or emptied; answered with the text to print.
+    /// learning table listed (answered with the listing) or emptied
+    /// (answered with nothing).
     Fdb(bool, oneshot::Sender<String>),
 }
 
@@ -843,12 +844,12 @@ impl Bridge {
     }
 
     /// `fdb/show` as ovs-appctl prints it (port, VLAN, MAC, age in
-    /// seconds), or with `flush`, the table emptied.
+    /// seconds), or with `flush`, the table emptied (and nothing to print).
     fn fdb(&mut self, flush: bool) -> String {
         let macs = &self.pipeline.mac_table;
         if flush {
             macs.flush();
-            return "table successfully flushed\n".into();
+            return String::new();
         }
         let mut out = String::from(" port  VLAN  MAC                Age\n");
         for (vlan, mac, port, age) in macs.entries(self.clock.now()) {
@@ -993,7 +994,7 @@ impl Bridge {
         let wanted: HashMap<u32, &model::Port> =
             self.cfg.ports.values().map(|p| (p.ofport, p)).collect();
         let mut resized = Vec::new();
-        let stale: Vec<u32> = self
+        let mut stale: Vec<u32> = self
             .ports
             .iter()
             .filter(|(n, _)| **n != port_no::LOCAL)
@@ -1020,7 +1021,6 @@ impl Bridge {
         // A new MTU alone is set on the device where the port's sink can
         // follow it (an internal port's TAP keeps its addresses); the
         // others are opened again.
-        let mut stale = stale;
         for (n, mtu) in resized {
             if !self.resize_in_place(n, mtu) {
                 stale.push(n);

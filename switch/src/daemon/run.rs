@@ -352,13 +352,7 @@ async fn trace(bridges: &BTreeMap<String, BridgeHandle>, args: &[String]) -> Res
         return Response::error(format!("bridge {br} is stopping"));
     }
     match rx.await {
-        Ok(Ok(text)) => Response {
-            ok: true,
-            output: text,
-            error: None,
-            exit_code: 0,
-            warnings: Vec::new(),
-        },
+        Ok(Ok(text)) => Response::output(text),
         Ok(Err(e)) => Response::error(e),
         Err(_) => Response::error(format!("bridge {br} is stopping")),
     }
@@ -382,21 +376,14 @@ async fn fdb(bridges: &BTreeMap<String, BridgeHandle>, flush: bool, args: &[Stri
             return Response::error(format!("bridge {br} is stopping"));
         }
         match rx.await {
-            Ok(text) if !flush || output.is_empty() => output.push_str(&text),
-            Ok(_) => {}
+            Ok(text) => output.push_str(&text),
             Err(_) => return Response::error(format!("bridge {br} is stopping")),
         }
     }
-    if flush && output.is_empty() {
+    if flush {
         output.push_str("table successfully flushed\n");
     }
-    Response {
-        ok: true,
-        output,
-        error: None,
-        exit_code: 0,
-        warnings: Vec::new(),
-    }
+    Response::output(output)
 }
 
 /// Starts, stops and reconfigures bridges to match `config`.

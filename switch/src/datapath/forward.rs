@@ -166,13 +166,10 @@ impl Forwarder {
             }
         }
     }
-}
 
-impl Forwarder {
     /// Hands a packet-in to the control plane, or counts it dropped when
     /// the control plane is behind.
-    fn upcall(&self, mut packet_in: PacketIn) {
-        crate::pipeline::execute::clip_packet_in(&mut packet_in);
+    fn upcall(&self, packet_in: PacketIn) {
         if self.upcalls.try_send(Upcall::PacketIn(packet_in)).is_err() {
             self.upcalls_dropped.fetch_add(1, Relaxed);
         } else {

@@ -28,7 +28,7 @@ use openflow::message::{Body, Message};
 use openflow::messages::{flow_mod_command, AsyncConfig, FlowMod, PacketOut, SwitchConfig};
 use openflow::meter::command as meter_cmd;
 use openflow::multipart::{FlowStatsRequest, MultipartReplyBody, MultipartRequestBody};
-use openflow::ofctl::format::{dump_flows, dump_flows_lines};
+use openflow::ofctl::format::{dump_flows, dump_flows_lines, flow_lines};
 use openflow::ofctl::names::{NameMap, Names};
 use openflow::ofctl::parse::{
     parse_actions, parse_flow_mod_with, parse_group_mod_with, parse_meter_mod, ParseError,
@@ -146,7 +146,10 @@ fn port_field(field: &str) -> Option<(&'static str, &'static str)> {
 /// ovs-ofctl); ties keep the switch's order. The field is read from the
 /// match as printed: a field printed under another name (`dl_vlan` inside
 /// a `vlan_tci=` match) counts as absent.
-fn sort_flows(flows: &mut [&openflow::multipart::FlowStats], by: &SortBy) {
+fn sort_flows<'a>(
+    flows: Vec<&'a openflow::multipart::FlowStats>,
+    by: &SortBy,
+) -> Vec<&'a openflow::multipart::FlowStats> {
     let (printed, proto) = match port_field(&by.field) {
         Some((name, proto)) => (name, Some(proto)),
         None => (by.field.as_str(), None),
@@ -156,25 +159,27 @@ fn sort_flows(flows: &mut [&openflow::multipart::FlowStats], by: &SortBy) {
             return Some(SortValue::Number(u128::from(fs.priority)));
         }
         let text = openflow::ofctl::format::match_to_string(&fs.match_);
-        let mut tokens = text.split(',');
         if let Some(p) = proto {
             let v6 = format!("{p}6");
             if !text.split(',').any(|t| t == p || t == v6) {
                 return None;
             }
         }
-        tokens.find_map(|t| {
+        text.split(',').find_map(|t| {
             let (name, value) = t.split_once('=')?;
             (name == printed).then(|| sort_value(value))
         })
     };
-    flows.sort_by(|a, b| match (key(a), key(b)) {
-        (Some(x), Some(y)) if by.descending => y.cmp(&x),
-        (Some(x), Some(y)) => x.cmp(&y),
+    // Each flow's key once (it prints the match), not once per comparison.
+    let mut keyed: Vec<_> = flows.into_iter().map(|fs| (key(fs), fs)).collect();
+    keyed.sort_by(|(a, _), (b, _)| match (a, b) {
+        (Some(x), Some(y)) if by.descending => y.cmp(x),
+        (Some(x), Some(y)) => x.cmp(y),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
     });
+    keyed.into_iter().map(|(_, fs)| fs).collect()
 }
 
 /// Why a verb's arguments were refused before connecting, and whether
@@ -342,6 +347,14 @@ fn flow_err(e: ParseError) -> PlanError {
     }
 }
 
+/// An error on line `n` of file `file`, keeping whether a name was unknown.
+fn line_err(file: &str, n: usize, e: ParseError) -> PlanError {
+    PlanError {
+        unknown_name: e.is_unknown_name(),
+        error: CtlError::new(format!("{file}:{n}: {}", e.message)),
+    }
+}
+
 /// Reads a flow or group file (`-` is stdin): its non-blank lines that are
 /// not `#` comments, with their line numbers.
 ///
@@ -387,10 +400,7 @@ fn parse_flow_lines(
         .map(|(n, line)| {
             parse_flow_mod_with(line, flow_mod_command::ADD, names)
                 .map(|fm| (fm, format!("{file}:{n}")))
-                .map_err(|e| PlanError {
-                    unknown_name: e.is_unknown_name(),
-                    error: CtlError::new(format!("{file}:{n}: {}", e.message)),
-                })
+                .map_err(|e| line_err(file, *n, e))
         })
         .collect()
 }
@@ -540,11 +550,8 @@ fn plan(
             let file = arg.unwrap_or("-");
             let mut mods = Vec::new();
             for (n, line) in read_lines(file)? {
-                let gm =
-                    parse_group_mod_with(&line, group_cmd::ADD, names).map_err(|e| PlanError {
-                        unknown_name: e.is_unknown_name(),
-                        error: CtlError::new(format!("{file}:{n}: {}", e.message)),
-                    })?;
+                let gm = parse_group_mod_with(&line, group_cmd::ADD, names)
+                    .map_err(|e| line_err(file, n, e))?;
                 mods.push((Body::GroupMod(gm), format!("{file}:{n}")));
             }
             Plan::Modify(mods)
@@ -776,24 +783,13 @@ fn run_plan(
             let show_names = opts.show_names();
             let text = if let Some(by) = &opts.sort {
                 // ovs-ofctl's other path, sorted.
-                let mut flows: Vec<_> = flows_of(&replies).collect();
-                sort_flows(&mut flows, by);
+                let flows = sort_flows(flows_of(&replies).collect(), by);
                 let names = if show_names && !flows.is_empty() {
                     Some(names(&mut c)?)
                 } else {
                     None
                 };
-                let mut text = String::new();
-                for fs in flows {
-                    text.push(' ');
-                    text.push_str(&openflow::ofctl::format::flow_stats_text(
-                        fs,
-                        names.as_ref(),
-                        !no_stats,
-                    ));
-                    text.push('\n');
-                }
-                text
+                flow_lines(flows, names.as_ref(), !no_stats)
             } else if !show_names && !no_stats {
                 dump_flows(&replies)
             } else {
@@ -936,16 +932,16 @@ fn diff_flows(
 /// before anything is sent.
 fn replace_flows(target: &str, file: &str, opts: &Options, state_dir: &Path) -> Result<()> {
     let lines = read_lines(file)?;
-    let checked = parse_flow_lines(file, &lines, None);
-    if let Err(e) = &checked {
-        if !(e.unknown_name && opts.accept_names()) {
-            return Err(CtlError::new(e.error.0.clone()));
-        }
-    }
+    let flows = match parse_flow_lines(file, &lines, None) {
+        Ok(flows) => Some(flows),
+        Err(e) if e.unknown_name && opts.accept_names() => None,
+        Err(e) => return Err(e.error),
+    };
     let mut c = Client::connect(&Target::parse(target, state_dir)?, opts.timeout)?;
-    let flows = match checked {
-        Ok(flows) => flows,
-        Err(_) => file_flows(file, &lines, Some(&mut c), opts)?,
+    // A file naming ports or tables is parsed again with the switch's names.
+    let flows = match flows {
+        Some(flows) => flows,
+        None => parse_flow_lines(file, &lines, Some(&names(&mut c)?)).map_err(|e| e.error)?,
     };
     let on_switch = switch_flows(&mut c)?;
     let mods = flow_diff::replace(&on_switch, &flow_diff::from_flow_mods(flows), opts.readd);
@@ -996,19 +992,13 @@ fn table_names(c: &mut Client) -> Result<NameMap> {
 /// (`LOCAL` is 0xfffe), and its table names.
 fn names(c: &mut Client) -> Result<Names> {
     let mut ports = NameMap::new();
-    for m in c.transact(mp(MultipartRequestBody::PortDesc))? {
-        if let Body::MultipartReply(r) = m.body {
-            if let MultipartReplyBody::PortDesc(list) = r.body {
-                for p in list {
-                    let n = match p.port_no {
-                        n if n < 0xff00 => n,
-                        n if n >= 0xffff_ff00 => n - 0xffff_0000,
-                        _ => continue,
-                    };
-                    ports.put(n, &p.name);
-                }
-            }
-        }
+    for p in port_descs(c)? {
+        let n = match p.port_no {
+            n if n < 0xff00 => n,
+            n if n >= 0xffff_ff00 => n - 0xffff_0000,
+            _ => continue,
+        };
+        ports.put(n, &p.name);
     }
     Ok(Names {
         ports,

@@ -230,8 +230,8 @@ impl Run<'_> {
     /// gets the full frame; see the packet_in fixtures of the openflow
     /// crate). The frame stays whole here, even past what one OpenFlow
     /// message holds: a GSO super-segment is cut into the segments it
-    /// stands for on its way out of the datapath, and only then is a frame
-    /// still too big clipped ([`clip_packet_in`]).
+    /// stands for on its way out of the datapath, and only a frame still
+    /// too big is clipped, where the message is made ([`clip_packet_in`]).
     fn packet_in(&mut self, pkt: &PacketState, c: &ControllerOp) {
         self.out.push(Outcome::PacketIn(PacketIn {
             buffer_id: NO_BUFFER,

@@ -295,10 +295,8 @@ enum Kind {
 fn kind(table: Table, col: &str) -> Kind {
     match (table, col) {
         (Table::Bridge, "controller" | "ports" | "protocols") => Kind::StrSet,
-        (Table::Bridge, "external_ids") => Kind::Map,
         (Table::Bridge, "fail_mode") => Kind::OptStr,
-        (_, "other_config" | "options") => Kind::Map,
-        (Table::Port | Table::Interface, "external_ids") => Kind::Map,
+        (_, "other_config" | "options" | "external_ids") => Kind::Map,
         (Table::Port, "interfaces") => Kind::StrSet,
         (Table::Port, "tag") => Kind::OptInt,
         (Table::Port, "trunks") => Kind::IntSet,
